@@ -61,8 +61,10 @@ describe("access_ok's limit is TASK_SIZE_MAX", () => {
     const { k, t } = boot("riscv-sv39");
     const last = 0x40_0000_0000n - 4096n; // TASK_SIZE_64 (1 << 38) - PAGE_SIZE
     mapAt(k, t, last, 1);
+    // the copy reaches TASK_SIZE, 4000 bytes in; the routine reports its 64-byte blocks: the
+    // block at 3968 holds the fault, so 3968 copied (below: "a short copy reports ...")
     const r = k.uaccess.copy(0, last + 96n, 8192, true, () => 0x5a);
-    expect([r.notCopied, r.accessOkFailed, r.fixedUp]).toEqual([8192 - 4000, false, true]);
+    expect([r.notCopied, r.accessOkFailed, r.fixedUp]).toEqual([8192 - 3968, false, true]);
     expect(k.userAccess(0, t, last + 4095n, Access.Read)).toMatchObject({ ok: true, value: 0x5a });
     const c = k.uaccess.clear(0, last + 4000n, 200);
     expect([c.notCopied, c.accessOkFailed]).toEqual([104, false]);
@@ -237,5 +239,84 @@ describe("get_user_pages' FOLL_TOUCH on a huge PMD", () => {
     expect(k.madvise(t, h, 2n << 20n, "populate_read")).toBe(0n);
     expect(k.madvise(t, h, 2n << 20n, "populate_read")).toBe(0n);
     expect(k.vmscan.referenced[head]).toBe(before);
+  });
+});
+
+describe("a short copy reports what the architecture's routine computes", () => {
+  // buf: 3 pages, the first written (present), the second `prot` (read-only or PROT_NONE)
+  const setup = (arch: KernelArchName, prot: "r" | "none") => {
+    const { k, t } = boot(arch);
+    const buf = k.mmap(t, mmapArgs(3 * 4096));
+    for (let i = 0; i < 3; i++) k.userAccess(0, t, buf + BigInt(i * 4096), Access.Write, 0x11);
+    k.mprotect(t, buf + 4096n, 4096n, { r: prot === "r", w: false, x: false });
+    return { k, t, buf };
+  };
+  const to = (k: Kernel, at: bigint, n: number) => k.uaccess.copy(0, at, n, true, () => 0x22).notCopied;
+  const from = (k: Kernel, at: bigint, n: number) => k.uaccess.copy(0, at, n, false, () => 0).notCopied;
+
+  it("x86-64 (rep movsb, byte loops): exactly the bytes before the fault", () => {
+    const { k, buf } = setup("x86_64", "r");
+    expect(to(k, buf + 4000n, 200)).toBe(104);
+    expect(to(k, buf + 4004n, 200)).toBe(108);
+    expect(k.uaccess.clear(0, buf + 4001n, 200).notCopied).toBe(105);
+    const n = setup("x86_64", "none");
+    expect(from(n.k, n.buf, 8192)).toBe(4096);
+    expect(from(n.k, n.buf + 4094n, 12)).toBe(10);
+  });
+
+  // arch/arm64/lib/copy_template.S with copy_to_user.S / copy_from_user.S: bytes not copied =
+  // end - dst, dst advanced after each whole 16-byte pair
+  it("arm64 copy_to_user: a pair straddling the fault is not counted", () => {
+    const { k, t, buf } = setup("arm64", "r");
+    // 200 bytes from an aligned kernel buffer: 128+ bytes, .Lcpy_body_large; f = 92; the
+    // pair at dst 80 reaches 96 > 92 and faults: dst = 80, 120 not copied
+    expect(to(k, buf + 4004n, 200)).toBe(120);
+    // the user bytes the pairs before it wrote are there
+    expect(k.userAccess(0, t, buf + 4083n, Access.Read)).toMatchObject({ ok: true, value: 0x22 });
+    // f = 96 = 6 pairs: exact
+    expect(to(k, buf + 4000n, 200)).toBe(104);
+  });
+
+  it("arm64 copy_from_user: the loads run 64 bytes ahead of the stores", () => {
+    const { k, buf } = setup("arm64", "none");
+    // 8192 from a page-aligned source: the 4 pairs loaded ahead, then store, load, ...; the
+    // load at 4096 comes after the store that took dst to 4048: 8192 - 4048 not copied
+    expect(from(k, buf, 8192)).toBe(4144);
+    // 12 bytes at 4094 (f = 2): .Ltiny15's 8-byte load faults before any store; the fixup
+    // tries one byte harder (ldtrb, strb): 1 copied, 11 not
+    expect(from(k, buf + 4094n, 12)).toBe(11);
+    // 16 at 4088 (f = 8): the 8-byte alignment load, then the 8-byte load faults: exact
+    expect(from(k, buf + 4088n, 16)).toBe(8);
+  });
+
+  // arch/arm64/lib/clear_user.S: 8-byte STTRs from the start, whatever its alignment
+  it("arm64 clear_user: the 8-byte store straddling the fault is not counted", () => {
+    const { k, buf } = setup("arm64", "r");
+    // 200 at 4001 (f = 95): stores at 0, 8, ..., 88 (88..95 fits), 96? no: 88 + 8 = 96 > 95
+    // faults: 88 cleared, 112 not
+    expect(k.uaccess.clear(0, buf + 4001n, 200).notCopied).toBe(112);
+    expect(k.uaccess.clear(0, buf + 4000n, 200).notCopied).toBe(104);
+  });
+
+  // arch/riscv/lib/uaccess.S fallback_scalar_usercopy_sum_enabled: a0 advanced per 64-byte
+  // block in the word copy, per word in the shifting copy
+  it("RISC-V copy_to_user: a fault inside a 64-byte block reports the block not copied", () => {
+    const { k, buf } = setup("riscv-sv39", "r");
+    // 200 at 4000 (8-aligned, f = 96), kernel source aligned: blocks at 0 and 64; the store
+    // at 96 in the second faults: a0 = 64, 136 not copied
+    expect(to(k, buf + 4000n, 200)).toBe(136);
+    // under 71 bytes: byte by byte, exact
+    expect(to(k, buf + 4064n, 70)).toBe(38);
+    // a kernel source at 8k+4 (as a page-cache offset): the shifting copy stores word by word
+    expect(k.uaccess.copy(0, buf + 4000n, 200, true, () => 1, undefined, 4).notCopied).toBe(104);
+  });
+
+  it("RISC-V copy_from_user with an unaligned source: the shifting copy stops a word short", () => {
+    const { k, buf } = setup("riscv-sv39", "none");
+    // an aligned source: 64-byte blocks end on the page boundary: exact
+    expect(from(k, buf, 8192)).toBe(4096);
+    // from buf+3 (f = 4093): the aligned source word at 4096 is loaded before the store of
+    // the destination word at 4088: a0 = 4088, 8192 - 4088 not copied
+    expect(from(k, buf + 3n, 8192)).toBe(4104);
   });
 });

@@ -271,6 +271,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     taskSizeMax: arch.taskSizeMax ?? layout.taskSize,
     longBytes: arch.longBytes ?? 8,
     efficientUnaligned: arch.efficientUnalignedAccess ?? true,
+    reported: arch.usercopyReported,
     contextTask: (cpuId) => contextTask(k, cpuId),
     enter: (cpuId) => {
       k.runningCpu = cpuId;

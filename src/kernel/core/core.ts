@@ -108,6 +108,17 @@ export interface Arch {
    */
   readonly efficientUnalignedAccess?: boolean;
   /**
+   * What a copy routine returns when a fault stops it: the bytes it reports copied, given the
+   * user and kernel addresses' low four bits, the length and `f`, the first byte it could not
+   * reach (arm64's copy_template counts whole 16-byte pairs and runs its loads 64 bytes ahead;
+   * RISC-V's copies 64-byte blocks). Absent: f, as x86's rep movsb and byte loops report.
+   */
+  readonly usercopyReported?: {
+    copy(toUser: boolean, userLow: number, kernelLow: number, n: number, f: number): number;
+    /** clear_user's; absent: f */
+    clear?(userLow: number, n: number, f: number): number;
+  };
+  /**
    * kmap_local_page / kunmap_local on `cpuId` (32-bit highmem: a fixmap slot
    * mapping the frame for a moment; a lowmem frame's direct-map address).
    * Absent: every frame has its direct-map address.

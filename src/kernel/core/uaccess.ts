@@ -94,6 +94,11 @@ export interface UaccessEnv {
   readonly longBytes: number;
   /** CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS: false makes an unaligned string go byte at a time */
   readonly efficientUnaligned: boolean;
+  /** the bytes a copy or clear stopped by a fault at `f` reports done (Arch.usercopyReported); absent: f */
+  readonly reported?: {
+    copy(toUser: boolean, userLow: number, kernelLow: number, n: number, f: number): number;
+    clear?(userLow: number, n: number, f: number): number;
+  };
   /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
   contextTask(cpuId: number): Task;
   /** the kernel is entered on `cpuId` (the uaccess runs there; CR3 switch under PTI) */
@@ -206,7 +211,11 @@ export class Uaccess {
   /**
    * copy_to_user / copy_from_user of `len` bytes at `uva`, page by page at
    * COPY_USER_IP. `toUser` writes `data(i)` for byte i; otherwise `sink(i,
-   * byte)` receives what was read. Returns the bytes not copied.
+   * byte)` receives what was read. `kernelLow`: the kernel buffer's address
+   * (its low bits: the architecture's routine may report a short copy by
+   * its alignment; default an aligned buffer). Returns the bytes not copied:
+   * on x86 exactly the bytes before the fault; on arm64 and RISC-V what
+   * their routines report (Arch.usercopyReported), which can be fewer.
    */
   copy(
     cpuId: number,
@@ -215,15 +224,20 @@ export class Uaccess {
     toUser: boolean,
     data: (i: number) => number,
     sink: (i: number, byte: number) => void = () => {},
+    kernelLow = 0,
   ): UserCopyResult {
     const access = toUser ? Access.Write : Access.Read;
-    return this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
+    const res = this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
       // the user bytes go through the CPU's memory port (the one access path)
       for (let i = 0; i < n; i++) {
         if (toUser) cpu.mem.write8(physAddrUnchecked(pa + i), data(done + i), vaHi, vaLo + i);
         else sink(done + i, cpu.mem.read8(physAddrUnchecked(pa + i), vaHi, vaLo + i));
       }
     });
+    const rep = this.env.reported;
+    if (res.fixedUp && rep !== undefined)
+      res.notCopied = len - rep.copy(toUser, Number(uva & 15n), kernelLow & 15, len, len - res.notCopied);
+    return res;
   }
 
   /**
@@ -231,9 +245,13 @@ export class Uaccess {
    * Returns the bytes not cleared (all of them when access_ok fails).
    */
   clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
-    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
+    const res = this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
       for (let i = 0; i < n; i++) cpu.mem.write8(physAddrUnchecked(pa + i), 0, vaHi, vaLo + i);
     });
+    const rep = this.env.reported?.clear;
+    if (res.fixedUp && rep !== undefined)
+      res.notCopied = len - rep(Number(uva & 15n), len, len - res.notCopied);
+    return res;
   }
 
   /**

@@ -176,6 +176,7 @@ function fileIoAt(
         true,
         (i) => phys.read8(base + i),
         () => {},
+        base, // the folio's bytes at `off`: the routine's alignment
       );
       const copied = bytes - r.notCopied;
       to += BigInt(copied);
