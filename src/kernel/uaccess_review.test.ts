@@ -320,3 +320,26 @@ describe("a short copy reports what the architecture's routine computes", () => 
     expect(from(k, buf + 3n, 8192)).toBe(4104);
   });
 });
+
+describe("put_user of 8 bytes on a 32-bit kernel", () => {
+  // arch/x86/lib/putuser.S __put_user_8: on CONFIG_X86_32 two movs, the low word at ptr, the
+  // high word at ptr+4, each with its own exception-table entry
+  const straddle = (arch: KernelArchName) => {
+    const { k, t } = boot(arch);
+    const buf = k.mmap(t, mmapArgs(2 * 4096));
+    k.userAccess(0, t, buf, Access.Write, 0);
+    k.userAccess(0, t, buf + 4096n, Access.Write, 0);
+    k.mprotect(t, buf + 4096n, 4096n, { r: true, w: false, x: false });
+    const r = k.uaccess.put(0, buf + 4092n, 8, 0x1122334455667788n);
+    const low = [0, 1, 2, 3].map((i) => k.userAccess(0, t, buf + 4092n + BigInt(i), Access.Read));
+    return { ret: r.ret, low: low.map((x) => (x.ok ? x.value : -1)) };
+  };
+
+  it("i386: the high word's store faults after the low word was written: -EFAULT, 4 bytes changed", () => {
+    expect(straddle("i386")).toEqual({ ret: -14, low: [0x88, 0x77, 0x66, 0x55] });
+  });
+
+  it("x86-64: one movq, nothing written", () => {
+    expect(straddle("x86_64")).toEqual({ ret: -14, low: [0, 0, 0, 0] });
+  });
+});

@@ -281,7 +281,10 @@ export class Uaccess {
     return pas;
   }
 
-  /** get_user / put_user: one access of `size` bytes at `ip`; `move` reads or writes the bytes reached. */
+  /**
+   * get_user / put_user: access_ok of `size` bytes, then one access of `first` bytes (default
+   * `size`) at `ip`; `move` reads or writes the bytes reached (false: a later access faulted).
+   */
   private single(
     cpuId: number,
     uva: bigint,
@@ -289,16 +292,16 @@ export class Uaccess {
     access: Access,
     ip: bigint,
     res: UserValueResult,
-    move: (cpu: Mmu, pas: number[]) => void,
+    move: (cpu: Mmu, pas: number[], task: Task) => boolean,
+    first: number = size,
   ): UserValueResult {
     if (!this.accessOk(uva, size)) {
       res.accessOkFailed = true;
       return res;
     }
     this.withUserAccess(cpuId, (cpu, task) => {
-      const pas = this.span(cpu, task, uva, size, access, ip, res);
-      if (pas === null) return;
-      move(cpu, pas);
+      const pas = this.span(cpu, task, uva, first, access, ip, res);
+      if (pas === null || !move(cpu, pas, task)) return;
       res.ret = 0;
       res.notCopied = 0;
     });
@@ -316,17 +319,44 @@ export class Uaccess {
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(userByte(cpu, pas[i], uva + BigInt(i)));
       res.value = v;
+      return true;
     });
   }
 
-  /** put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing written. */
+  /**
+   * put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing
+   * written. On a 32-bit kernel (sizeof(long) 4) __put_user_8 is two 4-byte
+   * movs (putuser.S: `mov %eax,(%ecx)` then `movl %edx,4(%ecx)`): when only
+   * the second faults, the low half is written and the result is -EFAULT.
+   */
   put(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8, value: bigint): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value, bytes: [] };
-    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
-      for (let i = 0; i < size; i++) {
-        const { hi, lo } = fromBig(uva + BigInt(i));
-        cpu.mem.write8(physAddrUnchecked(pas[i]), Number((value >> BigInt(8 * i)) & 0xffn), hi, lo);
+    const store = (cpu: Mmu, pas: number[], from: number) => {
+      for (let i = 0; i < pas.length; i++) {
+        const { hi, lo } = fromBig(uva + BigInt(from + i));
+        cpu.mem.write8(physAddrUnchecked(pas[i]), Number((value >> BigInt(8 * (from + i))) & 0xffn), hi, lo);
       }
+    };
+    if (size === 8 && this.env.longBytes === 4)
+      return this.single(
+        cpuId,
+        uva,
+        8,
+        Access.Write,
+        PUT_USER_IP,
+        res,
+        (cpu, pas, task) => {
+          store(cpu, pas, 0);
+          const high = this.span(cpu, task, uva + 4n, 4, Access.Write, PUT_USER_IP, res);
+          if (high === null) return false; // the second mov's fixup: -EFAULT
+          store(cpu, high, 4);
+          return true;
+        },
+        4,
+      );
+    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
+      store(cpu, pas, 0);
+      return true;
     });
   }
 
