@@ -268,7 +268,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   arch.cpuInit(machine, rootPfn);
   const uaccess = new Uaccess({
     cpus: machine.cpus,
-    userEnd: layout.userEnd,
+    taskSizeMax: arch.taskSizeMax ?? layout.taskSize,
+    longBytes: arch.longBytes ?? 8,
+    efficientUnaligned: arch.efficientUnalignedAccess ?? true,
+    reported: arch.usercopyReported,
     contextTask: (cpuId) => contextTask(k, cpuId),
     enter: (cpuId) => {
       k.runningCpu = cpuId;

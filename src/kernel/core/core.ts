@@ -94,6 +94,31 @@ export interface Arch {
   /** the user-access routines use unprivileged loads and stores (arm64 LDTR/STTR); absent: false */
   readonly unprivilegedUaccess?: boolean;
   /**
+   * TASK_SIZE_MAX, access_ok's limit (include/asm-generic/access_ok.h, x86-64's
+   * valid_user_address): absent, layout.taskSize (x86-64 (1 << 47) - PAGE_SIZE, below the
+   * guard page; arm64 1 << VA_BITS; i386 PAGE_OFFSET). RISC-V 64: LONG_MAX.
+   */
+  readonly taskSizeMax?: bigint;
+  /** sizeof(long), do_strncpy_from_user's word: absent 8 (i386: 4) */
+  readonly longBytes?: 4 | 8;
+  /**
+   * CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS (x86, arm64): do_strncpy_from_user reads words at
+   * any alignment; without it (RISC-V's default RISCV_PROBE_UNALIGNED_ACCESS) an unaligned
+   * source goes byte at a time (IS_UNALIGNED). Absent: true.
+   */
+  readonly efficientUnalignedAccess?: boolean;
+  /**
+   * What a copy routine returns when a fault stops it: the bytes it reports copied, given the
+   * user and kernel addresses' low four bits, the length and `f`, the first byte it could not
+   * reach (arm64's copy_template counts whole 16-byte pairs and runs its loads 64 bytes ahead;
+   * RISC-V's copies 64-byte blocks). Absent: f, as x86's rep movsb and byte loops report.
+   */
+  readonly usercopyReported?: {
+    copy(toUser: boolean, userLow: number, kernelLow: number, n: number, f: number): number;
+    /** clear_user's; absent: f */
+    clear?(userLow: number, n: number, f: number): number;
+  };
+  /**
    * kmap_local_page / kunmap_local on `cpuId` (32-bit highmem: a fixmap slot
    * mapping the frame for a moment; a lowmem frame's direct-map address).
    * Absent: every frame has its direct-map address.

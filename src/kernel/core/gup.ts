@@ -4,7 +4,11 @@
  * MADV_POPULATE_*) and get_dump_page for core dumps; and how a resolved
  * fault is counted (mm/memory.c mm_account_fault).
  */
+
+import { PteFlag } from "../mm/arch.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
+import { PageFlag, PageKind } from "../mm/PageDesc.ts";
+import { ptepSetAccessFlags } from "../mm/pgtable.ts";
 import { VmFault } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
@@ -35,11 +39,11 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   const vma = mm.vmaAt(vpn);
   if (vma === null) return VmFault.SIGSEGV;
   // check_vma_flags: a GUP is a data access of the caller's own mm, which its protection keys may deny
-  if (!pkeyAccessPermitted(k, task, vma.vmFlags, write)) return VmFault.SIGSEGV;
+  if (!pkeyAccessPermitted(k, task, vma.vmFlags, write)) return VmFault.SIGSEGV | VmFault.GUP_REFUSED;
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf !== null && pt.accessible(leaf.hi, leaf.lo) && (!write || pt.write(leaf.hi, leaf.lo))) {
-    touchPage(k, mm, vpn);
+    touchPage(k, mm, vpn, write);
     return VmFault.OK;
   }
   k.faultingMm = mm;
@@ -47,18 +51,48 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
   k.faultingMm = null;
   faultDirtySharedPage(k, task); // fault_dirty_shared_page: a shared file page made dirty
   accountFault(task, r);
-  if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn);
+  if ((r & ~VmFault.MAJOR) === VmFault.OK) touchPage(k, mm, vpn, write);
   return r & ~VmFault.MAJOR;
 }
 
-/** FOLL_TOUCH on the page mapped at vpn: folio_mark_accessed of its folio (a huge page's head). */
-function touchPage(k: KernelCore, mm: MmStruct, vpn: number): void {
+/**
+ * FOLL_TOUCH on the page mapped at vpn (follow_page_pte): folio_mark_accessed
+ * of its folio, and with FOLL_WRITE a PTE still clean on a page not yet
+ * PageDirty makes it dirty (follow_page_pte: set_page_dirty), so a page
+ * swapped in by a read, mapped writable and clean, must be written to swap
+ * again before reclaim can drop it. vmlab does that for anonymous pages
+ * (swap_aops' noop_dirty_folio: PG_dirty); a file page's set_page_dirty
+ * (filemap_dirty_folio and its accounting) is not modelled here. A huge
+ * PMD is touched instead (follow_huge_pmd: touch_pmd makes the entry young,
+ * and dirty for a write, and leaves the folio's flags alone).
+ */
+function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): void {
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)))
     return;
   const head = leaf.level === 0 ? leaf.pfn : leaf.pfn - (leaf.pfn % pt.ptrsPerTable ** leaf.level);
   if (head === k.zeroPfn || head === k.userMm.hugeZeroPfn) return;
+  if (leaf.level > 0) {
+    if (leaf.level !== pt.pmdLevel) return; // follow_huge_pud touches only a devmap PUD
+    // follow_huge_pmd: touch_pmd, the huge entry made young (and dirty for a write) through
+    // pmdp_set_access_flags; the folio is not marked accessed
+    const set = PteFlag.YOUNG | (write ? PteFlag.DIRTY : 0);
+    const next = pt.modify(leaf.hi, leaf.lo, set, 0);
+    if (next.hi !== leaf.hi || next.lo !== leaf.lo) {
+      const start = vpn - (vpn % pt.ptrsPerTable ** leaf.level);
+      ptepSetAccessFlags(k.userMm, mm, start, leaf.pa, leaf, next, write);
+    }
+    return;
+  }
+  const pages = k.pages;
+  if (
+    write &&
+    !pt.dirty(leaf.hi, leaf.lo) &&
+    pages.kind[head] === PageKind.UserAnon &&
+    !(pages.flags[head] & PageFlag.Dirty)
+  )
+    pages.flags[head] |= PageFlag.Dirty;
   k.vmscan.markAccessed(head);
 }
 

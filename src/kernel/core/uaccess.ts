@@ -83,8 +83,22 @@ export interface UserValueResult extends UserCopyResult {
 /** What the routines need from the kernel. */
 export interface UaccessEnv {
   readonly cpus: readonly Mmu[];
-  /** TASK_SIZE_MAX: access_ok's limit */
-  readonly userEnd: bigint;
+  /**
+   * TASK_SIZE_MAX: access_ok's limit. x86-64: (1 << 47) - PAGE_SIZE (valid_user_address,
+   * USER_PTR_MAX), so a range reaching into the guard page below the non-canonical hole fails
+   * access_ok; RISC-V 64: LONG_MAX, so a range crossing TASK_SIZE passes and stops at the
+   * first byte no VMA covers; arm64: 1 << VA_BITS; i386: PAGE_OFFSET.
+   */
+  readonly taskSizeMax: bigint;
+  /** sizeof(long): do_strncpy_from_user's word (8; 4 on i386) */
+  readonly longBytes: number;
+  /** CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS: false makes an unaligned string go byte at a time */
+  readonly efficientUnaligned: boolean;
+  /** the bytes a copy or clear stopped by a fault at `f` reports done (Arch.usercopyReported); absent: f */
+  readonly reported?: {
+    copy(toUser: boolean, userLow: number, kernelLow: number, n: number, f: number): number;
+    clear?(userLow: number, n: number, f: number): number;
+  };
   /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
   contextTask(cpuId: number): Task;
   /** the kernel is entered on `cpuId` (the uaccess runs there; CR3 switch under PTI) */
@@ -111,9 +125,12 @@ export class Uaccess {
 
   constructor(private readonly env: UaccessEnv) {}
 
-  /** access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping. */
+  /**
+   * access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping (asm-generic
+   * __access_ok: size <= limit && addr <= limit - size; x86-64's sum <= USER_PTR_MAX).
+   */
   accessOk(uva: bigint, len: number): boolean {
-    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.userEnd;
+    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.taskSizeMax;
   }
 
   /**
@@ -194,7 +211,11 @@ export class Uaccess {
   /**
    * copy_to_user / copy_from_user of `len` bytes at `uva`, page by page at
    * COPY_USER_IP. `toUser` writes `data(i)` for byte i; otherwise `sink(i,
-   * byte)` receives what was read. Returns the bytes not copied.
+   * byte)` receives what was read. `kernelLow`: the kernel buffer's address
+   * (its low bits: the architecture's routine may report a short copy by
+   * its alignment; default an aligned buffer). Returns the bytes not copied:
+   * on x86 exactly the bytes before the fault; on arm64 and RISC-V what
+   * their routines report (Arch.usercopyReported), which can be fewer.
    */
   copy(
     cpuId: number,
@@ -203,15 +224,20 @@ export class Uaccess {
     toUser: boolean,
     data: (i: number) => number,
     sink: (i: number, byte: number) => void = () => {},
+    kernelLow = 0,
   ): UserCopyResult {
     const access = toUser ? Access.Write : Access.Read;
-    return this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
+    const res = this.range(cpuId, uva, len, access, COPY_USER_IP, (cpu, pa, n, done, vaHi, vaLo) => {
       // the user bytes go through the CPU's memory port (the one access path)
       for (let i = 0; i < n; i++) {
         if (toUser) cpu.mem.write8(physAddrUnchecked(pa + i), data(done + i), vaHi, vaLo + i);
         else sink(done + i, cpu.mem.read8(physAddrUnchecked(pa + i), vaHi, vaLo + i));
       }
     });
+    const rep = this.env.reported;
+    if (res.fixedUp && rep !== undefined)
+      res.notCopied = len - rep.copy(toUser, Number(uva & 15n), kernelLow & 15, len, len - res.notCopied);
+    return res;
   }
 
   /**
@@ -219,9 +245,13 @@ export class Uaccess {
    * Returns the bytes not cleared (all of them when access_ok fails).
    */
   clear(cpuId: number, uva: bigint, len: number): UserCopyResult {
-    return this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
+    const res = this.range(cpuId, uva, len, Access.Write, CLEAR_USER_IP, (cpu, pa, n, _done, vaHi, vaLo) => {
       for (let i = 0; i < n; i++) cpu.mem.write8(physAddrUnchecked(pa + i), 0, vaHi, vaLo + i);
     });
+    const rep = this.env.reported?.clear;
+    if (res.fixedUp && rep !== undefined)
+      res.notCopied = len - rep(Number(uva & 15n), len, len - res.notCopied);
+    return res;
   }
 
   /**
@@ -251,7 +281,10 @@ export class Uaccess {
     return pas;
   }
 
-  /** get_user / put_user: one access of `size` bytes at `ip`; `move` reads or writes the bytes reached. */
+  /**
+   * get_user / put_user: access_ok of `size` bytes, then one access of `first` bytes (default
+   * `size`) at `ip`; `move` reads or writes the bytes reached (false: a later access faulted).
+   */
   private single(
     cpuId: number,
     uva: bigint,
@@ -259,16 +292,16 @@ export class Uaccess {
     access: Access,
     ip: bigint,
     res: UserValueResult,
-    move: (cpu: Mmu, pas: number[]) => void,
+    move: (cpu: Mmu, pas: number[], task: Task) => boolean,
+    first: number = size,
   ): UserValueResult {
     if (!this.accessOk(uva, size)) {
       res.accessOkFailed = true;
       return res;
     }
     this.withUserAccess(cpuId, (cpu, task) => {
-      const pas = this.span(cpu, task, uva, size, access, ip, res);
-      if (pas === null) return;
-      move(cpu, pas);
+      const pas = this.span(cpu, task, uva, first, access, ip, res);
+      if (pas === null || !move(cpu, pas, task)) return;
       res.ret = 0;
       res.notCopied = 0;
     });
@@ -286,17 +319,44 @@ export class Uaccess {
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(userByte(cpu, pas[i], uva + BigInt(i)));
       res.value = v;
+      return true;
     });
   }
 
-  /** put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing written. */
+  /**
+   * put_user(x, ptr) of 1, 2, 4 or 8 bytes: 0, or -EFAULT with nothing
+   * written. On a 32-bit kernel (sizeof(long) 4) __put_user_8 is two 4-byte
+   * movs (putuser.S: `mov %eax,(%ecx)` then `movl %edx,4(%ecx)`): when only
+   * the second faults, the low half is written and the result is -EFAULT.
+   */
   put(cpuId: number, uva: bigint, size: 1 | 2 | 4 | 8, value: bigint): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(size), ret: -EFAULT, value, bytes: [] };
-    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
-      for (let i = 0; i < size; i++) {
-        const { hi, lo } = fromBig(uva + BigInt(i));
-        cpu.mem.write8(physAddrUnchecked(pas[i]), Number((value >> BigInt(8 * i)) & 0xffn), hi, lo);
+    const store = (cpu: Mmu, pas: number[], from: number) => {
+      for (let i = 0; i < pas.length; i++) {
+        const { hi, lo } = fromBig(uva + BigInt(from + i));
+        cpu.mem.write8(physAddrUnchecked(pas[i]), Number((value >> BigInt(8 * (from + i))) & 0xffn), hi, lo);
       }
+    };
+    if (size === 8 && this.env.longBytes === 4)
+      return this.single(
+        cpuId,
+        uva,
+        8,
+        Access.Write,
+        PUT_USER_IP,
+        res,
+        (cpu, pas, task) => {
+          store(cpu, pas, 0);
+          const high = this.span(cpu, task, uva + 4n, 4, Access.Write, PUT_USER_IP, res);
+          if (high === null) return false; // the second mov's fixup: -EFAULT
+          store(cpu, high, 4);
+          return true;
+        },
+        4,
+      );
+    return this.single(cpuId, uva, size, Access.Write, PUT_USER_IP, res, (cpu, pas) => {
+      store(cpu, pas, 0);
+      return true;
     });
   }
 
@@ -305,34 +365,41 @@ export class Uaccess {
    * NUL-terminated string of at most `count` bytes. Returns its length (the
    * NUL not counted), `count` when no NUL came within `count` bytes, 0 for a
    * count <= 0, and -EFAULT when src is not a user address or a byte of the
-   * string cannot be read. It reads aligned-or-not words of 8 bytes while 8
-   * remain (x86 has efficient unaligned access); a word that faults sends it
-   * on byte at a time, so a string ending just before an unmapped page still
-   * succeeds, but a word reaching into a present-but-untouched page faults it in.
+   * string cannot be read. It reads words of sizeof(long) bytes (8; 4 on
+   * i386) while a word remains, at any alignment where the architecture has
+   * efficient unaligned access (x86, arm64), else only from an aligned
+   * source (RISC-V: an unaligned one goes byte at a time). A word that faults
+   * sends it on byte at a time, so a string ending just before an unmapped
+   * page still succeeds, but a word reaching into a present-but-untouched
+   * page faults it in.
    */
   strncpy(cpuId: number, src: bigint, count: number): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(0), ret: 0, value: 0n, bytes: [] };
     if (count <= 0) return res;
-    if (src < 0n || src >= this.env.userEnd) {
+    if (src < 0n || src >= this.env.taskSizeMax) {
       res.accessOkFailed = true;
       res.ret = -EFAULT;
       return res;
     }
-    const limit = this.env.userEnd - src;
+    const limit = this.env.taskSizeMax - src;
     const max0 = limit < BigInt(count) ? Number(limit) : count;
+    const word = this.env.longBytes;
+    // IS_UNALIGNED(src, dst): without efficient unaligned access an unaligned source goes
+    // byte at a time from the start (dst, a kmalloc'd kernel buffer, is aligned)
+    const words = this.env.efficientUnaligned || src % BigInt(word) === 0n;
     res.ret = this.withUserAccess(cpuId, (cpu, task) => {
       let got = 0;
       let max = max0;
-      while (max >= 8) {
-        const pas = this.span(cpu, task, src + BigInt(got), 8, Access.Read, STRNCPY_WORD_IP, res);
+      while (words && max >= word) {
+        const pas = this.span(cpu, task, src + BigInt(got), word, Access.Read, STRNCPY_WORD_IP, res);
         if (pas === null) break; // the fixup: byte_at_a_time
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < word; i++) {
           const c = userByte(cpu, pas[i], src + BigInt(got + i));
           res.bytes.push(c);
           if (c === 0) return got + i;
         }
-        got += 8;
-        max -= 8;
+        got += word;
+        max -= word;
       }
       while (max > 0) {
         const pa = this.userPa(cpu, task, src + BigInt(got), Access.Read, STRNCPY_BYTE_IP, res);

@@ -101,8 +101,8 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
  * no readahead) and a write go page by page through the page cache (pages
  * missing from it are read first: I/O, not page faults), with copy_to_user
  * / copy_from_user. Writes stay within the file's size and dirty the pages
- * they change. Returns the bytes transferred, or -EFAULT when a fault
- * stopped the copy before its first byte.
+ * they change. Returns the bytes transferred, or -EFAULT when access_ok
+ * refuses the buffer or a fault stopped the copy before its first byte.
  * Linux: fs/read_write.c ksys_read, ksys_pread64, ksys_write, ksys_pwrite64; mm/filemap.c filemap_read
  */
 export function fileIo(
@@ -114,6 +114,9 @@ export function fileIo(
   write: boolean,
   offset?: number,
 ): number {
+  // vfs_read / vfs_write: access_ok(buf, count) over the whole buffer first (a buffer reaching
+  // past TASK_SIZE_MAX is -EFAULT with nothing moved, even where its first pages are mapped)
+  if (!k.uaccess.accessOk(uva, len)) return -Errno.EFAULT;
   const file = taskFile(k, k.current[cpuId], f); // fdget_pos
   const usePos = offset === undefined && !file.implicit;
   const r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
@@ -173,6 +176,7 @@ function fileIoAt(
         true,
         (i) => phys.read8(base + i),
         () => {},
+        base, // the folio's bytes at `off`: the routine's alignment
       );
       const copied = bytes - r.notCopied;
       to += BigInt(copied);

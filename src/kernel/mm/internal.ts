@@ -62,6 +62,12 @@ export const enum VmFault {
   SIGBUS = 2,
   SIGSEGV = 4,
   MAJOR = 8,
+  /**
+   * Not a fault result: get_user_pages' check_vma_flags refused the VMA before
+   * any fault (always with SIGSEGV: __get_user_pages' -EFAULT; MADV_POPULATE_*
+   * turns it into -EINVAL). Linux: mm/gup.c check_vma_flags.
+   */
+  GUP_REFUSED = 16,
 }
 
 /** What the fault paths tell page reclaim (mm/vmscan.ts implements it). */

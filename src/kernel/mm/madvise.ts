@@ -390,7 +390,8 @@ function refusedAt(mm: MmStruct, start: number, end: number, advice: number): nu
  * madvise_populate's faults over [start, end) in address order
  * (faultin_page_range with FOLL_MADV_POPULATE, no FOLL_FORCE): a page no VMA
  * covers is -ENOMEM, a VMA check_vma_flags refuses (VM_IO or VM_PFNMAP, no
- * VM_WRITE for a write, no VM_READ for a read) -EINVAL, the pages before
+ * VM_WRITE for a write, no VM_READ for a read, a protection key the caller's
+ * PKRU denies: arch_vma_access_permitted) -EINVAL, the pages before
  * either populated; a fault's SIGBUS or SIGSEGV -EFAULT, its OOM -ENOMEM.
  * Returns 0 or -errno.
  * Linux 6.12: mm/madvise.c madvise_populate; mm/gup.c __get_user_pages, check_vma_flags
@@ -411,6 +412,8 @@ function madvisePopulate(
     )
       return -Errno.EINVAL;
     const res = fault(v, write);
+    // check_vma_flags' arch_vma_access_permitted (a protection key the caller's PKRU denies): -EINVAL
+    if (res & VmFault.GUP_REFUSED) return -Errno.EINVAL;
     if (res !== VmFault.OK) return res & VmFault.OOM ? -Errno.ENOMEM : -Errno.EFAULT;
   }
   return 0;

@@ -695,7 +695,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const pages = this.env.pages;
     let slot = swap.slotOf.at(pfn);
     const cached = slot >= 0;
-    let dirty = !cached;
+    // a swap-cache page is written again only if dirty: its PTE's bit (try_to_unmap) or PG_dirty
+    // (GUP's FOLL_TOUCH|FOLL_WRITE: set_page_dirty)
+    let dirty = !cached || (pages.flags[pfn] & PageFlag.Dirty) !== 0;
     if (!cached) {
       slot = swap.allocSlot();
       if (slot < 0) return false;

@@ -138,7 +138,7 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
     }
   }
   // the rest in two functions of their own, each with its own budget for the engine's inlining
-  const dirty = unmapToSwap(v, pfn, mm, slot) || !cached;
+  const dirty = unmapToSwap(v, pfn, mm, slot) || !cached || (pages.flags[pfn] & PageFlag.Dirty) !== 0;
   pageoutFree(v, pfn, swap, slot, dirty, cached);
   return 1;
 }

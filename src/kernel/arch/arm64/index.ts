@@ -34,6 +34,7 @@ import { ARM64_LAYOUT, directPa, directVa } from "./layout.ts";
 import { arm64Cpus, bug, explainKernelFault, kernelAccess, uaccessFault, userFault } from "./memAbort.ts";
 import { Arm64Tlb } from "./mmuContext.ts";
 import { Arm64Pgtable } from "./pgtable.ts";
+import { arm64ClearReported, arm64CopyReported } from "./usercopy.ts";
 import { ARM64_VIEW } from "./view.ts";
 
 const IMAGE: KernelImage = {
@@ -102,6 +103,11 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     uaccessBegin: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(false) : () => {},
     uaccessEnd: panToggle ? (cpu) => (cpu as Arm64Cpu).setPan(cfg.pan) : () => {},
     unprivilegedUaccess: !panToggle,
+    // a short copy reports what copy_template's fixup computes (16-byte pairs, loads 64 ahead)
+    usercopyReported: {
+      copy: (toUser, u, kl, n, f) => arm64CopyReported(toUser, toUser ? kl : u, n, f),
+      clear: (_u, n, f) => arm64ClearReported(n, f),
+    },
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
   };

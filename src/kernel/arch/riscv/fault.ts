@@ -1,7 +1,7 @@
 /**
  * Page faults on RISC-V, run on the machine's harts (Linux v6.12
  * arch/riscv/mm/fault.c handle_page_fault, access_error, bad_area,
- * no_context, mm_fault_error, show_pte, die_kernel_fault;
+ * no_context, mm_fault_error, die_kernel_fault;
  * arch/riscv/kernel/traps.c die, do_trap_*_fault; pgtable.h
  * update_mmu_cache).
  *
@@ -204,7 +204,8 @@ export function savedStatus(cpu: RiscvCpu): bigint {
 }
 
 /**
- * show_pte: the mm's page tables (current->mm, or init_mm for a kernel
+ * show_pte (a later kernel's arch/riscv/mm/fault.c; 6.12's die_kernel_fault prints none, so
+ * vmlab's oops leaves it out): the mm's page tables (current->mm, or init_mm for a kernel
  * thread) and the entries down to `addr`, Linux's five names with the
  * levels the mode folds printing the entry they fold into; the walk stops
  * at an entry that is none, bad (not present) or a leaf.
@@ -265,17 +266,18 @@ export function die(
   return oopsEnd(k, cpu, task, lines, regs.cause, 11);
 }
 
-/** die_kernel_fault: "Unable to handle kernel <msg> at virtual address <addr>", show_pte, then die("Oops"). */
+/**
+ * die_kernel_fault: "Unable to handle kernel <msg> at virtual address <addr>", then die("Oops").
+ * Linux 6.12's prints no page-table walk (arch/riscv/mm/fault.c has no show_pte; the one
+ * showPte above mirrors came later).
+ */
 function dieKernelFault(k: KernelCore, cpu: RiscvCpu, task: Task, msg: string, va: bigint, cause: number) {
   const epc = cause === Scause.INSTRUCTION_PAGE_FAULT ? va : KERNEL_ACCESS_EPC;
-  return die(
-    k,
-    cpu,
-    task,
-    [`Unable to handle kernel ${msg} at virtual address ${px(va)}`, ...showPte(k, task, va)],
-    "Oops",
-    { epc, badaddr: va, cause },
-  );
+  return die(k, cpu, task, [`Unable to handle kernel ${msg} at virtual address ${px(va)}`], "Oops", {
+    epc,
+    badaddr: va,
+    cause,
+  });
 }
 
 /**

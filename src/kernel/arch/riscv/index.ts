@@ -41,6 +41,7 @@ import {
 import { directPa, directVa, type RiscvVaBits, riscvLayout, riscvLayoutConsts } from "./layout.ts";
 import { RiscvPgtable } from "./pgtable.ts";
 import { RiscvTlb } from "./tlb.ts";
+import { riscvCopyReported } from "./usercopy.ts";
 import { RISCV_VIEW, riscvCrashStyle } from "./view.ts";
 
 const IMAGE: KernelImage = {
@@ -97,6 +98,14 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     // user_access_begin / user_access_end: __enable_user_access, __disable_user_access
     uaccessBegin: (cpu) => riscvCpu(cpu).setSum(true),
     uaccessEnd: (cpu) => riscvCpu(cpu).setSum(false),
+    // access_ok's limit: TASK_SIZE_MAX is LONG_MAX on RV64 (asm/pgtable.h), not TASK_SIZE
+    taskSizeMax: 0x7fff_ffff_ffff_ffffn,
+    // RISCV_PROBE_UNALIGNED_ACCESS (the default) leaves out HAVE_EFFICIENT_UNALIGNED_ACCESS
+    efficientUnalignedAccess: false,
+    // a short copy reports what fallback_scalar_usercopy's fixup computes (64-byte blocks)
+    usercopyReported: {
+      copy: (toUser, u, kl, n, f) => riscvCopyReported(toUser, toUser ? u : kl, toUser ? kl : u, n, f),
+    },
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
   };

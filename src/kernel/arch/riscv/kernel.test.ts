@@ -107,12 +107,8 @@ describe("sstatus.SUM", () => {
     expect(r.oops[0]).toBe(
       `Unable to handle kernel access to user memory without uaccess routines at virtual address ${hex16(a)}`,
     );
-    expect(r.oops[1]).toMatch(/^Current victim pgtable: 4K pagesize, 39-bit VAs, pgdp=0x[0-9a-f]{16}$/);
-    // Sv39 folds p4d and pud into the pgd: the same entry three times
-    expect(r.oops[2]).toMatch(
-      /^\[[0-9a-f]{16}\] pgd=([0-9a-f]{16}), p4d=\1, pud=\1, pmd=[0-9a-f]{16}, pte=[0-9a-f]{16}$/,
-    );
-    expect(r.oops).toContain("Oops [#1]");
+    // 6.12's die_kernel_fault: no page-table walk (show_pte came later), die("Oops") at once
+    expect(r.oops[1]).toBe("Oops [#1]");
     expect(r.oops).toContain(`status: 0000000200000120 badaddr: ${hex16(a)} cause: 000000000000000d`);
     expect(t.alive).toBe(false);
     settled(k);

@@ -161,8 +161,10 @@ export function kernelAccess(
 
 /**
  * do_user_addr_fault for a plain kernel access (no exception-table entry)
- * to a user address: with SMAP on and RFLAGS.AC clear it is an oops at
- * once, mapped or not; else, as for any fault in the current mm, the VMA,
+ * to a user address: an instruction fetch (X86_PF_INSTR without
+ * X86_PF_USER: kernel code executing user memory) is an oops at once,
+ * present or not, SMEP or not, no VMA looked up; with SMAP on and RFLAGS.AC
+ * clear any other access is an oops at once, mapped or not; else, as for any fault in the current mm, the VMA,
  * access_error and handle_mm_fault, and the access retries ("it would work
  * more often than not"). A kernel thread (no mm), pagefault_disable
  * (faulthandler_disabled) or no VMA: bad_area_nosemaphore, and with no
@@ -172,10 +174,14 @@ export function kernelAccess(
  */
 export function userAddrFault(k: KernelCore, cpu: Cpu | I386Cpu, task: Task, va: bigint): boolean {
   const ec = cpu.errorCode;
-  if (k.os !== null || k.va.isKernel(va) || ec & PfErr.RSVD) return false;
+  if (k.os !== null || k.va.isKernel(va) || ec & (PfErr.ID | PfErr.RSVD)) return false;
   if (cpu.cr4Smap && !cpu.rflagsAc) return false;
   return doUserAddrFault(k, task, va, ec) === null;
 }
+
+/** explain's words for do_user_addr_fault's first check: a kernel-mode instruction fetch from a user address. */
+export const USER_FETCH_STORY =
+  "do_user_addr_fault: X86_PF_INSTR without X86_PF_USER: kernel code trying to execute user memory is unrecoverable: page_fault_oops at once, present or not, no VMA looked up, no exception-table entry searched";
 
 /** explain's words for do_user_addr_fault on a plain kernel access to a user address the SMAP check let through. */
 export function userAddrStory(task: Task, smap: string): string {
@@ -268,13 +274,18 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
     lines.push(oops);
     return lines;
   }
+  if (code & PfErr.ID)
+    return [
+      USER_FETCH_STORY,
+      ...(code & PfErr.P && cpu.cr4Smep
+        ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
+        : []),
+      oops,
+    ];
   if (code & PfErr.RSVD) return ["do_user_addr_fault: a reserved bit in a user entry: pgtable_bad, an oops"];
   if (cpu.cr4Smap && !(code & PfErr.US) && !cpu.rflagsAc)
     return [
       "do_user_addr_fault: SMAP is on and RFLAGS.AC is clear: a supervisor access to a user address outside the uaccess routines (no STAC) is an oops at once, mapped or not",
-      ...(code & PfErr.ID && cpu.cr4Smep
-        ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
-        : []),
       oops,
     ];
   const task = contextTask(k, cpu.id);
@@ -283,11 +294,5 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, code: numb
       `do_user_addr_fault: X86_PF_PK: the page's protection key is denied by PKRU 0x${cpu.pkru.toString(16).padStart(8, "0")} (${task.comm}'s): access_error, bad_area_nosemaphore, no exception-table entry, so`,
       oops,
     ];
-  return [
-    userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}`),
-    ...(code & PfErr.ID && cpu.cr4Smep
-      ? ['show_fault_oops: "unable to execute userspace code (SMEP?)"']
-      : []),
-    oops,
-  ];
+  return [userAddrStory(task, `SMAP ${cpu.cr4Smap ? "lifted (RFLAGS.AC=1)" : "off"}`), oops];
 }

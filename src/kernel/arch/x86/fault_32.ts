@@ -22,7 +22,7 @@ import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { oopsEnd } from "./dumpstack.ts";
-import { doUserAddrFault, userAddrFault, userAddrStory } from "./fault.ts";
+import { doUserAddrFault, USER_FETCH_STORY, userAddrFault, userAddrStory } from "./fault.ts";
 import { i386Cpu } from "./init_32.ts";
 import type { Layout32 } from "./layout_32.ts";
 import { pdpteTable } from "./pgtable_32.ts";
@@ -360,6 +360,7 @@ export function explainKernelFault32(
     lines.push(oops);
     return lines;
   }
+  if (code & PfErr.ID) return [USER_FETCH_STORY, oops];
   if (code & PfErr.RSVD) return ["do_user_addr_fault: a reserved bit in a user entry: pgtable_bad, an oops"];
   if (cpu.cr4Smap && !(code & PfErr.US) && !cpu.rflagsAc)
     return [

@@ -117,6 +117,7 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
     userAccessWindowNames: ["stac", "clac"],
     uaccessBegin: (cpu: Mmu) => i386Cpu(cpu).stac(),
     uaccessEnd: (cpu: Mmu) => i386Cpu(cpu).clac(),
+    longBytes: 4, // BITS_PER_LONG 32: do_strncpy_from_user reads 4-byte words
     directVa: (pa) => directVa32(layout, pa),
     directPa: (v) => directPa32(layout, v),
   };
