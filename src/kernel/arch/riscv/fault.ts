@@ -35,6 +35,7 @@ import { px } from "../../core/vaddr.ts";
 import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { VmFlag } from "../../mm/vma.ts";
+import { isVmallocFault32, vmallocFault32 } from "./fault32.ts";
 import { KERNEL_LINK_ADDR } from "./layout.ts";
 import { PageBit, pteToPfn } from "./pgtable.ts";
 
@@ -301,6 +302,12 @@ export function kernelAccess(
     (c, task) => {
       const cpu = riscvCpu(c);
       const cause = cpu.scause;
+      // RV32: handle_page_fault's vmalloc_fault, before anything else
+      if (!isAccessFault(cause) && isVmallocFault32(k, cpu, va)) {
+        if (!vmallocFault32(k, cpu, va)) return dieKernelFault(k, cpu, task, noContextMsg(va), va, cause);
+        k.vmallocFaults++;
+        return null;
+      }
       const v = kernelVerdict(k, cpu, task, va, cause);
       if (v.action === "access_fault")
         return die(k, cpu, task, [], v.name, { epc: KERNEL_ACCESS_EPC, badaddr: va, cause });
@@ -339,6 +346,11 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, cause: num
   const cpu = riscvCpu(c);
   const task = contextTask(k, cpu.id);
   const where = `at virtual address ${px(va)}`;
+  if (!isAccessFault(cause) && isVmallocFault32(k, cpu, va))
+    return [
+      "handle_page_fault: a vmalloc address on RV32 (!CONFIG_64BIT): vmalloc_fault copies swapper_pg_dir's PGD entry into the PGD in satp; if init_mm maps the page, local_flush_tlb_page and the access retries (counted in vmalloc_faults)",
+      `else no_context: die_kernel_fault: the oops "Unable to handle kernel ${noContextMsg(va)} ${where}"`,
+    ];
   const v = kernelVerdict(k, cpu, task, va, cause);
   if (v.action === "access_fault")
     return [
