@@ -146,5 +146,10 @@ describe("the kernel on RV32", () => {
     const bad = k.kernelAccess(0, 0xa080_0000n, Access.Read);
     expect(bad.ok).toBe(false);
     expect(k.vmallocFaults).toBe(1);
+    // die_kernel_fault and die in RV32's words: REG_FMT "%08lx", sstatus with no UXL (SPP, SPIE), scause 13
+    const oops = bad.ok ? [] : bad.oops;
+    expect(oops).toContain("Unable to handle kernel paging request at virtual address a0800000");
+    expect(oops).toContain("epc : c100c2a0");
+    expect(oops).toContain("status: 00000120 badaddr: a0800000 cause: 0000000d");
   });
 });
