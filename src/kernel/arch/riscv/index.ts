@@ -48,7 +48,7 @@ import { setupVm32, zones32 } from "./init32.ts";
 import { directPa, directVa, type RiscvVaBits, riscvLayout, riscvLayoutConsts } from "./layout.ts";
 import { RiscvPgtable } from "./pgtable.ts";
 import { RiscvTlb } from "./tlb.ts";
-import { RISCV_VIEW, riscvCrashStyle } from "./view.ts";
+import { RISCV_VIEW, RISCV32_VIEW, riscvCrashStyle } from "./view.ts";
 
 const IMAGE: KernelImage = {
   lowReservedPfns: LOW_RESERVED_PFNS,
@@ -78,7 +78,7 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     layout,
     va,
     // crash has no RV32 support (riscv64.c only)
-    view: rv32 ? RISCV_VIEW : { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
+    view: rv32 ? RISCV32_VIEW : { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
     image: IMAGE,
     ...(rv32 ? { zones: zones32(cfg.ramBytes / 4096) } : {}),
     newMachine: () =>
