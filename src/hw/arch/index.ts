@@ -17,6 +17,7 @@ import { Arm64Machine } from "./arm64/machine.ts";
 import { I386_WALK_IMAGE } from "./i386/image.ts";
 import { I386Mapper } from "./i386/Mapper.ts";
 import { I386Machine } from "./i386/machine.ts";
+import { levelsOfBits } from "./riscv/format.ts";
 import { RISCV_WALK_IMAGE } from "./riscv/image.ts";
 import { RiscvMapper } from "./riscv/Mapper.ts";
 import { RiscvMachine } from "./riscv/machine.ts";
@@ -54,12 +55,15 @@ const x86 = (la57: boolean): HwArchEntry => ({
   tour: la57 ? undefined : x86Tour,
 });
 
-/** RISC-V harts whose deepest format is Sv39, Sv48 or Sv57 (hw/arch/riscv/, docs/riscv.md). */
-const riscv = (vaBits: 39 | 48 | 57): HwArchEntry => ({
+/** RISC-V harts whose deepest format is Sv39, Sv48 or Sv57, or RV32 harts with Sv32 (hw/arch/riscv/, docs/riscv.md). */
+const riscv = (vaBits: 32 | 39 | 48 | 57): HwArchEntry => ({
   name: `riscv-sv${vaBits}`,
-  summary: `RISC-V ${vaBits === 39 ? "Sv39" : vaBits === 48 ? "Sv48 (and Sv39)" : "Sv57 (and Sv48, Sv39)"}, U- and S-mode, 4 KiB pages and superpages`,
+  summary:
+    vaBits === 32
+      ? "RISC-V RV32 Sv32 (2 levels, 4-byte PTEs, 34-bit PAs), U- and S-mode, 4 KiB pages and 4 MiB megapages"
+      : `RISC-V ${vaBits === 39 ? "Sv39" : vaBits === 48 ? "Sv48 (and Sv39)" : "Sv57 (and Sv48, Sv39)"}, U- and S-mode, 4 KiB pages and superpages`,
   machine: (c) => new RiscvMachine({ ...c, vaBits }),
-  mapper: (phys, alloc) => new RiscvMapper(phys, alloc, vaBits === 39 ? 3 : vaBits === 48 ? 4 : 5),
+  mapper: (phys, alloc) => new RiscvMapper(phys, alloc, levelsOfBits(vaBits)),
 });
 
 export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
@@ -71,6 +75,7 @@ export const HW_ARCHES: Readonly<Record<string, HwArchEntry>> = {
     machine: (c) => new Arm64Machine(c),
     mapper: (phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48),
   },
+  "riscv-sv32": riscv(32),
   "riscv-sv39": riscv(39),
   "riscv-sv48": riscv(48),
   "riscv-sv57": riscv(57),

@@ -17,6 +17,11 @@ export const ARCHES: Readonly<
   x86_64: { summary: "x86-64, 4-level paging (48-bit addresses)", build: x86Arch },
   "x86_64-la57": { summary: "x86-64, 5-level paging (LA57, 57-bit addresses)", build: x86Arch },
   arm64: { summary: "arm64, 4K pages, 48-bit VAs (TTBR0 user, TTBR1 kernel)", build: arm64Arch },
+  "riscv-sv32": {
+    summary:
+      "RISC-V RV32, Sv32 (2 levels, 4-byte PTEs), 3G/1G-style split at 0xc0000000, lowmem only, 9-bit ASIDs",
+    build: riscvArch,
+  },
   "riscv-sv39": {
     summary: "RISC-V RV64, Sv39 (3 levels, 39-bit VAs), ASIDs, SBI remote fences",
     build: riscvArch,

@@ -13,6 +13,8 @@
  *   (__SWP_OFFSET_MASK), type 0 in bits 10:6. PTE_SWP_EXCLUSIVE: bit 2.
  * - RISC-V RV64 (asm/pgtable.h __swp_entry): offset << 12 (52 bits), type 0
  *   in bits 11:7. _PAGE_SWP_EXCLUSIVE = _PAGE_ACCESSED: bit 6.
+ * - RISC-V RV32 (the same macros, "bits 12 to XLEN-1"): offset << 12 in a
+ *   4-byte PTE, 20 offset bits.
  * Offsets start at 1: slot 0 is the swap header's (Linux never allocates
  * it; with arm64's or RISC-V's type 0 its entry would be pte_none). x86's
  * stop 2^23 short of 2^50: vmlab's is_swap_pte tells a swap entry from its
@@ -49,6 +51,7 @@ const FORMATS: Record<string, Format> = {
   "i386-pae": x86,
   i386: { maxOffset: (1n << 23n) - 1n, encode: (o) => o << 9n, exclusiveBit: 7 },
   arm64: { maxOffset: (1n << 50n) - 1n, encode: (o) => o << 12n, exclusiveBit: 2 },
+  "riscv-sv32": { maxOffset: (1n << 20n) - 1n, encode: (o) => o << 12n, exclusiveBit: 6 },
   "riscv-sv39": { maxOffset: (1n << 52n) - 1n, encode: (o) => o << 12n, exclusiveBit: 6 },
   "riscv-sv48": { maxOffset: (1n << 52n) - 1n, encode: (o) => o << 12n, exclusiveBit: 6 },
   "riscv-sv57": { maxOffset: (1n << 52n) - 1n, encode: (o) => o << 12n, exclusiveBit: 6 },

@@ -153,6 +153,7 @@ export type KernelArchName =
   | "x86_64"
   | "x86_64-la57"
   | "arm64"
+  | "riscv-sv32"
   | "riscv-sv39"
   | "riscv-sv48"
   | "riscv-sv57"
@@ -163,6 +164,7 @@ export const KERNEL_ARCH_NAMES: readonly KernelArchName[] = [
   "x86_64",
   "x86_64-la57",
   "arm64",
+  "riscv-sv32",
   "riscv-sv39",
   "riscv-sv48",
   "riscv-sv57",
@@ -183,6 +185,30 @@ export const NOT_RISCV: Record<string, string> = {
   tlbi_range: "is arm64's (FEAT_TLBIRANGE); RISC-V's SFENCE.VMA takes one address or all of them",
   uaccess: "is arm64's (PSTATE.PAN); RISC-V's copy_*_user sets sstatus.SUM around the copy",
 };
+
+/**
+ * What RV32 Linux (riscv-sv32) lacks, as [key, why], or null: Svnapot's and
+ * Svpbmt's PTE bits are RV64's; HAVE_ARCH_TRANSPARENT_HUGEPAGE is selected
+ * `if 64BIT && MMU`; a swap entry keeps its offset in PTE bits 31..12.
+ */
+function rv32Refusal(svnapot: boolean, thp: string, swapBytes: number): [string, string] | null {
+  if (svnapot)
+    return [
+      "svnapot",
+      "Svnapot is RV64-only (its N bit is PTE bit 63; the spec defines it on Sv39/48/57): an RV32 hart's Sv32 PTE has no room for it",
+    ];
+  if (thp !== "never")
+    return [
+      "thp",
+      "RV32 Linux has no transparent huge pages (arch/riscv/Kconfig: HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT && MMU): thp=never",
+    ];
+  if (swapBytes > 2 ** 32)
+    return [
+      "swap",
+      "an RV32 swap entry keeps the offset in PTE bits 31..12: at most 2^20 pages (4G) of swap",
+    ];
+  return null;
+}
 
 /** 32-bit x86 (`i386`, `i386-pae`) */
 function is32(arch: string): boolean {
@@ -277,7 +303,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     svnapot: config.svnapot ?? false,
     mmapMinAddr: config.mmapMinAddr ?? 65536,
     overcommit: config.overcommit ?? "heuristic",
-    thp: config.thp ?? "madvise",
+    thp: config.thp ?? (config.arch === "riscv-sv32" ? "never" : "madvise"),
     thpZeroPage: config.thpZeroPage ?? true,
     thpShrinkUnderused: config.thpShrinkUnderused ?? true,
     thpMaxPtesNone: config.thpMaxPtesNone ?? -1,
@@ -316,6 +342,8 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
       if (field !== undefined) throw new InputError(`${key}: ${NOT_RISCV[key]}`);
     if (c.arch === "riscv-sv39" && c.ramBytes > 2 ** 37)
       throw new InputError(`ram=${c.ramBytes} is larger than Sv39's 128 GiB linear map`);
+    const rv32 = rv32Refusal(c.svnapot, c.thp, c.swapBytes);
+    if (c.arch === "riscv-sv32" && rv32 !== null) throw new InputError(`${rv32[0]}: ${rv32[1]}`);
   } else if (config.rfence !== undefined) throw new InputError(`rfence: ${RFENCE_IS_RISCV}`);
   else if (config.svnapot !== undefined) throw new InputError(`svnapot: ${SVNAPOT_IS_RISCV}`);
   if (c.rfence !== "sbi" && c.rfence !== "ipi")
@@ -533,7 +561,13 @@ export function machineConfig(v: MachineValues): MachineSettings {
   }
   const panic = v.word("panic_on_oops");
   if (panic !== "0" && panic !== "1") bad("panic_on_oops", `expected 0 or 1, not '${panic}'`);
-  const thp = oneOf("thp", ["never", "madvise", "always"]) as "never" | "madvise" | "always";
+  let thp = oneOf("thp", ["never", "madvise", "always"]) as "never" | "madvise" | "always";
+  if (arch === "riscv-sv32") {
+    // no THP on RV32: never, whatever the default says; svnapot, more than 4G of swap refused
+    if (!v.given("thp")) thp = "never";
+    const why = rv32Refusal(v.onOff("svnapot"), thp, Number(v.number("swap")));
+    if (why !== null) bad(why[0], why[1]);
+  }
   const overcommit = oneOf("overcommit", ["heuristic", "always", "never"]) as
     | "heuristic"
     | "always"
@@ -542,7 +576,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   v.onOff("thp_zero_page");
   v.onOff("thp_shrink_underused");
   const maxPtesNone = v.number("thp_max_ptes_none");
-  const hpageNr = arch === "i386" ? 1024n : 512n; // HPAGE_PMD_NR: 4 MiB pages on 2-level i386
+  const hpageNr = arch === "i386" || arch === "riscv-sv32" ? 1024n : 512n; // HPAGE_PMD_NR: 4 MiB pages on 2 levels
   if (maxPtesNone < 0n || maxPtesNone >= hpageNr)
     bad("thp_max_ptes_none", `must be 0 .. ${hpageNr - 1n}, not ${maxPtesNone}`);
   const faultAround = v.number("fault_around");

@@ -5,7 +5,7 @@
  */
 
 /** The RISC-V names. */
-export const RISCV_ARCHS: readonly string[] = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
+export const RISCV_ARCHS: readonly string[] = ["riscv-sv32", "riscv-sv39", "riscv-sv48", "riscv-sv57"];
 export const X86_ARCHS: readonly string[] = ["x86_64", "x86_64-la57", "i386", "i386-pae"];
 export const X86_64_ARCHS: readonly string[] = ["x86_64", "x86_64-la57"];
 
@@ -27,7 +27,7 @@ export const MACHINE_KEYS: {
   {
     key: "arch",
     default: "x86_64",
-    values: "x86_64, x86_64-la57, arm64, riscv-sv39, riscv-sv48, riscv-sv57, i386, i386-pae",
+    values: "x86_64, x86_64-la57, arm64, riscv-sv32, riscv-sv39, riscv-sv48, riscv-sv57, i386, i386-pae",
     modelled: true,
   },
   {

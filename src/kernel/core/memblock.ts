@@ -16,6 +16,8 @@ export class Memblock {
   next: number;
   /** the [start, end) frame ranges handed out */
   readonly used: [number, number][] = [];
+  /** the end of memory memblock knows (lowered by enforceMemoryLimit); frames above stay Reserved */
+  end: number;
 
   constructor(
     private readonly phys: PhysMem,
@@ -24,12 +26,22 @@ export class Memblock {
     readonly start: number,
   ) {
     this.next = start;
+    this.end = phys.nrFrames;
+  }
+
+  /**
+   * memblock_enforce_memory_limit (with memblock_reserve of a top range, as
+   * RV32's setup_bootmem reserves what would map above -PAGE_SIZE): memory
+   * from `endPfn` on is dropped, never given to the buddy allocator.
+   */
+  enforceMemoryLimit(endPfn: number): void {
+    this.end = Math.min(this.end, endPfn);
   }
 
   /** memblock_alloc: `count` zeroed frames of `kind`, aligned to `align` frames. */
   alloc(count: number, align: number, kind: PageKind): Pfn {
     this.next = Math.ceil(this.next / align) * align;
-    if (this.next + count > this.phys.nrFrames)
+    if (this.next + count > this.end)
       throw new InputError(`ram=${this.phys.sizeBytes} is too small for the kernel's boot allocations`);
     const pfn = pfnUnchecked(this.next); // below nrFrames
     this.next += count;
@@ -54,6 +66,6 @@ export class Memblock {
       if (a > gap) buddy.freeBootRange(gap, a);
       gap = Math.max(gap, b);
     }
-    buddy.freeBootRange(this.next, this.phys.nrFrames);
+    buddy.freeBootRange(this.next, this.end);
   }
 }

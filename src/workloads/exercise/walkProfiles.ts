@@ -99,6 +99,15 @@ export const WALK_PROFILES: Readonly<Record<string, WalkProfile>> = {
     largePageBytes: 2 * 1024 * 1024,
     faultAnswer: "ESR_EL1 (the fault status code and level)",
   },
+  // RV32 (an extension): satp's MODE is bit 31 and its PPN bits 21:0; 4-byte PTEs, 4 MiB megapages,
+  // Linux's rv32 PAGE_OFFSET 0xc0000000
+  "riscv-sv32": {
+    ...riscv(8, 0xc000_0000n),
+    entryBytes: 4,
+    roots: (pa) => ({ top: {}, regs: { satp: hex((1n << 31n) | BigInt(pa / 4096)) } }),
+    userBase: 0x0040_0000n,
+    largePageBytes: 4 * 1024 * 1024,
+  },
   "riscv-sv39": riscv(8, 0xffff_ffd8_0000_0000n),
   "riscv-sv48": riscv(9, 0xffff_af80_0000_0000n),
   "riscv-sv57": riscv(10, 0xff60_0000_0000_0000n),

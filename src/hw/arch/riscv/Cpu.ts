@@ -8,7 +8,7 @@
  * Status Register (sstatus)" (SUM, MXR, in rights.ts), "Supervisor Cause
  * Register (scause)" and "Supervisor Trap Value (stval) Register" (in
  * fault.ts), "Supervisor Memory-Management Fence Instruction" (SFENCE.VMA),
- * and the Sv39/Sv48/Sv57 sections (format.ts). M-mode, the hypervisor
+ * and the Sv32/Sv39/Sv48/Sv57 sections (format.ts). M-mode, the hypervisor
  * extension (two-stage translation), PMP and the Svinval instructions are
  * not modelled.
  *
@@ -19,6 +19,15 @@
  * MODE: an address is valid when bits 63..vaBits all equal bit vaBits-1,
  * else the access is a page fault ("must have bits 63–39 all equal to bit
  * 38, or else a page-fault exception will occur").
+ *
+ * An RV32 hart (`vaBits: 32`) implements Sv32 alone: satp is 32 bits
+ * (MODE 31, ASID 30:22, PPN 21:0: "satp register when SXLEN=32"), a
+ * virtual address is 32 bits (every one valid: nothing to sign-extend; an
+ * address with a high word cannot be formed and is answered with the page
+ * fault of an invalid address), ASIDs are 9 bits (ASIDMAX), and physical
+ * addresses 34 bits. Its TLB holds 4 MiB megapages where an RV64 preset has
+ * 2 MiB ones (i386's tlbFor32). Its misses take the generic walk only: the
+ * walkFast and run-fold shortcuts read 8-byte PTEs.
  *
  * `translate` returns 0 (OK, the address in `pa`) or the scause of the
  * fault (12, 13, 15; 1, 5, 7) with stval in `stvalHi/stvalLo`. No
@@ -33,6 +42,7 @@ import { HwFaultKind, type WalkState } from "../../mmu/PagingFormat.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { InvalidateHow, Meta } from "../../mmu/TlbArray.ts";
 import type { PhysMem } from "../../PhysMem.ts";
+import { tlbFor32 } from "../i386/Cpu.ts";
 import { describeScause, Scause, scauseOf } from "./fault.ts";
 import {
   levelsOfBits,
@@ -41,7 +51,9 @@ import {
   PteHi,
   type RiscvExtensions,
   RiscvFormat,
+  type RiscvVaBits,
   riscvRights,
+  sv32ExtensionError,
 } from "./format.ts";
 import { computeRiscvPermTable } from "./rights.ts";
 import { RiscvRunFold } from "./runFold.ts";
@@ -54,9 +66,10 @@ const SUPERPAGE_PAGES = [1, 512, 262144, 2 ** 27, 2 ** 36];
 /** walk-cache sizes by level (entries, ways): level n caches non-leaf PTEs of level n */
 const PSC_SIZES: ([number, number] | null)[] = [null, [32, 4], [4, 4], [2, 2], [2, 2]];
 
-/** satp.MODE values (RV64). */
+/** satp.MODE values (RV64's 4-bit field; Sv32 is RV32's 1-bit MODE = 1). */
 export const enum SatpMode {
   Bare = 0,
+  Sv32 = 1,
   Sv39 = 8,
   Sv48 = 9,
   Sv57 = 10,
@@ -71,7 +84,15 @@ export const enum Satp {
   PPN_HI_MASK = 0xfff,
 }
 
-/** VA bits of a translating MODE (Sv39 39, Sv48 48, Sv57 57), 0 for Bare or an unknown MODE. */
+/** satp of an RV32 hart (SXLEN = 32), one word: MODE 31, ASID 30:22, PPN 21:0. */
+export const enum Satp32 {
+  MODE_SHIFT = 31,
+  ASID_SHIFT = 22,
+  ASID_MASK = 0x1ff,
+  PPN_MASK = 0x3fffff,
+}
+
+/** VA bits of a translating RV64 MODE (Sv39 39, Sv48 48, Sv57 57), 0 for Bare or an unknown MODE. */
 export function vaBitsOfMode(mode: number): 0 | 39 | 48 | 57 {
   return mode === SatpMode.Sv39 ? 39 : mode === SatpMode.Sv48 ? 48 : mode === SatpMode.Sv57 ? 57 : 0;
 }
@@ -84,8 +105,8 @@ export const enum Priv {
 
 /** Configuration of one hart. */
 export interface RiscvCpuConfig extends Partial<RiscvExtensions> {
-  /** the deepest format implemented: 39 (Sv39), 48 (Sv48, and Sv39) or 57 (all three); default 39 */
-  vaBits?: 39 | 48 | 57;
+  /** the deepest format implemented: 39 (Sv39), 48 (Sv48, and Sv39) or 57 (all three); 32: an RV32 hart (Sv32); default 39 */
+  vaBits?: RiscvVaBits;
   /** TLB preset name, spec string or spec (default `skylake`: the same geometry for comparisons) */
   tlb?: TlbSpec | string;
   /** walk caches of non-leaf PTEs; default off */
@@ -107,8 +128,12 @@ export class RiscvCpu extends Mmu {
   stvalHi = 0;
   stvalLo = 0;
   declare readonly format: RiscvFormat;
-  /** the deepest format the hart implements */
-  readonly maxVaBits: 39 | 48 | 57;
+  /** the deepest format the hart implements (32: an RV32 hart, Sv32 only) */
+  readonly maxVaBits: RiscvVaBits;
+  /** an RV32 hart: satp, addresses and ASIDs of SXLEN = 32 */
+  readonly rv32: boolean;
+  /** ASIDMAX bits: 16 (RV64), 9 (RV32) */
+  readonly asidMask: number;
 
   // ---- counters ----
   readonly faultsByCause = { pageFault: 0, accessFault: 0 };
@@ -128,13 +153,20 @@ export class RiscvCpu extends Mmu {
 
   constructor(id: number, phys: PhysMem, config: RiscvCpuConfig = {}) {
     const bits = config.vaBits ?? 39;
-    if (bits !== 39 && bits !== 48 && bits !== 57)
-      throw new InputError(`a RISC-V hart implements Sv39, Sv48 or Sv57, not ${bits}-bit addresses`);
+    if (bits !== 32 && bits !== 39 && bits !== 48 && bits !== 57)
+      throw new InputError(`a RISC-V hart implements Sv32, Sv39, Sv48 or Sv57, not ${bits}-bit addresses`);
     const levels = levelsOfBits(bits);
+    const rv32 = bits === 32;
+    if (rv32) {
+      const bad = sv32ExtensionError(config);
+      if (bad !== null) throw new InputError(bad);
+    }
     super(id, phys, new RiscvFormat(levels), {
-      tlb: config.tlb ?? "skylake",
+      tlb: rv32 ? tlbFor32(config.tlb ?? "skylake", "4M") : (config.tlb ?? "skylake"),
       psc: config.psc ? PSC_SIZES.slice(0, levels) : undefined,
     });
+    this.rv32 = rv32;
+    this.asidMask = rv32 ? Satp32.ASID_MASK : Satp.ASID_MASK;
     this.maxVaBits = bits;
     this.vaBits = bits;
     this.signShift = bits - 33;
@@ -147,6 +179,7 @@ export class RiscvCpu extends Mmu {
       svpbmt: config.svpbmt ?? false,
     });
     this.updatePerms();
+    if (rv32) return; // the generic walk only (walkFast and the run fold read 8-byte PTEs)
     this.enableFastMiss();
     this.runFold = new RiscvRunFold(this, this.memo, this.format, this.permTable, (vpn, access, mode) =>
       this.walkFast(vpn, access, mode, this.walkRec),
@@ -164,6 +197,7 @@ export class RiscvCpu extends Mmu {
    * SFENCE.VMA when it must).
    */
   setSatp(hi: number, lo: number): boolean {
+    if (this.rv32) return this.setSatp32(lo);
     const mode = hi >>> Satp.MODE_SHIFT;
     const bits = vaBitsOfMode(mode);
     if (mode !== SatpMode.Bare && (bits === 0 || bits > this.maxVaBits)) return false;
@@ -181,9 +215,34 @@ export class RiscvCpu extends Mmu {
     return true;
   }
 
+  /**
+   * CSRW satp on an RV32 hart: MODE (bit 31: 0 Bare, 1 Sv32), ASID (30:22),
+   * PPN (21:0, so a root anywhere in the 34-bit physical space). Both MODE
+   * values are implemented: every write takes effect.
+   */
+  private setSatp32(value: number): boolean {
+    const v = value >>> 0;
+    this.satpHi = 0;
+    this.satpLo = v;
+    this.rootWrites++;
+    this.bare = v >>> Satp32.MODE_SHIFT === 0;
+    this.vaBits = 32;
+    this.startLevel = 1;
+    this.asid = (v >>> Satp32.ASID_SHIFT) & Satp32.ASID_MASK;
+    this.rootPa = (v & Satp32.PPN_MASK) * 4096;
+    return true;
+  }
+
   /** satp = MODE, ASID, the root table's physical address (4 KiB aligned). */
   loadSatp(mode: SatpMode, asid: number, rootPa: number): boolean {
     const ppn = Math.floor(rootPa / 4096);
+    if (this.rv32) {
+      if (mode !== SatpMode.Bare && mode !== SatpMode.Sv32) return false;
+      if (ppn > Satp32.PPN_MASK) return false; // no such root: PPN has 22 bits
+      return this.setSatp32(
+        ((mode << Satp32.MODE_SHIFT) | ((asid & Satp32.ASID_MASK) << Satp32.ASID_SHIFT) | ppn) >>> 0,
+      );
+    }
     return this.setSatp(
       ((mode << Satp.MODE_SHIFT) | ((asid & Satp.ASID_MASK) << Satp.ASID_SHIFT) | Math.floor(ppn / TWO32)) >>>
         0,
@@ -193,7 +252,7 @@ export class RiscvCpu extends Mmu {
 
   /** The MODE of satp now. */
   get satpMode(): SatpMode {
-    return this.satpHi >>> Satp.MODE_SHIFT;
+    return this.rv32 ? this.satpLo >>> Satp32.MODE_SHIFT : this.satpHi >>> Satp.MODE_SHIFT;
   }
 
   /** The VA size of the current MODE (0 under Bare). */
@@ -203,7 +262,13 @@ export class RiscvCpu extends Mmu {
 
   /** The MODE of the deepest format implemented. */
   get maxMode(): SatpMode {
-    return this.maxVaBits === 39 ? SatpMode.Sv39 : this.maxVaBits === 48 ? SatpMode.Sv48 : SatpMode.Sv57;
+    return this.rv32
+      ? SatpMode.Sv32
+      : this.maxVaBits === 39
+        ? SatpMode.Sv39
+        : this.maxVaBits === 48
+          ? SatpMode.Sv48
+          : SatpMode.Sv57;
   }
 
   /** sstatus.SUM. */
@@ -224,7 +289,7 @@ export class RiscvCpu extends Mmu {
 
   /** Svadu (menvcfg.ADUE), Svnapot, Svpbmt: on or off. No TLB maintenance. */
   setExtensions(e: Partial<RiscvExtensions>): void {
-    const f = this.format;
+    const f = this.format; // Sv32: Svnapot or Svpbmt is an input error (RiscvFormat.setExtensions)
     f.setExtensions({
       svadu: e.svadu ?? f.svadu,
       svnapot: e.svnapot ?? f.svnapot,
@@ -303,6 +368,7 @@ export class RiscvCpu extends Mmu {
 
   /** VA[vaBits-1:12], or -1 when bits 63..vaBits are not all equal to bit vaBits-1. */
   protected override vpnOf(vaHi: number, vaLo: number, _access: Access): Vpn | -1 {
+    if (this.rv32) return vaHi === 0 ? ((vaLo >>> 12) as Vpn) : -1; // VA[31:12]
     const top = (vaHi | 0) >> this.signShift;
     if (top !== 0 && top !== -1) return -1;
     return ((vaHi & this.hiMask) * 1048576 + (vaLo >>> 12)) as Vpn;
@@ -332,7 +398,7 @@ export class RiscvCpu extends Mmu {
       return false;
     }
     w.tablePa = this.rootPa;
-    w.topMask = 511;
+    w.topMask = this.rv32 ? 1023 : 511;
     w.acc = 0;
     return true;
   }
@@ -526,6 +592,7 @@ export class RiscvCpu extends Mmu {
   /** The virtual address of a page number of the current MODE (sign-extended from bit vaBits-1). */
   vpnToVa(vpn: number): bigint {
     const low = BigInt(vpn) << 12n;
+    if (this.rv32) return low; // Sv32: nothing to sign-extend
     const bits = BigInt(this.vaBits);
     return (low >> (bits - 1n)) & 1n ? BigInt.asUintN(64, low - (1n << bits)) : low;
   }
@@ -559,9 +626,9 @@ export class RiscvCpu extends Mmu {
     return rs2 === null
       ? this.flushMatching(0, InvalidateHow.Everything, "sfence.vma x0, x0")
       : this.flushMatching(
-          rs2 & Satp.ASID_MASK,
+          rs2 & this.asidMask,
           InvalidateHow.PcidNonGlobal,
-          `sfence.vma x0, ${rs2 & Satp.ASID_MASK}`,
+          `sfence.vma x0, ${rs2 & this.asidMask}`,
         );
   }
 
@@ -572,7 +639,7 @@ export class RiscvCpu extends Mmu {
    */
   sfenceVmaVa(vaHi: number, vaLo: number, rs2: number | null): number {
     this.sfences++;
-    const asid = rs2 === null ? 0 : rs2 & Satp.ASID_MASK;
+    const asid = rs2 === null ? 0 : rs2 & this.asidMask;
     const vpn = this.vpnOf(vaHi, vaLo, Access.Read);
     if (vpn < 0) return 0;
     this.pageInvalidations++;

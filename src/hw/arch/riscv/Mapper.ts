@@ -1,5 +1,5 @@
 /**
- * Builds and edits Sv39/Sv48/Sv57 page tables in simulated RAM, as Linux's
+ * Builds and edits Sv32/Sv39/Sv48/Sv57 page tables in simulated RAM, as Linux's
  * arch/riscv pgtable code does (pgd_alloc, __pte_alloc, set_pte_at,
  * ptep_get_and_clear) and xv6-riscv's kernel/vm.c (walk, mappages). Pages
  * are the Cpu's page numbers, VA[vaBits-1:12] (Cpu.ts). Pointers are plain
@@ -19,9 +19,21 @@
  *   soft      RSW, bits 9:8 (0..3)
  *
  * plus the RISC-V-only `pbmt` (Svpbmt memory type, 0..2).
+ *
+ * With `levels` = 2 the tables are Sv32's: 1024 PTEs of 4 bytes, 10 bits of
+ * VPN a level, 4 MiB megapages, frames below 2^22 (34-bit physical
+ * addresses), no PBMT (refused: Svpbmt is RV64-only).
  */
 import { assert } from "../../../base/assert.ts";
-import { type Pfn, type PhysAddr, paToPfn, pfnToPa, pfnUnchecked, type Vpn } from "../../../base/units.ts";
+import {
+  type Pfn,
+  type PhysAddr,
+  paToPfn,
+  pfnToPa,
+  pfnUnchecked,
+  physAddrUnchecked,
+  type Vpn,
+} from "../../../base/units.ts";
 import {
   type EntryRef,
   type FrameAllocator,
@@ -51,24 +63,58 @@ const TWO32 = 4294967296;
  * with no Math.pow and no division (vpns reach 2^45 under Sv57).
  */
 const INV_SPAN = [1, 512 ** -1, 512 ** -2, 512 ** -3, 512 ** -4];
+/** Sv32's: 1024^-level */
+const INV_SPAN32 = [1, 1024 ** -1];
 
 export class RiscvMapper extends Mapper8 implements PageTableMapper {
   private readonly pagesPer: number[];
+  /** Sv32: 4-byte PTEs, 1024 a table */
+  private readonly sv32: boolean;
+  /** bytes of a PTE (8, Sv32 4), PTEs of a table less one (511, Sv32 1023) */
+  private readonly eb: number;
+  private readonly idxMask: number;
+  private readonly invSpan: readonly number[];
 
   constructor(
     phys: PhysMem,
     alloc: FrameAllocator,
-    /** levels of the tables: 3 (Sv39), 4 (Sv48), 5 (Sv57) */
-    readonly levels: 3 | 4 | 5 = 3,
+    /** levels of the tables: 2 (Sv32), 3 (Sv39), 4 (Sv48), 5 (Sv57) */
+    readonly levels: 2 | 3 | 4 | 5 = 3,
   ) {
     super(phys, alloc);
-    assert(levels === 3 || levels === 4 || levels === 5, "RiscvMapper: levels");
-    this.pagesPer = Array.from({ length: levels }, (_, l) => 512 ** l);
+    assert(levels === 2 || levels === 3 || levels === 4 || levels === 5, "RiscvMapper: levels");
+    this.sv32 = levels === 2;
+    this.eb = this.sv32 ? 4 : 8;
+    this.idxMask = this.sv32 ? 1023 : 511;
+    this.invSpan = this.sv32 ? INV_SPAN32 : INV_SPAN;
+    this.pagesPer = Array.from({ length: levels }, (_, l) => (this.sv32 ? 1024 : 512) ** l);
   }
 
-  /** VPN[level] of a page number (9 bits at every level). */
+  /** VPN[level] of a page number (9 bits at every level; Sv32 10). */
   index(vpn: Vpn, level: number): number {
-    return Math.floor(vpn * INV_SPAN[level]) & 511;
+    return Math.floor(vpn * this.invSpan[level]) & this.idxMask;
+  }
+
+  protected override entryPaIn(tablePa: PhysAddr, vpn: Vpn, level: number): PhysAddr {
+    return physAddrUnchecked(tablePa + this.index(vpn, level) * this.eb);
+  }
+
+  /** A PTE's halves (Sv32: one word, `hi` 0). */
+  protected override read(entryPa: PhysAddr): { hi: number; lo: number } {
+    return { lo: this.phys.read32(entryPa), hi: this.sv32 ? 0 : this.phys.read32(entryPa + 4) };
+  }
+
+  /** Stores a PTE (Sv32: its one word; `hi` must be 0). */
+  private writePte(pa: number, hi: number, lo: number): void {
+    if (this.sv32) this.phys.write32(pa, lo >>> 0);
+    else this.phys.write64(pa, hi >>> 0, lo >>> 0);
+  }
+
+  override setEntryRaw(rootPfn: Pfn, vpn: Vpn, level: number, hi: number, lo: number): boolean {
+    const e = this.entryAt(rootPfn, vpn, level);
+    if (e === null) return false;
+    this.writePte(e.entryPa, hi, lo);
+    return true;
   }
 
   private static isPointer(lo: number): boolean {
@@ -91,14 +137,14 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
       // the halves as numbers, not an object per level (ensureTable is on every first-touch fault)
       let lo = entryHalf(this.phys, entryPa);
-      let hi = entryHalf(this.phys, entryPa + 4);
+      let hi = this.sv32 ? 0 : entryHalf(this.phys, entryPa + 4);
       if ((lo & Pte.V) === 0) {
         if (!create) return "not-mapped";
         const t = this.alloc.allocFrame(l - 1);
         if (t === -1) return "no-memory";
         this.phys.zeroFrame(t);
         ({ hi, lo } = pointerPte(t));
-        this.phys.write64(entryPa, hi, lo);
+        this.writePte(entryPa, hi, lo);
       } else if (!RiscvMapper.isPointer(lo)) return "huge-in-the-way";
       tablePa = pfnToPa(pfnUnchecked(ptePpn(hi, lo)));
     }
@@ -120,14 +166,15 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     assert(size >= 0 && size < this.levels, "RiscvMapper.map: size");
     if (vpn % this.pagesPer[size] !== 0 || pfn % this.pagesPer[size] !== 0)
       return { ok: false, error: "misaligned" };
-    if (pfn < 0 || pfn >= 2 ** 44) return { ok: false, error: "bad-frame" };
+    if (pfn < 0 || pfn >= 2 ** (this.sv32 ? 22 : 44)) return { ok: false, error: "bad-frame" };
+    assert(!this.sv32 || !flags.pbmt, "RiscvMapper.map: Sv32 has no PBMT (Svpbmt is RV64-only)");
     const t = this.tableAt(rootPfn, vpn, size, true);
     if (typeof t === "string") return { ok: false, error: t === "not-mapped" ? "no-memory" : t };
     const leafPa = this.entryPaIn(t, vpn, size);
     if ((this.phys.read32(leafPa) & Pte.V) !== 0)
       return { ok: false, error: size > 0 ? "table-in-the-way" : "mapped" };
     const p = leafPte(pfn, flags);
-    this.phys.write64(leafPa, p.hi, p.lo);
+    this.writePte(leafPa, p.hi, p.lo);
     return { ok: true, flush: { vpn, size, required: false } };
   }
 
@@ -167,21 +214,21 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
     if (level >= this.levels) return -1;
     let tablePa = pfnToPa(rootPfn) as number;
     for (let l = this.levels - 1; l > level; l--) {
-      const entryPa = tablePa + (Math.floor(vpn * INV_SPAN[l]) & 511) * 8;
-      // both halves, as tableAt reads them (outside RAM: two stray reads)
+      const entryPa = tablePa + (Math.floor(vpn * this.invSpan[l]) & this.idxMask) * this.eb;
+      // both halves, as tableAt reads them (outside RAM: two stray reads; Sv32: one word)
       const lo = entryHalf(this.phys, entryPa);
-      const hi = entryHalf(this.phys, entryPa + 4);
+      const hi = this.sv32 ? 0 : entryHalf(this.phys, entryPa + 4);
       if ((lo & (Pte.V | Pte.R | Pte.W | Pte.X)) !== Pte.V) return -1; // not valid, or a leaf
       tablePa = ptePpn(hi, lo) * 4096;
     }
-    return tablePa + (Math.floor(vpn * INV_SPAN[level]) & 511) * 8;
+    return tablePa + (Math.floor(vpn * this.invSpan[level]) & this.idxMask) * this.eb;
   }
 
   /** Clears the leaf PTE mapping vpn. The caller must SFENCE.VMA (va, or va and the ASID unless global). */
   unmap(rootPfn: Pfn, vpn: Vpn): MapResult {
     const e = leafToChange(this, rootPfn, vpn, this.pagesPer);
     if ("error" in e) return e;
-    this.phys.write64(e.entryPa, 0, 0);
+    this.writePte(e.entryPa, 0, 0);
     return { ok: true, flush: { vpn, size: e.level, required: true } };
   }
 
@@ -192,7 +239,7 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
 
   /** unmap's write once the leaf is found: a PTE with V clear. */
   clearAt(entryPa: PhysAddr): void {
-    this.phys.write64(entryPa, 0, 0);
+    this.writePte(entryPa, 0, 0);
   }
 
   /**
@@ -209,7 +256,7 @@ export class RiscvMapper extends Mapper8 implements PageTableMapper {
       accessed: flags.accessed ?? (e.lo & Pte.A) !== 0,
       dirty: flags.dirty ?? (e.lo & Pte.D) !== 0,
     });
-    this.phys.write64(e.entryPa, next.hi, next.lo);
+    this.writePte(e.entryPa, next.hi, next.lo);
     const lost = (mask: number) => (e.lo & ~next.lo & mask) !== 0;
     const required =
       lost(Pte.R | Pte.W | Pte.X | Pte.D) ||
@@ -254,8 +301,9 @@ export function leafPte(pfn: number, f: RiscvMapFlags): { hi: number; lo: number
   return { hi: hi >>> 0, lo: lo >>> 0 };
 }
 
-/** The virtual-address halves of a page number of a `vaBits` MODE (sign-extended from bit vaBits-1). */
-export function vpnHalves(vpn: number, vaBits: 39 | 48 | 57): { hi: number; lo: number } {
+/** The virtual-address halves of a page number of a `vaBits` MODE (sign-extended from bit vaBits-1; Sv32: none). */
+export function vpnHalves(vpn: number, vaBits: 32 | 39 | 48 | 57): { hi: number; lo: number } {
+  if (vaBits === 32) return { hi: 0, lo: (vpn * 4096) >>> 0 };
   const hiBits = Math.floor(vpn / 1048576); // VA[vaBits-1:32]
   const signBit = 2 ** (vaBits - 33);
   const hi = hiBits >= signBit ? hiBits + (TWO32 - 2 * signBit) : hiBits;

@@ -37,6 +37,7 @@
  * mappings in the subsequent levels of the page table are global");
  * `WalkState.acc` carries it down the walk.
  */
+import { InputError } from "../../../base/errors.ts";
 import { Access } from "../../access.ts";
 import { EntryKind, HwFaultKind, type PagingFormat, Perm, type WalkState } from "../../mmu/PagingFormat.ts";
 
@@ -91,9 +92,19 @@ export interface RiscvExtensions {
 /** vmlab's names of the levels, level 0 first (the spec's `i`). */
 export const RISCV_LEVEL_NAMES = ["L0", "L1", "L2", "L3", "L4"] as const;
 
-/** Levels of a walk by satp.MODE's page-table format: Sv39 3, Sv48 4, Sv57 5. */
-export function levelsOfBits(vaBits: 39 | 48 | 57): 3 | 4 | 5 {
-  return vaBits === 39 ? 3 : vaBits === 48 ? 4 : 5;
+/** The VA sizes of the formats: Sv32 (RV32), Sv39, Sv48, Sv57 (RV64). */
+export type RiscvVaBits = 32 | 39 | 48 | 57;
+
+/** Levels of a walk by satp.MODE's page-table format: Sv32 2, Sv39 3, Sv48 4, Sv57 5. */
+export function levelsOfBits(vaBits: RiscvVaBits): 2 | 3 | 4 | 5 {
+  return vaBits === 32 ? 2 : vaBits === 39 ? 3 : vaBits === 48 ? 4 : 5;
+}
+
+/** Why an Sv32 hart has no Svnapot or Svpbmt (an input error's text), or null when `e` asks for neither. */
+export function sv32ExtensionError(e: Partial<RiscvExtensions>): string | null {
+  const which = e.svnapot ? "Svnapot" : e.svpbmt ? "Svpbmt" : null;
+  if (which === null) return null;
+  return `${which} is RV64-only (the spec defines it on Sv39/Sv48/Sv57 PTEs and it depends on Sv39): Sv32's 4-byte PTE has no ${which === "Svnapot" ? "N bit (bit 63 of an RV64 PTE)" : "PBMT field (bits 62:61 of an RV64 PTE)"}, so riscv-sv32 cannot have ${which.toLowerCase()}=on`;
 }
 
 /** The PPN of a PTE (bits 53:10) as a number below 2^44. */
@@ -121,12 +132,18 @@ export function riscvRights(lo: number): number {
  * The format of one hart. `levels` is the deepest format the hart
  * implements (Sv57: 5); a shallower satp.MODE starts its walks lower (the
  * Cpu's startWalk), since every level is 9 bits of VPN and 8-byte PTEs in
- * all three.
+ * all three. `levels` = 2 is RV32's Sv32: 10 bits of VPN a level and
+ * 4-byte PTEs (the walker reads only the low word: `hi` is 0).
  */
 export class RiscvFormat implements PagingFormat, RiscvExtensions {
   readonly name: string;
   readonly pageShift = 12;
-  readonly entryBytes = 8;
+  /** 8 (RV64's formats), 4 (Sv32) */
+  readonly entryBytes: 4 | 8;
+  /** VPN bits a level: 9, or 10 in Sv32 (a superpage of level i spans 2^(vpnBits*i) pages) */
+  readonly vpnBits: 9 | 10;
+  /** RV32's Sv32 */
+  readonly sv32: boolean;
   readonly indexBits: readonly number[];
   readonly levelNames: readonly string[];
   /** superpages at every level ("any level of PTE may be a leaf PTE") */
@@ -144,15 +161,20 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
   /** high-word bits that make any PTE reserved (derived from the extensions by setExtensions) */
   reservedHi: number = PteHi.RESERVED_MASK | PteHi.PBMT_MASK | PteHi.N;
 
-  constructor(readonly levels: 3 | 4 | 5) {
-    this.name = `riscv-sv${27 + 9 * levels}`;
-    this.indexBits = new Array(levels).fill(9);
+  constructor(readonly levels: 2 | 3 | 4 | 5) {
+    this.sv32 = levels === 2;
+    this.name = this.sv32 ? "riscv-sv32" : `riscv-sv${27 + 9 * levels}`;
+    this.entryBytes = this.sv32 ? 4 : 8;
+    this.vpnBits = this.sv32 ? 10 : 9;
+    this.indexBits = new Array(levels).fill(this.vpnBits);
     this.levelNames = RISCV_LEVEL_NAMES.slice(0, levels);
     this.leafLevels = 2 ** levels - 1;
   }
 
-  /** Applies the extension switches. */
+  /** Applies the extension switches (Sv32: Svnapot and Svpbmt are refused, sv32ExtensionError). */
   setExtensions(e: RiscvExtensions): void {
+    const bad = this.sv32 ? sv32ExtensionError(e) : null;
+    if (bad !== null) throw new InputError(bad);
     this.svadu = e.svadu;
     this.svnapot = e.svnapot;
     this.svpbmt = e.svpbmt;
@@ -191,7 +213,7 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
       // the page's frames replace PPN[3:0] with VPN[0][3:0]
       if (level !== 0 || (ppn & 15) !== 8) return this.fault(w, HwFaultKind.Reserved);
       ppn = ppn - 8 + (w.vpn % 16);
-    } else if (level > 0 && ppn % 2 ** (9 * level) !== 0) {
+    } else if (level > 0 && ppn % 2 ** (this.vpnBits * level) !== 0) {
       // step 6
       return this.fault(w, HwFaultKind.Misaligned);
     }
@@ -216,7 +238,13 @@ export class RiscvFormat implements PagingFormat, RiscvExtensions {
 }
 
 /** The flags of a PTE in the spec's words, for walks and `show`. */
-export function pteFlagNames(hi: number, lo: number, level: number, ext: RiscvExtensions): string[] {
+export function pteFlagNames(
+  hi: number,
+  lo: number,
+  level: number,
+  ext: RiscvExtensions,
+  vpnBits: 9 | 10 = 9,
+): string[] {
   if ((lo & Pte.V) === 0) return ["invalid"];
   const f: string[] = [];
   const leaf = (lo & (Pte.R | Pte.X)) !== 0;
@@ -243,7 +271,7 @@ export function pteFlagNames(hi: number, lo: number, level: number, ext: RiscvEx
     (pbmt !== 0 && (!ext.svpbmt || !leaf || pbmt === 3)) ||
     (!leaf && (lo & (Pte.D | Pte.A | Pte.U)) !== 0);
   if (reserved) f.push("reserved");
-  else if (leaf && level > 0 && (hi & PteHi.N) === 0 && ptePpn(hi, lo) % 2 ** (9 * level) !== 0)
+  else if (leaf && level > 0 && (hi & PteHi.N) === 0 && ptePpn(hi, lo) % 2 ** (vpnBits * level) !== 0)
     f.push("misaligned");
   return f;
 }

@@ -1,6 +1,6 @@
 /**
  * RISC-V as a Machine's architecture (`riscv-sv39`, `riscv-sv48`,
- * `riscv-sv57`): harts in U- and S-mode sharing one PhysMem. RISC-V has no
+ * `riscv-sv57`, and RV32's `riscv-sv32`): harts in U- and S-mode sharing one PhysMem. RISC-V has no
  * broadcast TLB maintenance: a hart reaches the others' TLBs only through
  * SBI remote fences (an IPI and an SFENCE.VMA on each), which is software's
  * business (the future kernel), so the machine adds nothing to its harts.
@@ -9,15 +9,17 @@ import { InputError } from "../../../base/errors.ts";
 import { type HwArch, Machine } from "../../machine/Machine.ts";
 import type { TlbSpec } from "../../mmu/Tlb.ts";
 import { RiscvCpu } from "./Cpu.ts";
-import type { RiscvExtensions } from "./format.ts";
+import type { RiscvExtensions, RiscvVaBits } from "./format.ts";
 
 /** Physical address bits of Sv39/Sv48/Sv57 (a 44-bit PPN and a 12-bit offset). */
 export const RISCV_PA_BITS = 56;
+/** Physical address bits of Sv32 (a 22-bit PPN and a 12-bit offset: "Sv32 physical address"). */
+export const SV32_PA_BITS = 34;
 
 /** The RISC-V options of a machine. */
 export interface RiscvOptions extends Partial<RiscvExtensions> {
-  /** the deepest format: 39, 48 or 57 (default 39) */
-  vaBits?: 39 | 48 | 57;
+  /** the deepest format: 39, 48 or 57 (default 39); 32: RV32 harts with Sv32 */
+  vaBits?: RiscvVaBits;
   /** walk caches of non-leaf PTEs */
   psc?: boolean;
 }
@@ -27,9 +29,9 @@ export const RISCV: HwArch<RiscvCpu, RiscvOptions> = {
   physBitsName: "the physical address size",
   physBits(o) {
     const bits = o.vaBits ?? 39;
-    if (bits !== 39 && bits !== 48 && bits !== 57)
-      throw new InputError(`a RISC-V hart implements Sv39, Sv48 or Sv57, not ${bits}-bit addresses`);
-    return RISCV_PA_BITS;
+    if (bits !== 32 && bits !== 39 && bits !== 48 && bits !== 57)
+      throw new InputError(`a RISC-V hart implements Sv32, Sv39, Sv48 or Sv57, not ${bits}-bit addresses`);
+    return bits === 32 ? SV32_PA_BITS : RISCV_PA_BITS;
   },
   newCpu: (id, phys, o, tlb) => new RiscvCpu(id, phys, { ...o, tlb }),
 };

@@ -27,7 +27,7 @@ export function va(v: bigint): { hi: number; lo: number } {
 }
 
 /** The page number of an address under a `vaBits` MODE: VA[vaBits-1:12] (no validity check). */
-export function vpnOf(v: bigint, vaBits: 39 | 48 | 57 = 39): Vpn {
+export function vpnOf(v: bigint, vaBits: 32 | 39 | 48 | 57 = 39): Vpn {
   const u = BigInt.asUintN(64, v);
   return Number((u >> 12n) & ((1n << BigInt(vaBits - 12)) - 1n)) as Vpn;
 }

@@ -5,9 +5,10 @@
  * x0, x0); the caller does both.
  *
  * A context (mm->context.id) is `version | asid`: the ASID in the low
- * SATP_ASID_BITS (16) bits (cntx2asid), the version above (cntx2version;
- * current_version starts at BIT(SATP_ASID_BITS) and grows by it at each
- * rollover). ASIDs come from context_asid_map from cur_idx on; when none
+ * SATP_ASID_BITS (16; RV32's csr.h: 9) bits (cntx2asid), the version above
+ * (cntx2version; current_version starts at BIT(SATP_ASID_BITS) and grows by
+ * it at each rollover). An RV32 hart has at most 9 ASID bits (satp's ASID
+ * field 30:22), so asids_init finds 9 on vmlab's harts: 512 ASIDs. ASIDs come from context_asid_map from cur_idx on; when none
  * is free, a new version: __flush_context keeps each hart's running ASID
  * reserved, marks ASID 0 used (the boot ASID) and queues a full flush on
  * every hart (context_tlb_flush_pending), taken at its next slow-path
@@ -23,7 +24,8 @@ import { assert } from "../../../base/assert.ts";
 
 /** SATP_ASID_BITS on RV64 */
 export const SATP_ASID_BITS = 16;
-const VERSION_STEP = 2 ** SATP_ASID_BITS;
+/** SATP_ASID_BITS on RV32 (asm/csr.h) */
+export const SATP_ASID_BITS_32 = 9;
 
 /** An mm's context (mm_context_t.id): 0 before its first switch. */
 export interface RiscvMmContext {
@@ -43,8 +45,10 @@ export interface SetMmResult {
 export class RiscvAsidAllocator {
   /** num_asids = 1 << asid_bits */
   readonly numAsids: number;
+  /** BIT(SATP_ASID_BITS): one version's step */
+  readonly versionStep: number;
   /** current_version */
-  version = VERSION_STEP;
+  version: number;
   /** context_asid_map, one byte per ASID */
   readonly asidMap: Uint8Array;
   /** per_cpu(active_context), per_cpu(reserved_context) */
@@ -61,8 +65,15 @@ export class RiscvAsidAllocator {
   constructor(
     readonly asidBits: number,
     readonly nrCpus: number,
+    /** SATP_ASID_BITS: 16 (RV64), 9 (RV32) */
+    satpAsidBits = SATP_ASID_BITS,
   ) {
-    assert(asidBits >= 1 && asidBits <= SATP_ASID_BITS, "RiscvAsidAllocator: asidBits must be 1..16");
+    assert(
+      asidBits >= 1 && asidBits <= satpAsidBits,
+      "RiscvAsidAllocator: asidBits must be 1..SATP_ASID_BITS",
+    );
+    this.versionStep = 2 ** satpAsidBits;
+    this.version = this.versionStep;
     this.numAsids = 2 ** asidBits;
     this.asidMap = new Uint8Array(this.numAsids);
     this.asidMap[0] = 1; // ASID #0 is used at boot
@@ -77,13 +88,13 @@ export class RiscvAsidAllocator {
   }
 
   /** cntx2asid */
-  static asid(cntx: number): number {
-    return cntx % VERSION_STEP;
+  asid(cntx: number): number {
+    return cntx % this.versionStep;
   }
 
   /** cntx2version */
-  static versionOf(cntx: number): number {
-    return cntx - (cntx % VERSION_STEP);
+  versionOf(cntx: number): number {
+    return cntx - (cntx % this.versionStep);
   }
 
   /** __flush_context */
@@ -93,7 +104,7 @@ export class RiscvAsidAllocator {
       let cntx = this.active[cpu];
       this.active[cpu] = 0;
       if (cntx === 0) cntx = this.reserved[cpu];
-      this.asidMap[RiscvAsidAllocator.asid(cntx)] = 1;
+      this.asidMap[this.asid(cntx)] = 1;
       this.reserved[cpu] = cntx;
     }
     this.asidMap[0] = 1;
@@ -121,7 +132,7 @@ export class RiscvAsidAllocator {
     const cntx = ctx.id;
     let ver = this.version;
     if (cntx !== 0) {
-      const a = RiscvAsidAllocator.asid(cntx);
+      const a = this.asid(cntx);
       const newcntx = ver + a;
       if (this.checkUpdateReserved(cntx, newcntx)) return newcntx;
       if (this.asidMap[a] === 0) {
@@ -131,7 +142,7 @@ export class RiscvAsidAllocator {
     }
     let asid = this.findNextZero(this.curIdx);
     if (asid === this.numAsids) {
-      this.version += VERSION_STEP;
+      this.version += this.versionStep;
       ver = this.version;
       this.rollovers++;
       this.flushContext();
@@ -146,11 +157,11 @@ export class RiscvAsidAllocator {
   /** set_mm_asid on `cpu` for `ctx` (the satp write and the flush are the caller's). */
   setMmAsid(ctx: RiscvMmContext, cpu: number): SetMmResult {
     const old = this.active[cpu];
-    if (old !== 0 && RiscvAsidAllocator.versionOf(ctx.id) === this.version) {
+    if (old !== 0 && this.versionOf(ctx.id) === this.version) {
       this.active[cpu] = ctx.id;
-      return { asid: RiscvAsidAllocator.asid(ctx.id), flushAll: false, fast: true };
+      return { asid: this.asid(ctx.id), flushAll: false, fast: true };
     }
-    if (RiscvAsidAllocator.versionOf(ctx.id) !== this.version) ctx.id = this.newContext(ctx);
+    if (this.versionOf(ctx.id) !== this.version) ctx.id = this.newContext(ctx);
     let flushAll = false;
     if (this.flushPending[cpu]) {
       this.flushPending[cpu] = false;
@@ -158,6 +169,6 @@ export class RiscvAsidAllocator {
       flushAll = true;
     }
     this.active[cpu] = ctx.id;
-    return { asid: RiscvAsidAllocator.asid(ctx.id), flushAll, fast: false };
+    return { asid: this.asid(ctx.id), flushAll, fast: false };
   }
 }

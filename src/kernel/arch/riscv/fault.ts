@@ -35,6 +35,7 @@ import { px } from "../../core/vaddr.ts";
 import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
 import { VmFlag } from "../../mm/vma.ts";
+import { isVmallocFault32, vmallocFault32 } from "./fault32.ts";
 import { KERNEL_LINK_ADDR } from "./layout.ts";
 import { PageBit, pteToPfn } from "./pgtable.ts";
 
@@ -197,10 +198,20 @@ function noContextMsg(va: bigint): string {
 
 /** vmlab's stand-in for the instruction of a plain `kernel: read|write`: an address in the image's text */
 export const KERNEL_ACCESS_EPC = KERNEL_LINK_ADDR + 0xc2a0n;
+/** the same on RV32, whose image runs in the linear map (PAGE_OFFSET + its 16 MiB physical start) */
+const KERNEL_ACCESS_EPC_32 = 0xc100_c2a0n;
+const accessEpc = (cpu: RiscvCpu): bigint => (cpu.rv32 ? KERNEL_ACCESS_EPC_32 : KERNEL_ACCESS_EPC);
 
-/** sstatus as a trap from S-mode saves it: UXL = 2 (64-bit U-mode), SPP = 1, SPIE = 1, SUM and MXR as they were */
+/** REG_FMT (asm/asm.h): "%016lx", or "%08lx" on RV32 */
+function regFmt(cpu: RiscvCpu, v: bigint): string {
+  return cpu.rv32
+    ? BigInt.asUintN(32, v).toString(16).padStart(8, "0")
+    : BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+}
+
+/** sstatus as a trap from S-mode saves it: UXL = 2 (64-bit U-mode; RV32's sstatus has no UXL), SPP = 1, SPIE = 1, SUM and MXR as they were */
 export function savedStatus(cpu: RiscvCpu): bigint {
-  return (2n << 32n) | 0x120n | (cpu.sum ? 1n << 18n : 0n) | (cpu.mxr ? 1n << 19n : 0n);
+  return (cpu.rv32 ? 0n : 2n << 32n) | 0x120n | (cpu.sum ? 1n << 18n : 0n) | (cpu.mxr ? 1n << 19n : 0n);
 }
 
 /**
@@ -228,9 +239,10 @@ export function showPte(k: KernelCore, task: Task, addr: bigint): string[] {
   for (let i = 0; i < 5; i++) {
     const level = Math.min(levels - 1, 4 - i);
     if (level < readLevel) {
-      const pa = table + (Math.floor(vpn / 512 ** level) % 512) * 8;
+      const pt = k.arch.pgtable; // 512 8-byte entries, RV32's 1024 4-byte ones
+      const pa = table + (Math.floor(vpn / pt.ptrsPerTable ** level) % pt.ptrsPerTable) * pt.entryBytes;
       lo = phys.read32(pa);
-      hi = phys.read32(pa + 4);
+      hi = pt.entryBytes === 8 ? phys.read32(pa + 4) : 0;
       readLevel = level;
     }
     parts += `${i === 0 ? " " : ", "}${names[i]}=${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
@@ -255,7 +267,7 @@ export function die(
   str: string,
   regs: { epc: bigint; badaddr: bigint; cause: number },
 ): KernelAccessResult {
-  const hex = (v: bigint) => BigInt.asUintN(64, v).toString(16).padStart(16, "0");
+  const hex = (v: bigint) => regFmt(cpu, v);
   const lines = [
     ...report,
     `${str} [#${k.oopses.length + 1}]`,
@@ -272,8 +284,8 @@ export function die(
  * showPte above mirrors came later).
  */
 function dieKernelFault(k: KernelCore, cpu: RiscvCpu, task: Task, msg: string, va: bigint, cause: number) {
-  const epc = cause === Scause.INSTRUCTION_PAGE_FAULT ? va : KERNEL_ACCESS_EPC;
-  return die(k, cpu, task, [`Unable to handle kernel ${msg} at virtual address ${px(va)}`], "Oops", {
+  const epc = cause === Scause.INSTRUCTION_PAGE_FAULT ? va : accessEpc(cpu);
+  return die(k, cpu, task, [`Unable to handle kernel ${msg} at virtual address ${regFmt(cpu, va)}`], "Oops", {
     epc,
     badaddr: va,
     cause,
@@ -303,9 +315,15 @@ export function kernelAccess(
     (c, task) => {
       const cpu = riscvCpu(c);
       const cause = cpu.scause;
+      // RV32: handle_page_fault's vmalloc_fault, before anything else
+      if (!isAccessFault(cause) && isVmallocFault32(k, cpu, va)) {
+        if (!vmallocFault32(k, cpu, va)) return dieKernelFault(k, cpu, task, noContextMsg(va), va, cause);
+        k.vmallocFaults++;
+        return null;
+      }
       const v = kernelVerdict(k, cpu, task, va, cause);
       if (v.action === "access_fault")
-        return die(k, cpu, task, [], v.name, { epc: KERNEL_ACCESS_EPC, badaddr: va, cause });
+        return die(k, cpu, task, [], v.name, { epc: accessEpc(cpu), badaddr: va, cause });
       if (v.action === "do_page_fault") {
         if (doPageFault(k, task, va, cause, cpu) === null) return null;
         return dieKernelFault(k, cpu, task, noContextMsg(va), va, cause);
@@ -324,7 +342,7 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
   const cpu = riscvCpu(k.machine.cpus[cpuId]);
   const task = contextTask(k, cpuId);
   const r = die(k, cpu, task, [message, `kernel BUG at ${file}!`], "Kernel BUG", {
-    epc: KERNEL_ACCESS_EPC,
+    epc: accessEpc(cpu),
     badaddr: 0n,
     cause: 3,
   });
@@ -341,6 +359,11 @@ export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, cause: num
   const cpu = riscvCpu(c);
   const task = contextTask(k, cpu.id);
   const where = `at virtual address ${px(va)}`;
+  if (!isAccessFault(cause) && isVmallocFault32(k, cpu, va))
+    return [
+      "handle_page_fault: a vmalloc address on RV32 (!CONFIG_64BIT): vmalloc_fault copies swapper_pg_dir's PGD entry into the PGD in satp; if init_mm maps the page, local_flush_tlb_page and the access retries (counted in vmalloc_faults)",
+      `else no_context: die_kernel_fault: the oops "Unable to handle kernel ${noContextMsg(va)} ${where}"`,
+    ];
   const v = kernelVerdict(k, cpu, task, va, cause);
   if (v.action === "access_fault")
     return [

@@ -9,6 +9,12 @@
  * its own file, named as Linux names it; this object hands them to the
  * generic kernel (kernel/core/core.ts Arch).
  *
+ * `riscv-sv32` is RV32 (CONFIG_32BIT): Sv32's two levels of 4-byte PTEs,
+ * PAGE_OFFSET 0xc0000000 with the kernel in the linear map, TASK_SIZE =
+ * FIXADDR_START (0x9c800000), lowmem only (RAM above 1 GiB unused: no
+ * HIGHMEM), 9-bit ASIDs, no THP, HugeTLB in 4 MiB pages, vmalloc_fault for
+ * the PGD entries vmalloc adds (init32.ts, layout.ts, pgtable.ts).
+ *
  * With `svnapot=on` the harts have Svnapot and HugeTLB has its 64K NAPOT
  * size (arch/riscv/mm/hugetlbpage.c; the kernel's own mappings stay 4K).
  * Not modelled: Svadu and Svpbmt mappings, NAPOT vmalloc, the new_vmalloc
@@ -19,7 +25,7 @@ import { RiscvMapper } from "../../../hw/arch/riscv/Mapper.ts";
 import { RiscvMachine } from "../../../hw/arch/riscv/machine.ts";
 import type { ResolvedKernelConfig } from "../../core/config.ts";
 import type { Arch, KernelImage } from "../../core/core.ts";
-import { Vaddr } from "../../core/vaddr.ts";
+import { Vaddr, Vaddr32 } from "../../core/vaddr.ts";
 import {
   bug,
   explainKernelFault,
@@ -38,11 +44,12 @@ import {
   LOW_RESERVED_PFNS,
   setupVm,
 } from "./init.ts";
+import { setupVm32, zones32 } from "./init32.ts";
 import { directPa, directVa, type RiscvVaBits, riscvLayout, riscvLayoutConsts } from "./layout.ts";
 import { RiscvPgtable } from "./pgtable.ts";
 import { RiscvTlb } from "./tlb.ts";
 import { riscvCopyReported } from "./usercopy.ts";
-import { RISCV_VIEW, riscvCrashStyle } from "./view.ts";
+import { RISCV_VIEW, RISCV32_VIEW, riscvCrashStyle } from "./view.ts";
 
 const IMAGE: KernelImage = {
   lowReservedPfns: LOW_RESERVED_PFNS,
@@ -54,23 +61,27 @@ const IMAGE: KernelImage = {
 
 /** The satp mode an `arch=` name asks for. */
 export function riscvVaBits(arch: string): RiscvVaBits {
-  return arch === "riscv-sv57" ? 57 : arch === "riscv-sv48" ? 48 : 39;
+  return arch === "riscv-sv57" ? 57 : arch === "riscv-sv48" ? 48 : arch === "riscv-sv32" ? 32 : 39;
 }
 
 /** The RISC-V architecture for one kernel's configuration. */
 export function riscvArch(cfg: ResolvedKernelConfig): Arch {
   const vaBits = riscvVaBits(cfg.arch);
-  const levels = ((vaBits - 12) / 9) as 3 | 4 | 5;
+  const rv32 = vaBits === 32;
+  const levels = rv32 ? 2 : (((vaBits - 12) / 9) as 3 | 4 | 5);
   const layout = riscvLayout(vaBits, IMAGE_BYTES);
   const consts = riscvLayoutConsts(vaBits, IMAGE_BYTES);
-  const va = new Vaddr(vaBits);
+  // RV32: kernel addresses from KERN_VIRT_START = FIXADDR_START (= TASK_SIZE) to 4 GiB
+  const va = rv32 ? new Vaddr32(consts.taskSize) : new Vaddr(vaBits);
   return {
     name: cfg.arch,
     pgtable: new RiscvPgtable(levels, (phys, alloc) => new RiscvMapper(phys, alloc, levels), cfg.svnapot),
     layout,
     va,
-    view: { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
+    // crash has no RV32 support (riscv64.c only)
+    view: rv32 ? RISCV32_VIEW : { ...RISCV_VIEW, crash: riscvCrashStyle(consts) },
     image: IMAGE,
+    ...(rv32 ? { zones: zones32(cfg.ramBytes / 4096) } : {}),
     newMachine: () =>
       new RiscvMachine({
         ramBytes: cfg.ramBytes,
@@ -81,7 +92,10 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
         vaBits,
         svnapot: cfg.svnapot,
       }),
-    setupArch: (machine, pages, memblock) => setupVm(machine, pages, memblock, va, layout, consts, levels),
+    setupArch: (machine, pages, memblock) =>
+      levels === 2
+        ? setupVm32(machine, pages, memblock, va, consts)
+        : setupVm(machine, pages, memblock, va, layout, consts, levels),
     cpuInit: (machine, rootPfn) => cpuInit(riscvCpus(machine), rootPfn),
     newTlb: (machine) => new RiscvTlb(riscvCpus(machine), va, cfg.rfence),
     userFault,
@@ -98,8 +112,11 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     // user_access_begin / user_access_end: __enable_user_access, __disable_user_access
     uaccessBegin: (cpu) => riscvCpu(cpu).setSum(true),
     uaccessEnd: (cpu) => riscvCpu(cpu).setSum(false),
-    // access_ok's limit: TASK_SIZE_MAX is LONG_MAX on RV64 (asm/pgtable.h), not TASK_SIZE
-    taskSizeMax: 0x7fff_ffff_ffff_ffffn,
+    // access_ok's limit: TASK_SIZE_MAX is LONG_MAX on RV64 (asm/pgtable.h), not TASK_SIZE; RV32
+    // defines none, so asm-generic/access_ok.h's TASK_SIZE (FIXADDR_START) is the limit
+    taskSizeMax: rv32 ? layout.taskSize : 0x7fff_ffff_ffff_ffffn,
+    // sizeof(long): do_strncpy_from_user's word
+    longBytes: rv32 ? 4 : 8,
     // RISCV_PROBE_UNALIGNED_ACCESS (the default) leaves out HAVE_EFFICIENT_UNALIGNED_ACCESS
     efficientUnalignedAccess: false,
     // a short copy reports what fallback_scalar_usercopy's fixup computes (64-byte blocks)

@@ -25,6 +25,21 @@
  * vm-layout.rst draws the modules from ffffffff00000000; the kernel, built
  * from pgtable.h, puts MODULES_VADDR 2G below the image's end (here a 6 MiB
  * image: ffffffff00600000), which is what is followed here.
+ *
+ * RV32, Sv32 (CONFIG_32BIT: pgtable-32.h PGDIR_SHIFT 22, PTRS_PER_PGD 1024;
+ * Kconfig PAGE_OFFSET 0xc0000000; VA_BITS_SV32 32; FLATMEM, so the vmemmap
+ * range is reserved but unused):
+ *   TASK_SIZE      = FIXADDR_START                     9c800000 (2.3 GB)
+ *   fixmap         = FIXADDR_TOP - (PGDIR_SIZE + FIX_FDT_SIZE)  9c800000 (8 MB)
+ *   PCI io         = PCI_IO_END - 16M                  9d000000 (16 MB)
+ *   VMEMMAP_START  = VMALLOC_START - 2^(32-12-1+6)     9e000000 (32 MB)
+ *   VMALLOC_START  = PAGE_OFFSET - KERN_VIRT_SIZE/2    a0000000 (512 MB)
+ *   MODULES_VADDR  = VMALLOC_START, MODULES_END = VMALLOC_END
+ *   PAGE_OFFSET    = KERNEL_LINK_ADDR                  c0000000 (1 GB, KERN_VIRT_SIZE)
+ * KERN_VIRT_SIZE = (PTRS_PER_PGD / 2 * PGDIR_SIZE) / 2 = 1 GiB is also
+ * setup_vm's memory_limit: RAM above 1 GiB is dropped (no HIGHMEM on RISC-V).
+ * STRUCT_PAGE_MAX_SHIFT is 6 there too: a 32-bit struct page with memcg_data
+ * (defconfig's CONFIG_MEMCG) is 36 bytes.
  */
 import type { Layout } from "../../core/layout.ts";
 
@@ -34,11 +49,17 @@ const SZ_2G = 2n << 30n;
 /** -x as an unsigned 64-bit value */
 const neg = (x: bigint) => (1n << 64n) - x;
 
-/** The paging modes the kernel runs in (satp.MODE). */
-export type RiscvVaBits = 39 | 48 | 57;
+/** The paging modes the kernel runs in (satp.MODE); 32 is RV32's Sv32. */
+export type RiscvVaBits = 32 | 39 | 48 | 57;
+
+/** CONFIG_PAGE_OFFSET's default for 32BIT (arch/riscv/Kconfig) */
+export const PAGE_OFFSET_32 = 0xc000_0000n;
+/** KERN_VIRT_SIZE on RV32: (1024 / 2 * 4M) / 2 = 1 GiB, and setup_vm's memory_limit */
+export const KERN_VIRT_SIZE_32 = 1n << 30n;
 
 /** PAGE_OFFSET_L3, _L4, _L5 (page.h): the start of the linear map */
 const PAGE_OFFSETS: Record<RiscvVaBits, bigint> = {
+  32: PAGE_OFFSET_32,
   39: 0xffff_ffd6_0000_0000n,
   48: 0xffff_af80_0000_0000n,
   57: 0xff60_0000_0000_0000n,
@@ -75,6 +96,7 @@ export interface RiscvLayoutConsts {
 
 /** The layout constants of a mode, for a kernel image of `imageBytes`. */
 export function riscvLayoutConsts(vaBits: RiscvVaBits, imageBytes: number): RiscvLayoutConsts {
+  if (vaBits === 32) return riscv32LayoutConsts();
   const levels = BigInt((vaBits - 12) / 9);
   const pgdirSize = 1n << (12n + 9n * (levels - 1n));
   const taskSize = (pgdirSize * 512n) / 2n;
@@ -114,8 +136,88 @@ export function riscvLayoutConsts(vaBits: RiscvVaBits, imageBytes: number): Risc
   };
 }
 
+/** pgtable.h's layout under CONFIG_32BIT (the figure above). */
+export function riscv32LayoutConsts(): RiscvLayoutConsts {
+  const pgdirSize = 1n << 22n;
+  const pageOffset = PAGE_OFFSET_32;
+  const kernVirtSize = ((1024n / 2n) * pgdirSize) / 2n;
+  const vmallocEnd = pageOffset;
+  const vmallocStart = pageOffset - kernVirtSize / 2n;
+  const vmemmapEnd = vmallocStart;
+  const vmemmapStart = vmallocStart - (1n << (32n - 12n - 1n + STRUCT_PAGE_MAX_SHIFT));
+  const pciIoEnd = vmemmapStart;
+  const pciIoStart = pciIoEnd - SZ_16M;
+  const fixaddrTop = pciIoStart;
+  // FIXADDR_SIZE = PGDIR_SIZE + FIX_FDT_SIZE (MAX_FDT_SIZE = PGDIR_SIZE: the FDT in its own PGD entry)
+  const fixaddrStart = fixaddrTop - 2n * pgdirSize;
+  return {
+    vaBits: 32,
+    pgdirSize,
+    // TASK_SIZE = FIXADDR_START; DEFAULT_MAP_WINDOW = TASK_SIZE (processor.h)
+    taskSize: fixaddrStart,
+    mapWindow: fixaddrStart,
+    pageOffset,
+    kernVirtSize,
+    vmallocStart,
+    vmallocEnd,
+    vmemmapStart,
+    vmemmapEnd,
+    pciIoStart,
+    pciIoEnd,
+    fixaddrStart,
+    fixaddrTop,
+    modulesVaddr: vmallocStart,
+    modulesEnd: vmallocEnd,
+  };
+}
+
+/** RV32's Layout: the kernel image in the linear map (KERNEL_LINK_ADDR = PAGE_OFFSET), 2 levels. */
+function riscv32Layout(): Layout {
+  const c = riscv32LayoutConsts();
+  return {
+    profile: "linux riscv32 (Sv32, 2-level)",
+    levels: 2,
+    userEnd: c.taskSize,
+    taskSize: c.taskSize,
+    directMap: c.pageOffset,
+    vmallocStart: c.vmallocStart,
+    vmallocEnd: c.vmallocEnd,
+    vmemmap: c.vmemmapStart,
+    kernelMap: c.pageOffset,
+    modulesStart: c.modulesVaddr,
+    modulesEnd: c.modulesEnd,
+    fixaddrTop: c.fixaddrTop,
+    // ELF_ET_DYN_BASE = DEFAULT_MAP_WINDOW / 3 * 2, page-aligned, and vmlab's 5-page PIE image
+    brkStart: (((c.mapWindow / 3n) * 2n) & ~0xfffn) + 0x5000n,
+    regions: [
+      { name: "user", start: 0n, end: c.taskSize, what: "user-space virtual memory, different per mm" },
+      { name: "fixmap", start: c.fixaddrStart, end: c.fixaddrTop, what: "compile-time fixed mappings" },
+      { name: "PCI io", start: c.pciIoStart, end: c.pciIoEnd, what: "PCI I/O space" },
+      {
+        name: "vmemmap",
+        start: c.vmemmapStart,
+        end: c.vmemmapEnd,
+        what: "reserved (FLATMEM: mem_map is in lowmem)",
+      },
+      {
+        name: "vmalloc",
+        start: c.vmallocStart,
+        end: c.vmallocEnd,
+        what: "vmalloc/ioremap space, modules and BPF (MODULES_VADDR = VMALLOC_START)",
+      },
+      {
+        name: "direct map",
+        start: c.pageOffset,
+        end: c.pageOffset + c.kernVirtSize,
+        what: "lowmem: the first 1 GiB of RAM, the kernel image in it (PAGE_OFFSET = KERNEL_LINK_ADDR)",
+      },
+    ],
+  };
+}
+
 /** The Layout `show layout` prints and the kernel uses. */
 export function riscvLayout(vaBits: RiscvVaBits, imageBytes: number): Layout {
+  if (vaBits === 32) return riscv32Layout();
   const c = riscvLayoutConsts(vaBits, imageBytes);
   return {
     profile: `linux riscv64 (Sv${vaBits}, ${(vaBits - 12) / 9}-level)`,

@@ -19,7 +19,14 @@
  *   sets _PAGE_DIRTY; a store to a clean page faults and pte_mkdirty fixes it.
  * - The swap entry (v6.12): bit 0 (V), bits 1-3 (_PAGE_LEAF) and bit 5
  *   (_PAGE_PROT_NONE) zero, bit 6 the exclusive marker, bits 7-11 the type,
- *   bits 12-63 the offset.
+ *   bits 12-63 the offset ("bits 12 to XLEN-1": 12-31 on RV32, so at most
+ *   2^20 pages of swap).
+ *
+ * RV32 (pgtable-32.h, asm-generic/pgtable-nopmd.h): 2 levels (PGD, PTE) of
+ * 1024 4-byte entries, the same bits in one word (_PAGE_PFN_MASK 31:10),
+ * no _PAGE_NOCACHE/_PAGE_IO (no Svpbmt), no NAPOT; the PMD folded into the
+ * PGD, so a huge PMD is a 4 MiB PGD leaf (HugeTLB only: THP is 64BIT-only,
+ * HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT; no ARCH_WANT_HUGE_PMD_SHARE).
  */
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
@@ -172,13 +179,19 @@ export type MapperFactory = (phys: PhysMem, alloc: FrameAllocator) => PageTableM
  */
 export class RiscvPgtable implements Pgtable {
   readonly dataNonExec = true; // asm/page.h: VM_DATA_DEFAULT_FLAGS VM_DATA_FLAGS_NON_EXEC
-  readonly ptrsPerTable = 512;
-  readonly entryBytes = 8;
+  /** PTRS_PER_PTE: 512 (RV64), 1024 (RV32: 4-byte pte_t) */
+  readonly ptrsPerTable: number;
+  readonly entryBytes: number;
   readonly setIsStore = true;
   readonly pmdLevel = 1;
-  readonly hpagePmdNr = 512;
-  /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */
-  readonly hugetlbPud = true;
+  /** the PMD's pages: 512, or RV32's 1024 (HPAGE_SHIFT = PMD_SHIFT = PGDIR_SHIFT 22: 4 MiB HugeTLB pages) */
+  readonly hpagePmdNr: number;
+  /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE, `IS_ENABLED(CONFIG_64BIT)` only) */
+  readonly hugetlbPud: boolean;
+  /** RV32: pgtable-32.h */
+  readonly rv32: boolean;
+  /** USER_PTRS_PER_PGD = TASK_SIZE / PGDIR_SIZE: 256 (RV64), 626 (RV32: 0x9c800000 / 4M) */
+  readonly userPtrsPerPgd: number;
   /** USER_PTRS_PER_PGD (TASK_SIZE / PGDIR_SIZE = 256) entries of the PGD: the user half */
   readonly userPgtablesCeiling: number;
   /** one root (satp) for both halves: the kernel half is copied into every PGD (like x86-64, unlike arm64) */
@@ -203,19 +216,28 @@ export class RiscvPgtable implements Pgtable {
   /** pgd_alloc: one page */
   readonly pgdOrder = 0;
   /** arch/riscv/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if 64BIT */
-  readonly hugePmdShare = true;
+  readonly hugePmdShare: boolean;
   /** has_svnapot(): the 64K NAPOT HugeTLB size, or null (the machine's `svnapot` key) */
   readonly hugetlbCont: HugetlbCont | null;
 
   constructor(
-    readonly levels: 3 | 4 | 5,
+    readonly levels: 2 | 3 | 4 | 5,
     private readonly mapperFactory: MapperFactory,
     svnapot = false,
   ) {
-    this.hugetlbCont = svnapot ? RISCV_HUGETLB_NAPOT : null;
-    this.userPgtablesCeiling = 256 * 512 ** (levels - 1);
-    this.levelNames =
-      levels === 3
+    const rv32 = levels === 2;
+    this.rv32 = rv32;
+    this.ptrsPerTable = rv32 ? 1024 : 512;
+    this.entryBytes = rv32 ? 4 : 8;
+    this.hpagePmdNr = rv32 ? 1024 : 512;
+    this.hugetlbPud = !rv32;
+    this.hugePmdShare = !rv32;
+    this.hugetlbCont = svnapot && !rv32 ? RISCV_HUGETLB_NAPOT : null;
+    this.userPtrsPerPgd = rv32 ? 626 : 256;
+    this.userPgtablesCeiling = this.userPtrsPerPgd * this.ptrsPerTable ** (levels - 1);
+    this.levelNames = rv32
+      ? ["PTE", "PGD"]
+      : levels === 3
         ? ["PTE", "PMD", "PGD"]
         : levels === 4
           ? ["PTE", "PMD", "PUD", "PGD"]
@@ -288,7 +310,7 @@ export class RiscvPgtable implements Pgtable {
     // a NAPOT PTE (pte_napot, with has_svnapot): res & (res - 1), the 64K block's first frame
     if (level === 0 && (hi & NAPOT_HI) !== 0 && this.hugetlbCont !== null) return pfn - (pfn % 16);
     if (level === 0 || (lo & PageBit.LEAF) === 0) return pfn;
-    const span = 512 ** level;
+    const span = this.ptrsPerTable ** level;
     return pfn - (pfn % span);
   }
 
@@ -410,19 +432,20 @@ export class RiscvPgtable implements Pgtable {
     return pfnPte(pfn, PageBit.TABLE);
   }
 
-  /** ptep_get */
+  /** ptep_get (RV32: one word) */
   get(phys: PhysMem, pa: number): Entry {
-    return { hi: phys.read32(pa + 4), lo: phys.read32(pa) };
+    return this.rv32 ? { hi: 0, lo: phys.read32(pa) } : { hi: phys.read32(pa + 4), lo: phys.read32(pa) };
   }
 
-  /** set_pte / set_pmd */
+  /** set_pte / set_pmd (RV32: one word; nothing of RV32's fits in a high one) */
   set(phys: PhysMem, pa: number, hi: number, lo: number): void {
-    phys.write64(pa, hi >>> 0, lo >>> 0);
+    if (this.rv32) phys.write32(pa, lo >>> 0);
+    else phys.write64(pa, hi >>> 0, lo >>> 0);
   }
 
   /** set_pgd: no mirror (RISC-V Linux has no page-table isolation) */
   setTop(phys: PhysMem, pa: number, hi: number, lo: number): void {
-    phys.write64(pa, hi >>> 0, lo >>> 0);
+    this.set(phys, pa, hi, lo);
   }
 
   mapper(phys: PhysMem, alloc: FrameAllocator): PageTableMapper {
@@ -436,9 +459,11 @@ export class RiscvPgtable implements Pgtable {
    * vmalloc and modules ones so that no later entry needs copying.
    */
   pgdCtor(phys: PhysMem, kernelPgdPfn: number, pgdPfn: number): void {
-    for (let i = 256; i < 512; i++) {
-      const pa = kernelPgdPfn * 4096 + i * 8;
-      phys.write64(pgdPfn * 4096 + i * 8, phys.read32(pa + 4), phys.read32(pa));
+    const eb = this.entryBytes;
+    for (let i = this.userPtrsPerPgd; i < this.ptrsPerTable; i++) {
+      const pa = kernelPgdPfn * 4096 + i * eb;
+      const e = this.get(phys, pa);
+      this.set(phys, pgdPfn * 4096 + i * eb, e.hi, e.lo);
     }
   }
 

@@ -32,7 +32,7 @@ import type { ArchTlb, CpuTlbState } from "../../core/core.ts";
 import type { Vaddr } from "../../core/vaddr.ts";
 import { TlbFlush } from "../../mm/arch.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
-import { RiscvAsidAllocator, type RiscvMmContext } from "./context.ts";
+import { RiscvAsidAllocator, type RiscvMmContext, SATP_ASID_BITS_32 } from "./context.ts";
 
 /** tlb_flush_all_threshold: above this many pages a local range flush drops the whole ASID */
 export const TLB_FLUSH_ALL_THRESHOLD = 64;
@@ -91,8 +91,16 @@ export class RiscvTlb implements ArchTlb {
     asidBits = 16,
   ) {
     this.states = cpus.map(() => new RiscvTlbState());
-    this.asids = new RiscvAsidAllocator(asidBits, cpus.length);
+    // asids_init on an RV32 hart: satp's ASID field has 9 bits (SATP_ASID_BITS 9)
+    const rv32 = cpus.length > 0 && cpus[0].rv32;
+    this.pmdPages = rv32 ? 1024 : 512;
+    this.asids = rv32
+      ? new RiscvAsidAllocator(Math.min(asidBits, SATP_ASID_BITS_32), cpus.length, SATP_ASID_BITS_32)
+      : new RiscvAsidAllocator(asidBits, cpus.length);
   }
+
+  /** a PMD's pages (flush_pmd_tlb_range's stride): 512, RV32's 1024 (a 4 MiB PGD leaf) */
+  private readonly pmdPages: number;
 
   get asidRollovers(): number {
     return this.asids.rollovers;
@@ -120,7 +128,7 @@ export class RiscvTlb implements ArchTlb {
 
   /** get_mm_asid */
   asidOf(mm: MmStruct): number {
-    return this.asids.useAsidAllocator ? RiscvAsidAllocator.asid(this.context(mm).id) : FLUSH_TLB_NO_ASID;
+    return this.asids.useAsidAllocator ? this.asids.asid(this.context(mm).id) : FLUSH_TLB_NO_ASID;
   }
 
   /** No page-table isolation on RISC-V: kernel entry and exit change nothing of satp. */
@@ -256,7 +264,7 @@ export class RiscvTlb implements ArchTlb {
     } else {
       f.startVpn = startVpn;
       f.pages = nrPages;
-      f.stride = kind === TlbFlush.Pmd ? 512 : stride;
+      f.stride = kind === TlbFlush.Pmd ? this.pmdPages : stride;
     }
     f.asid = asid;
     this.flushRange(this.mmCpumask(mm), fromCpu, f);

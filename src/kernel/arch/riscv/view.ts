@@ -107,3 +107,13 @@ export const RISCV_VIEW: ArchView = {
     return {};
   },
 };
+
+/** RV32's words (riscv-sv32): 4 MiB megapages (10 VPN bits a level), a 32-bit swap entry, no invalid address. */
+export const RISCV32_VIEW: ArchView = {
+  ...RISCV_VIEW,
+  badAddress:
+    "an RV32 hart forms 32-bit addresses only, all of them valid (Sv32 has nothing to sign-extend): no such fault",
+  swapLayout:
+    "type in bits 7-11, offset in bits 12-31 (V, R/W/X and _PAGE_PROT_NONE (G) clear; bit 6 the exclusive marker)",
+  entryFlags: (hi: number, lo: number, level: number) => pteFlagNames(hi, lo, level, EXTENSIONS, 10),
+};

@@ -29,6 +29,8 @@ export type Eval = (rt: Runtime) => Value;
  * machine p4d is the pgd).
  */
 const RISCV = ["riscv-sv39", "riscv-sv48", "riscv-sv57"];
+/** RV32's Sv32: two levels, L1 and L0 */
+const RISCV_ALL = ["riscv-sv32", ...RISCV];
 const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }[]> = {
   pt: [{ arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 0 }],
   pd: [{ arches: ["x86_64", "x86_64-la57", "i386", "i386-pae"], level: 1 }],
@@ -48,11 +50,11 @@ const ARCH_LEVELS: Record<string, { arches: readonly string[]; level: number }[]
   ],
   l1: [
     { arches: ["arm64"], level: 2 },
-    { arches: RISCV, level: 1 },
+    { arches: RISCV_ALL, level: 1 },
   ],
   l0: [
     { arches: ["arm64"], level: 3 },
-    { arches: RISCV, level: 0 },
+    { arches: RISCV_ALL, level: 0 },
   ],
 };
 const GENERIC_LEVELS: Record<string, number> = { pte: 0, pmd: 1, pud: 2, p4d: 3, pgd: 99 };
