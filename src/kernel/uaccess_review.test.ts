@@ -76,6 +76,21 @@ describe("access_ok's limit is TASK_SIZE_MAX", () => {
   });
 });
 
+describe("access_ok on RV32 (riscv-sv32)", () => {
+  // arch/riscv/include/asm/pgtable.h defines TASK_SIZE_MAX for CONFIG_64BIT only (LONG_MAX), so
+  // asm-generic/access_ok.h's `#define TASK_SIZE_MAX TASK_SIZE` holds: FIXADDR_START, 0x9c800000
+  it("a copy reaching past TASK_SIZE fails access_ok, nothing copied; one ending at it passes", () => {
+    const { k, t } = boot("riscv-sv32");
+    const last = 0x9c80_0000n - 4096n;
+    mapAt(k, t, last, 1);
+    const r = k.uaccess.copy(0, last, 8192, true, () => 0x5a);
+    expect([r.notCopied, r.accessOkFailed]).toEqual([8192, true]);
+    const ok = k.uaccess.copy(0, last, 4096, true, () => 0x5a);
+    expect([ok.notCopied, ok.accessOkFailed]).toEqual([0, false]);
+    expect(k.userAccess(0, t, last + 4095n, Access.Read)).toMatchObject({ ok: true, value: 0x5a });
+  });
+});
+
 describe("strncpy_from_user reads words of sizeof(long), aligned where unaligned access is slow", () => {
   // "abc\0" at page offset 4090 of a present page, the next page mapped but never touched
   const probe = (arch: KernelArchName, at = 4090, text = "abc\0") => {
