@@ -21,6 +21,7 @@ const PMD4M = "a PGD leaf maps 4 MiB on Sv32's 2 levels (HPAGE_SHIFT 22), not 2 
 const X86_64_ADDR = "names x86-64 addresses, which do not exist in a 32-bit address space";
 const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
   "examples/files/pmd-folio.vm": { reason: `${PMD4M}; and ${THP}` },
+  "examples/files/shmem-collapse.vm": { reason: THP },
   "examples/files/shmem-huge-anon.vm": { reason: THP },
   "examples/files/tmpfs-huge.vm": { reason: THP },
   "examples/files/sigbus-private-tmpfs.vm": {
