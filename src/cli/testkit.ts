@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -12,4 +14,18 @@ export function vmlab(args: string[], input?: string): { code: number; stdout: s
     timeout: 60_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A walk image's text written to a fresh temporary directory; its path. */
+export function tmpImage(text: string, prefix = "vmlab-img-"): string {
+  const p = join(mkdtempSync(join(tmpdir(), prefix)), "img.json");
+  writeFileSync(p, text);
+  return p;
+}
+
+/** `vmlab walk --image IMG --json ARGS`, which must exit 0: its parsed output. */
+export function walkJson(img: string, args: string[]) {
+  const r = vmlab(["walk", "--image", img, "--json", ...args]);
+  if (r.code !== 0) throw new Error(`vmlab walk exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }

@@ -3,25 +3,13 @@
  * extension of ../shared/spec/walk-images.md; docs/walk-image.md). Figures derived by hand from
  * examples/images/arm64-64k.json: TTBR0 64K (TG0 = 1), TTBR1 16K (TG1 = 1, TG1's encoding).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab, walkJson } from "./testkit.ts";
 
 const IMG = "examples/images/arm64-64k.json";
 
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-granule-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
-
-const walk = (args: string[], img = IMG) => {
-  const r = vmlab(["walk", "--image", img, "--json", ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-};
+const walk = (args: string[], img = IMG) => walkJson(img, args);
 
 const names = (r: { levels: { name: string }[] }) => r.levels.map((l) => l.name);
 

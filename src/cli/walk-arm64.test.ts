@@ -1,23 +1,11 @@
 /** `vmlab walk` on arm64 images, as ../shared/spec/walk-images.md fixes them. */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab, walkJson } from "./testkit.ts";
 
 const IMG = "examples/images/arm64.json";
 
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-arm64-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
-
-const walk = (args: string[], img = IMG) => {
-  const r = vmlab(["walk", "--image", img, "--json", ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-};
+const walk = (args: string[], img = IMG) => walkJson(img, args);
 
 describe("vmlab walk, arch arm64", () => {
   it("translates through TTBR0 and TTBR1, pages and blocks, in the spec's JSON shape", () => {

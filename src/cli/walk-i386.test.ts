@@ -1,24 +1,12 @@
 /** `vmlab walk` on i386 and i386-pae images, as ../shared/spec/walk-images.md fixes them. */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab, walkJson } from "./testkit.ts";
 
 const I386 = "examples/images/i386.json";
 const PAE = "examples/images/i386-pae.json";
 
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-i386-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
-
-const walk = (args: string[], img: string) => {
-  const r = vmlab(["walk", "--image", img, "--json", ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-};
+const walk = (args: string[], img: string) => walkJson(img, args);
 
 /** The image with registers and memory added or replaced. */
 const variant = (file: string, change: { regs?: object; memory?: object[]; top?: object }) => {

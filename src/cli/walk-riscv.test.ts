@@ -3,26 +3,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab, walkJson } from "./testkit.ts";
 
 const IMG = "examples/images/riscv-sv39.json";
 const base = JSON.parse(readFileSync(IMG, "utf8"));
-
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-riscv-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
 
 /** The example image with other registers (and another arch). */
 const img = (regs: object, arch = "riscv-sv39") =>
   tmpImage(JSON.stringify({ ...base, arch, regs: { ...base.regs, ...regs } }));
 
-const walk = (args: string[], image = IMG) => {
-  const r = vmlab(["walk", "--image", image, "--json", ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-};
+const walk = (args: string[], image = IMG) => walkJson(image, args);
 
 describe("vmlab walk, arch riscv-sv39/48/57", () => {
   it("translates pages, megapages and gigapages in the spec's JSON shape", () => {

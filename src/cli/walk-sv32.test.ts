@@ -12,28 +12,16 @@
  *   0x2004 = 0x0048d413  VA 0x401000: PPN 0x1235, V R U (A clear)
  *   0x1_0000_0014 = 0xfffffcc7  VA 0x1005000: PPN 0x3fffff (PA 0x3_ffff_f000), V R W A D
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab, walkJson } from "./testkit.ts";
 
 const IMG = "examples/images/riscv-sv32.json";
 const base = JSON.parse(readFileSync(IMG, "utf8"));
 
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-sv32-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
-
 const img = (regs: object) => tmpImage(JSON.stringify({ ...base, regs: { ...base.regs, ...regs } }));
 
-const walk = (args: string[], image = IMG) => {
-  const r = vmlab(["walk", "--image", image, "--json", ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-};
+const walk = (args: string[], image = IMG) => walkJson(image, args);
 
 describe("vmlab walk, arch riscv-sv32", () => {
   it("walks two levels of 4-byte PTEs to a 4K page", () => {

@@ -1,16 +1,8 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { vmlab } from "./testkit.ts";
+import { tmpImage, vmlab } from "./testkit.ts";
 
 const IMG = "examples/images/simple.json";
-
-function tmpImage(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), "vmlab-img-")), "img.json");
-  writeFileSync(p, text);
-  return p;
-}
 
 describe("vmlab walk", () => {
   it("prints each level and the physical address", () => {
