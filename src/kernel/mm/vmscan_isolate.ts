@@ -76,7 +76,9 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
   // the eligible folios met above `bottom`, unlinked: a chain by `next`, the highest first
   let taken = -1;
   let takenLast = -1;
-  const hpageNr = v.hpageNr;
+  const hpageNr = v.hpageNr | 0;
+  // a folio's pages, 1 + large * hpageMore (`large` holds 0 or 1)
+  const hpageMore = hpageNr - 1;
   let pfn = v.tail[list];
   while (pfn >= 0 && scan < nr) {
     if (kind[pfn] !== PageKind.UserAnon && !v.valid(pfn)) {
@@ -88,15 +90,35 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
     if (pfn >= above) {
       // a run of folios to skip (they come in runs of thousands: a DMA-only kswapd's walk past
       // the DMA32 folios): counted in a loop of their own, without calls, while they are
-      // anonymous (a page of another kind goes back to the outer loop's check of it)
+      // anonymous (a page of another kind goes back to the outer loop's check of it), four
+      // folios a turn (the engine checks each typed array once a turn, not once a folio)
       if (bottom < 0) bottom = pfn;
-      do {
-        const nrPages = large[pfn] !== 0 ? hpageNr : 1;
+      for (;;) {
+        let nrPages = 1 + large[pfn] * hpageMore;
         if (pfn < end1) skip1 += nrPages;
         else skip2 += nrPages;
         top = pfn;
         pfn = prev[pfn];
-      } while (pfn >= above && kind[pfn] === PageKind.UserAnon);
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+      }
       continue;
     }
     // an eligible folio
