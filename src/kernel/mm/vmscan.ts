@@ -448,8 +448,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
         taken = 1;
       }
       const nrPages = this.large[pfn] ? this.hpageNr : 1; // isolate_lru_folios' nr_scanned: pages
-      scanned += nrPages;
-      countScanned(this.stats, this.reclaimCtx, nrPages, !anon);
+      scanned += nrPages; // counted in pgscan after the loop, as isolate_lru_folios' caller does
       if (this.fbatches.rotateQueued(pfn, list)) continue;
       // the common case (an order-0 anonymous page mapped once) in one function (vmscan_anon.ts)
       const fast = anon && kind[pfn] === PageKind.UserAnon ? shrinkAnonSmall(this, pfn, list, active) : -1;
@@ -507,6 +506,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       }
     }
     this.endFolioList();
+    // __count_vm_events(PGSCAN_KSWAPD + reclaimer_offset(), nr_scanned) and PGSCAN_ANON + file:
+    // once for the pages taken (the reclaimer and cgroup do not change during one scan)
+    if (scanned > 0) countScanned(this.stats, this.reclaimCtx, scanned, !anon);
     if (sc !== null) sc.nrScanned += scanned + skippedPages;
     // nr_taken == 0 returns before lru_note_cost
     if (scanned > 0)

@@ -15,13 +15,14 @@ import { PageKind } from "./PageDesc.ts";
 import { mmapArgs } from "./userMm.ts";
 import { isolateSkip, mustSkip, skipped } from "./vmscan_isolate.ts";
 
-/** Lists over 40 frames: zone 0 below pfn 10, zone 1 below 20, zone 2 above. */
+/** Lists over 40 frames: zone 0 below pfn 10, zone 1 below 20, zone 2 above (or n frames, zones a quarter each). */
 class Lists extends LruLists {
   reclaimIdx = 1;
   readonly pgskip = new Float64Array(4);
-  readonly env = { pages: { kind: new Uint8Array(40).fill(PageKind.UserAnon) } };
-  constructor() {
-    super(40, 8, [10, 20, Number.POSITIVE_INFINITY]);
+  readonly env: { pages: { kind: Uint8Array } };
+  constructor(n = 40) {
+    super(n, 8, n === 40 ? [10, 20, Number.POSITIVE_INFINITY] : [n >> 2, n >> 1, Number.POSITIVE_INFINITY]);
+    this.env = { pages: { kind: new Uint8Array(n).fill(PageKind.UserAnon) } };
   }
   valid(_pfn?: number): boolean {
     return true;
@@ -112,24 +113,80 @@ function isolateSkipByMoves(v: Lists, list: number, nr: number): [number, number
   return [folios, pages];
 }
 
-/** Lists over 40 frames where the frames not anonymous (kind 0) and marked stale are no longer valid. */
+/** Lists where the frames not anonymous (kind 0) and marked stale are no longer valid. */
 class StaleLists extends Lists {
-  readonly stale = new Uint8Array(40);
+  readonly stale: Uint8Array;
+  constructor(n = 40) {
+    super(n);
+    this.stale = new Uint8Array(n);
+  }
   override valid(pfn?: number): boolean {
     return pfn === undefined || this.stale[pfn] === 0;
   }
 }
 
+/** A frame of a test list: its list (1 or 2), whether it heads a large folio, whether it is of another kind (0) and stale. */
+interface Frame {
+  pfn: number;
+  list: number;
+  large: boolean;
+  other: boolean;
+  stale: boolean;
+}
+
+/** xorshift-multiply numbers below n from a seed */
+function rng(seed: number): (n: number) => number {
+  return (n: number) => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
+    return ((seed >>> 0) % n) >>> 0;
+  };
+}
+
+/**
+ * The same lists (`frames` added at the tail in order) walked by isolateSkip and by
+ * isolateSkipByMoves: the same answer, skipped pages, order both ways, sizes, zone counts, pgskip
+ * and list of every frame. Returns the reference's [folios, skipped pages].
+ */
+function expectSameWalk(
+  n: number,
+  frames: Frame[],
+  idx: number,
+  nr: number,
+  label: string,
+): [number, number] {
+  const pair = [new StaleLists(n), new StaleLists(n)];
+  for (const l of pair) {
+    l.reclaimIdx = idx;
+    for (const f of frames) {
+      if (f.other) l.env.pages.kind[f.pfn] = 0;
+      if (f.stale) l.stale[f.pfn] = 1;
+      l.large[f.pfn] = f.large ? 1 : 0;
+      l.addTail(f.pfn, f.list);
+    }
+  }
+  const [a, b] = pair;
+  const want = isolateSkipByMoves(a, 1, nr);
+  expect([isolateSkip(b, 1, nr), skipped.pages], label).toEqual(want);
+  for (const list of [1, 2]) expect(b.order(list), label).toEqual(a.order(list));
+  // and from the tail up (the prev links), the sizes, the zone counts, the skip counts
+  const up = (l: Lists) => {
+    const out: number[] = [];
+    for (let p = l.tail[1]; p >= 0; p = l.prev[p]) out.push(p);
+    return out;
+  };
+  expect(up(b), label).toEqual(up(a));
+  expect(Array.from(b.size), label).toEqual(Array.from(a.size));
+  expect(Array.from(b.zoneSize), label).toEqual(Array.from(a.zoneSize));
+  expect(Array.from(b.pgskip), label).toEqual(Array.from(a.pgskip));
+  expect(Array.from(b.lru), label).toEqual(Array.from(a.lru));
+  return want;
+}
+
 describe("isolateSkip's one-run splice", () => {
   it("leaves every list and count as moving each skipped folio to the head does (random lists, 3000 cases)", () => {
-    let seed = 0x2545f491;
-    const rand = (n: number) => {
-      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
-      return ((seed >>> 0) % n) >>> 0;
-    };
+    const rand = rng(0x2545f491);
     let moved = 0;
     for (let c = 0; c < 3000; c++) {
-      const pair = [new StaleLists(), new StaleLists()];
       const idx = rand(2);
       const nr = 1 + rand(40);
       // the same random lists in both: frames in random order on lists 1 and 2, some large, some
@@ -142,37 +199,60 @@ describe("isolateSkip's one-run splice", () => {
       const on = perm.map(() => rand(5));
       const large = perm.map(() => rand(6) === 0);
       const stale = perm.map(() => rand(8) === 0);
-      for (const l of pair) {
-        l.reclaimIdx = idx;
-        perm.forEach((pfn, i) => {
-          if (stale[i]) {
-            l.env.pages.kind[pfn] = 0;
-            l.stale[pfn] = 1;
-          }
-          l.large[pfn] = large[i] ? 1 : 0;
-          if (on[i] <= 2) l.addTail(pfn, 1);
-          else if (on[i] === 3) l.addTail(pfn, 2);
-        });
-      }
-      const [a, b] = pair;
-      const want = isolateSkipByMoves(a, 1, nr);
-      expect([isolateSkip(b, 1, nr), skipped.pages], `case ${c}`).toEqual(want);
+      const frames: Frame[] = [];
+      perm.forEach((pfn, i) => {
+        if (on[i] <= 3)
+          frames.push({ pfn, list: on[i] <= 2 ? 1 : 2, large: large[i], other: stale[i], stale: stale[i] });
+      });
+      const want = expectSameWalk(40, frames, idx, nr, `case ${c}`);
       if (want[1] > 0 && want[0] > 0) moved++;
-      for (const list of [1, 2]) expect(b.order(list), `case ${c}`).toEqual(a.order(list));
-      // and from the tail up (the prev links), the sizes, the zone counts, the skip counts
-      const up = (l: Lists) => {
-        const out: number[] = [];
-        for (let p = l.tail[1]; p >= 0; p = l.prev[p]) out.push(p);
-        return out;
-      };
-      expect(up(b)).toEqual(up(a));
-      expect(Array.from(b.size)).toEqual(Array.from(a.size));
-      expect(Array.from(b.zoneSize)).toEqual(Array.from(a.zoneSize));
-      expect(Array.from(b.pgskip)).toEqual(Array.from(a.pgskip));
-      expect(Array.from(b.lru)).toEqual(Array.from(a.lru));
     }
     // the cases that both skip and take eligible folios are most of them
     expect(moved).toBeGreaterThan(1000);
+  });
+
+  it("walks runs of skipped folios as one at a time does: long runs of a zone, pages of another kind in them (1000 cases)", () => {
+    // as a DMA-only kswapd meets the list: runs of up to 100 folios of one zone (400 frames, a
+    // quarter in zone 0, a quarter in zone 1, half in zone 2); some frames not anonymous, valid
+    // (page cache: skipped or taken as the others) or stale (dropped), some large
+    const rand = rng(0x1b873593);
+    const n = 400;
+    let longRuns = 0;
+    for (let c = 0; c < 1000; c++) {
+      const idx = rand(2);
+      const nr = 1 + rand(64);
+      const free = [0, 1, 2].map((z) => {
+        const lo = z === 0 ? 0 : z === 1 ? n >> 2 : n >> 1;
+        const hi = z === 0 ? n >> 2 : z === 1 ? n >> 1 : n;
+        const zone = Array.from({ length: hi - lo }, (_, i) => lo + i);
+        for (let i = zone.length - 1; i > 0; i--) {
+          const j = rand(i + 1);
+          [zone[i], zone[j]] = [zone[j], zone[i]];
+        }
+        return zone;
+      });
+      const frames: Frame[] = [];
+      let run = 0;
+      for (let r = 0; r < 12; r++) {
+        const z = rand(5) === 0 ? 0 : 1 + rand(2);
+        const len = z === 0 ? 1 + rand(8) : 1 + rand(100);
+        for (let i = 0; i < len && free[z].length > 0; i++) {
+          const kind = rand(16);
+          frames.push({
+            pfn: free[z].pop()!,
+            list: rand(10) === 0 ? 2 : 1,
+            large: rand(12) === 0,
+            other: kind < 2,
+            stale: kind === 0,
+          });
+        }
+        if (z > idx) run = Math.max(run, len);
+      }
+      const want = expectSameWalk(n, frames, idx, nr, `runs case ${c}`);
+      if (want[1] >= 50 && run >= 50) longRuns++;
+    }
+    // most cases skip a run of 50 folios or more
+    expect(longRuns).toBeGreaterThan(500);
   });
 });
 

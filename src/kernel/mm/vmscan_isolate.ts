@@ -76,33 +76,64 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
   // the eligible folios met above `bottom`, unlinked: a chain by `next`, the highest first
   let taken = -1;
   let takenLast = -1;
+  const hpageNr = v.hpageNr | 0;
+  // a folio's pages, 1 + large * hpageMore (`large` holds 0 or 1)
+  const hpageMore = hpageNr - 1;
   let pfn = v.tail[list];
   while (pfn >= 0 && scan < nr) {
-    const up = prev[pfn];
     if (kind[pfn] !== PageKind.UserAnon && !v.valid(pfn)) {
+      const up = prev[pfn];
       v.del(pfn); // freed elsewhere: Linux's list no longer has it (the scan's own rule)
       pfn = up;
       continue;
     }
-    const nrPages = large[pfn] ? v.hpageNr : 1;
     if (pfn >= above) {
-      if (pfn < end1) skip1 += nrPages;
-      else skip2 += nrPages;
+      // a run of folios to skip (they come in runs of thousands: a DMA-only kswapd's walk past
+      // the DMA32 folios): counted in a loop of their own, without calls, while they are
+      // anonymous (a page of another kind goes back to the outer loop's check of it), four
+      // folios a turn (the engine checks each typed array once a turn, not once a folio)
       if (bottom < 0) bottom = pfn;
-      top = pfn;
-    } else {
-      scan += nrPages;
-      folios++;
-      if (bottom >= 0) {
-        // out of the list (below it: the skipped `top`), onto the chain's front
-        const below = next[pfn];
-        if (up >= 0) next[up] = below;
-        else v.head[list] = below;
-        prev[below] = up;
-        if (taken < 0) takenLast = pfn;
-        next[pfn] = taken;
-        taken = pfn;
+      for (;;) {
+        let nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
+        nrPages = 1 + large[pfn] * hpageMore;
+        if (pfn < end1) skip1 += nrPages;
+        else skip2 += nrPages;
+        top = pfn;
+        pfn = prev[pfn];
+        if (pfn < above || kind[pfn] !== PageKind.UserAnon) break;
       }
+      continue;
+    }
+    // an eligible folio
+    const up = prev[pfn];
+    scan += large[pfn] ? hpageNr : 1;
+    folios++;
+    if (bottom >= 0) {
+      // out of the list (below it: the skipped `top`), onto the chain's front
+      const below = next[pfn];
+      if (up >= 0) next[up] = below;
+      else v.head[list] = below;
+      prev[below] = up;
+      if (taken < 0) takenLast = pfn;
+      next[pfn] = taken;
+      taken = pfn;
     }
     pfn = up;
   }
