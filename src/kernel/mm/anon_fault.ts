@@ -160,6 +160,15 @@ export function doAnonymousRun(
   // store of the entry without PTE_CONT, which mkUserInto never sets); else through pt.set
   const direct = pt.entryBytes === 8 && pt.ptrsPerTable === 512 && table < phys.nrFrames;
   let tw = direct ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
+  // the PTE's bits, the same for every page (the VMA's rights and protection key, writable, dirty):
+  // mkUser of frame 0 once, each page's frame added (Pgtable.userPfnShift); a frame past that range
+  // (or an architecture without it) made by mkUserInto
+  const shift = pt.userPfnShift ?? 0;
+  const pfnMul = shift > 0 ? 2 ** shift : 0;
+  const pfnEnd = shift > 0 ? 2 ** (32 - shift) : 0;
+  const bits = pt.mkUserInto(runPte, 0, 0, flags, writable, true, false);
+  const hi0 = bits.hi;
+  const lo0 = bits.lo;
   while (k < m) {
     const want = lru === null ? m - k : mlocks ? 1 : Math.min(m - k, lru.fbatches.addRoom());
     const got = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, want);
@@ -171,17 +180,23 @@ export function doAnonymousRun(
     }
     for (let i = 0; i < got; i++) {
       const pfn = pfns[i];
-      const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+      let hi = hi0;
+      let lo = lo0 + pfn * pfnMul; // mk_pte (userPfnShift)
+      if (!(pfn < pfnEnd)) {
+        const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+        hi = e.hi;
+        lo = e.lo;
+      }
       desc.mapcount[pfn] = 1;
       desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-      if (tw !== null && (cp == null || !cp.isCont(e.hi, e.lo))) {
+      if (tw !== null && (cp == null || !cp.isCont(hi, lo))) {
         const w = (pa - table * 4096) >>> 2;
-        tw[w] = e.lo; // set_pte_at
-        tw[w + 1] = e.hi;
+        tw[w] = lo; // set_pte_at
+        tw[w + 1] = hi;
       } else {
         if (cp != null)
-          cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
-        else pt.set(phys, pa, e.hi, e.lo);
+          cp.setPte(env, null, pa, 0, hi, lo); // set_pte_at (pgtable.ts setPteAt)
+        else pt.set(phys, pa, hi, lo);
         if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
       }
       pa += stride;
