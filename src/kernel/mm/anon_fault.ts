@@ -124,11 +124,12 @@ export function doAnonymousRun(
   const phys = env.phys;
   let m = 1;
   const table = Math.floor(pa0 / 4096);
+  const dw = stride >>> 2; // a PTE's step and the first PTE's word in the table's frame (8-byte entries)
+  const w0 = (pa0 - table * 4096) >>> 2;
   if (pt.entryBytes === 8 && pt.ptrsPerTable === 512 && pa0 >= 0 && table < phys.nrFrames) {
     // ptep_get of each: readEntry's words of the one table frame, read once (nothing writes in between)
     const words = phys.frameWords(pfnUnchecked(table));
-    const dw = stride >>> 2;
-    let w = (pa0 - table * 4096) >>> 2;
+    let w = w0;
     for (; m < max; m++) {
       w += dw;
       if (words === null ? !pt.none(0, 0) : !pt.none(words[w + 1], words[w])) break; // pte_none
@@ -152,8 +153,9 @@ export function doAnonymousRun(
   // such an add (an mlocking VMA's mlock batch: one page at a time)
   const mlocks = vmaMlocks(flags);
   let index = linearIndex(vma, vpn0);
-  let pa = pa0;
   let k = 0;
+  const mapcount = desc.mapcount;
+  const pflags = desc.flags;
   // set_pte_at's store straight into the table's words while the table is held whole (materialised)
   // and nothing observes stores: exactly PhysMem.write64's (pt.set: a 64-bit entry, one store, on
   // every architecture with 512 8-byte entries a table; arm64's contpte setPte with no mm: the
@@ -178,7 +180,9 @@ export function doAnonymousRun(
       if (mlocks) for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
       else lru.addAnonRun(pfns, got, index, pages, anonVma);
     }
-    for (let i = 0; i < got; i++) {
+    // each page's PTE at pa0 + (k + i) * stride, its word in the table frame w0 + (k + i) * dw (ints:
+    // no physical address carried around the loop)
+    for (let i = 0, w = w0 + k * dw; i < got; i++, w += dw) {
       const pfn = pfns[i];
       let hi = hi0;
       let lo = lo0 + pfn * pfnMul; // mk_pte (userPfnShift)
@@ -187,19 +191,18 @@ export function doAnonymousRun(
         hi = e.hi;
         lo = e.lo;
       }
-      desc.mapcount[pfn] = 1;
-      desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+      mapcount[pfn] = 1;
+      pflags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
       if (tw !== null && (cp == null || !cp.isCont(hi, lo))) {
-        const w = (pa - table * 4096) >>> 2;
         tw[w] = lo; // set_pte_at
         tw[w + 1] = hi;
       } else {
+        const pa = pa0 + (k + i) * stride;
         if (cp != null)
           cp.setPte(env, null, pa, 0, hi, lo); // set_pte_at (pgtable.ts setPteAt)
         else pt.set(phys, pa, hi, lo);
         if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
       }
-      pa += stride;
     }
     index += got * pages;
     k += got;
