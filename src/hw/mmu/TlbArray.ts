@@ -534,15 +534,17 @@ export class TlbArray {
     let evicted = 0;
     let validDelta = 0;
     let droppedBase = 0; // entries dropped while every entry is a base page's (no meta read)
-    // each touched set: its older entries after the run's newest `put`, the rest dropped
+    // each touched set: its older entries after the run's newest `put`, the rest dropped (allBase holds
+    // through the loop: a drop counted by its size leaves bySize[0] below valid)
+    const allBase = bySize[0] === this.valid;
     for (let t = 0, s = set0; t < nSets; t++, s = (s + stepSet) & mask) {
-      const base = s * ways;
+      const base = Math.imul(s, ways);
       const c = t < more ? perSet + 1 : perSet;
       let old = full ? ways : 0;
       while (old < ways && keys[base + old] !== -1) old++;
       const put = Math.min(c, ways);
       const keep = Math.min(old, ways - put);
-      if (bySize[0] === this.valid) droppedBase += old - keep;
+      if (allBase) droppedBase += old - keep;
       else for (let i = base + keep; i < base + old; i++) bySize[(metaArr[i] >>> Meta.HELD_SIZE_SHIFT) & 7]--;
       if (old + c > ways) evicted += old + c - ways;
       validDelta += put + keep - old;
@@ -567,27 +569,25 @@ export class TlbArray {
       if (key > this.keyHi) this.keyHi = key;
     }
     const { filterShift: fShift, filterSetShift: fSetShift } = this;
-    let way = 0;
-    let left = cycle; // pages placed before `way` moves on: one in each set of the cycle
-    for (let j = count - 1, s = (set0 + (count - 1) * stepSet) & mask, e = count - toPlace; j >= e; j--) {
-      const i = s * ways + way;
-      keys[i] = key;
-      pfnArr[i] = pfns[j];
-      metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
-      if (moveAttrs) attrArr[i] = attrs[j];
-      if (filter !== null) {
-        // the placed key's bit, as insert sets it: the set's later invalidations of other keys
-        // (reclaim's flushes of pages long evicted) skip it without a scan
-        const h = filterHash(key) >>> fShift;
-        filter[filterWord(s, h, fSetShift)] |= 1 << h;
+    let tag = (key / 8) | 0; // filterHash(key)'s tag bits (low 32), stepped down by the run's step
+    const s0 = (set0 + (count - 1) * stepSet) & mask; // each way's first set: the cycle comes back to it
+    for (let way = 0, j = count - 1, e = count - toPlace; j >= e; way++)
+      for (let left = cycle, s = s0; left > 0 && j >= e; left--, j--) {
+        const i = Math.imul(s, ways) + way; // one page in each set of the cycle, then the next way
+        keys[i] = key;
+        pfnArr[i] = pfns[j];
+        metaArr[i] = metas[j] & ~Meta.HELD_SIZE_MASK;
+        if (moveAttrs) attrArr[i] = attrs[j];
+        if (filter !== null) {
+          // the placed key's bit, as insert sets it: the set's later invalidations of other keys
+          // (reclaim's flushes of pages long evicted) skip it without a scan
+          const h = filterMix(tag) >>> fShift;
+          filter[filterWord(s, h, fSetShift)] |= 1 << h;
+        }
+        tag = (tag - step) | 0;
+        s = (s - stepSet) & mask;
+        key -= keyStep;
       }
-      if (--left === 0) {
-        way++;
-        left = cycle;
-      }
-      s = (s - stepSet) & mask;
-      key -= keyStep;
-    }
   }
 
   /** insert's move of the attribute array (apart: most TLBs never need it). */

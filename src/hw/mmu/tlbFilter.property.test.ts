@@ -177,6 +177,34 @@ describe("TlbArray's key filter", () => {
     expect(skipped).toBeGreaterThan(1000);
   });
 
+  it("gets from insertRun the bits the inserts one by one set, for runs whose tags cross 2^31 and 2^32", () => {
+    // insertRun steps its keys' tag bits down as int32 (filterMix of the tag's low 32 bits): runs
+    // of user pages (tags above 2^32) and across the sign and wrap of the low half
+    const runs: [number, number, number][] = [
+      [2 ** 31 - 20, 1, 40],
+      [2 ** 32 - 9, 3, 30],
+      [0x7f0000000 - 100, 1, 511],
+      [0x7fffffff0 + 2 ** 32, 7, 25],
+      [2 ** 40 - 2 ** 32 + 5, 2 ** 32 + 1, 20],
+    ];
+    let bits = 0;
+    for (const [first, step, count] of runs) {
+      const a = new TlbArray(1536, 12, 1, 3, "run");
+      const b = new TlbArray(1536, 12, 1, 3, "one");
+      const pfns = new Float64Array(count).map((_, j) => 100 + j);
+      const metas = new Int32Array(count).fill(1);
+      const attrs = new Int32Array(count);
+      a.insertRun(first, step, count, pfns, metas, attrs, runOr(metas, count), 0);
+      for (let j = 0; j < count; j++) b.insertMissed(first + j * step, 100 + j, 1, 0);
+      const fa = (a as unknown as Internals).filter!;
+      const fb = (b as unknown as Internals).filter!;
+      expect(Array.from(fa), `run from ${first}, step ${step}`).toEqual(Array.from(fb));
+      for (const w of fa) bits += w === 0 ? 0 : 1;
+      expect(Array.from(a.keys)).toEqual(Array.from(b.keys));
+    }
+    expect(bits).toBeGreaterThan(100);
+  });
+
   it("is off once the entries are relocated for the WebAssembly hit loop, and invalidations still drop them", () => {
     const a = new TlbArray(64, 4, 1, 3, "r");
     a.insert(5, 0, 105, 1);

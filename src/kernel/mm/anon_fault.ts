@@ -124,11 +124,12 @@ export function doAnonymousRun(
   const phys = env.phys;
   let m = 1;
   const table = Math.floor(pa0 / 4096);
+  const dw = stride >>> 2; // a PTE's step and the first PTE's word in the table's frame (8-byte entries)
+  const w0 = (pa0 - table * 4096) >>> 2;
   if (pt.entryBytes === 8 && pt.ptrsPerTable === 512 && pa0 >= 0 && table < phys.nrFrames) {
     // ptep_get of each: readEntry's words of the one table frame, read once (nothing writes in between)
     const words = phys.frameWords(pfnUnchecked(table));
-    const dw = stride >>> 2;
-    let w = (pa0 - table * 4096) >>> 2;
+    let w = w0;
     for (; m < max; m++) {
       w += dw;
       if (words === null ? !pt.none(0, 0) : !pt.none(words[w + 1], words[w])) break; // pte_none
@@ -152,14 +153,24 @@ export function doAnonymousRun(
   // such an add (an mlocking VMA's mlock batch: one page at a time)
   const mlocks = vmaMlocks(flags);
   let index = linearIndex(vma, vpn0);
-  let pa = pa0;
   let k = 0;
+  const mapcount = desc.mapcount;
+  const pflags = desc.flags;
   // set_pte_at's store straight into the table's words while the table is held whole (materialised)
   // and nothing observes stores: exactly PhysMem.write64's (pt.set: a 64-bit entry, one store, on
   // every architecture with 512 8-byte entries a table; arm64's contpte setPte with no mm: the
   // store of the entry without PTE_CONT, which mkUserInto never sets); else through pt.set
   const direct = pt.entryBytes === 8 && pt.ptrsPerTable === 512 && table < phys.nrFrames;
   let tw = direct ? phys.frameWordsToStore(pfnUnchecked(table)) : null;
+  // the PTE's bits, the same for every page (the VMA's rights and protection key, writable, dirty):
+  // mkUser of frame 0 once, each page's frame added (Pgtable.userPfnShift); a frame past that range
+  // (or an architecture without it) made by mkUserInto
+  const shift = pt.userPfnShift ?? 0;
+  const pfnMul = shift > 0 ? 2 ** shift : 0;
+  const pfnEnd = shift > 0 ? 2 ** (32 - shift) : 0;
+  const bits = pt.mkUserInto(runPte, 0, 0, flags, writable, true, false);
+  const hi0 = bits.hi;
+  const lo0 = bits.lo;
   while (k < m) {
     const want = lru === null ? m - k : mlocks ? 1 : Math.min(m - k, lru.fbatches.addRoom());
     const got = env.buddy.allocRun0(Gfp.HIGHUSER_MOVABLE, PageKind.UserAnon, pfns, want);
@@ -169,22 +180,29 @@ export function doAnonymousRun(
       if (mlocks) for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
       else lru.addAnonRun(pfns, got, index, pages, anonVma);
     }
-    for (let i = 0; i < got; i++) {
+    // each page's PTE at pa0 + (k + i) * stride, its word in the table frame w0 + (k + i) * dw (ints:
+    // no physical address carried around the loop)
+    for (let i = 0, w = w0 + k * dw; i < got; i++, w += dw) {
       const pfn = pfns[i];
-      const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
-      desc.mapcount[pfn] = 1;
-      desc.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-      if (tw !== null && (cp == null || !cp.isCont(e.hi, e.lo))) {
-        const w = (pa - table * 4096) >>> 2;
-        tw[w] = e.lo; // set_pte_at
-        tw[w + 1] = e.hi;
+      let hi = hi0;
+      let lo = lo0 + pfn * pfnMul; // mk_pte (userPfnShift)
+      if (!(pfn < pfnEnd)) {
+        const e = pt.mkUserInto(runPte, pfn, 0, flags, writable, true, false);
+        hi = e.hi;
+        lo = e.lo;
+      }
+      mapcount[pfn] = 1;
+      pflags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
+      if (tw !== null && (cp == null || !cp.isCont(hi, lo))) {
+        tw[w] = lo; // set_pte_at
+        tw[w + 1] = hi;
       } else {
+        const pa = pa0 + (k + i) * stride;
         if (cp != null)
-          cp.setPte(env, null, pa, 0, e.hi, e.lo); // set_pte_at (pgtable.ts setPteAt)
-        else pt.set(phys, pa, e.hi, e.lo);
+          cp.setPte(env, null, pa, 0, hi, lo); // set_pte_at (pgtable.ts setPteAt)
+        else pt.set(phys, pa, hi, lo);
         if (direct) tw = phys.frameWordsToStore(pfnUnchecked(table)); // materialised by now?
       }
-      pa += stride;
     }
     index += got * pages;
     k += got;

@@ -239,6 +239,15 @@ export interface Pgtable {
     dirty: boolean,
     special: boolean,
   ): Entry;
+  /**
+   * Where pfn_pte puts a base page's frame, when it is a shift of the frame number alone: for
+   * every pfn below 2^(32 - userPfnShift), mkUser(pfn, 0, ...) is mkUser(0, 0, ...) (whose low
+   * half is below 2^userPfnShift) with pfn * 2^userPfnShift added to its low half and the same
+   * high half (a PTE's other bits are the VMA's rights and the flags asked, the same for every
+   * frame). doAnonymousRun (mm/anon_fault.ts) makes a run's PTEs from one mkUser so. Absent or
+   * 0: not so (each PTE made by mkUserInto).
+   */
+  readonly userPfnShift?: number;
   /** The entry with PteFlag bits set and cleared (pte_mkyoung, pte_mkdirty, pte_mkwrite, pte_mkold, pte_mkclean, pte_wrprotect). */
   modify(hi: number, lo: number, set: number, clear: number): Entry;
   /** modify, the entry written into `out` (returned): no new object */

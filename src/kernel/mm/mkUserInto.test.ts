@@ -28,3 +28,38 @@ describe("Pgtable.mkUserInto", () => {
     });
   }
 });
+
+/**
+ * Pgtable.userPfnShift (doAnonymousRun's PTEs, mm/anon_fault.ts: mkUser of frame 0 once, each
+ * page's frame added): for every frame below 2^(32 - shift), mkUser's entry is frame 0's with the
+ * frame shifted into the low half, for every protection, protection key and flag.
+ */
+describe("Pgtable.userPfnShift", () => {
+  for (const arch of KERNEL_ARCH_NAMES) {
+    it(`${arch}: a base page's PTE is frame 0's plus the frame shifted`, () => {
+      const pt = new Kernel({ ramBytes: 64 * 2 ** 20, cpus: 1, arch }).userMm.env.pgtable;
+      const shift = pt.userPfnShift ?? 0;
+      expect(shift).toBeGreaterThan(0); // every architecture vmlab models places the frame so
+      const end = 2 ** (32 - shift);
+      let checked = 0;
+      for (const pfn of [1, 2, 0x12345, 0x7ffff, 0x80000, end >>> 1, end - 1])
+        for (let prot = 0; prot < 16; prot++)
+          for (const pkey of [0, 5, 15])
+            for (let f = 0; f < 8; f++) {
+              const vmFlags =
+                (prot & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC | VmFlag.SHARED)) + pkey * 2 ** 32;
+              const w = (f & 1) !== 0;
+              const d = (f & 2) !== 0;
+              const s = (f & 4) !== 0;
+              const zero = pt.mkUser(0, 0, vmFlags, w, d, s);
+              expect(zero.lo).toBeLessThan(2 ** shift);
+              expect(pt.mkUser(pfn, 0, vmFlags, w, d, s), `pfn ${pfn} flags ${vmFlags} ${f}`).toEqual({
+                hi: zero.hi,
+                lo: zero.lo + pfn * 2 ** shift,
+              });
+              checked++;
+            }
+      expect(checked).toBe(7 * 16 * 3 * 8);
+    });
+  }
+});

@@ -112,8 +112,9 @@ export class X86RunFold extends RunFold {
     let attr = 0;
     let metaOr = 0; // of the pages done (TlbArray.insertRun's)
     let attrOr = 0;
+    const index0 = vpn & 511; // vpn bits 8..0 (an int: vpn, a double, is not read again in the loop)
     for (; k < max; ) {
-      const index = (vpn + k * step) & 511; // vpn bits 8..0
+      const index = (index0 + k * step) & 511; // page k's vpn bits 8..0
       if (!stable) words = phys.frameWords(table as Pfn);
       if (words === null) break;
       const lo = words[index * 2];

@@ -259,6 +259,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly setIsStore = true;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
+  /** __pfn_to_phys into PTE_ADDR_LOW: the frame at bit 12 (mkUserInto) */
+  readonly userPfnShift = 12;
   /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */
   readonly hugetlbPud = true;
   /**

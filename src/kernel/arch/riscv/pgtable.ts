@@ -375,6 +375,9 @@ export class RiscvPgtable implements Pgtable {
     return this.mkUserInto({ hi: 0, lo: 0 }, pfn, level, vmFlags, writable, dirty, special);
   }
 
+  /** pfn_pte: the PPN at bit 10 (mkUserInto) */
+  readonly userPfnShift = 10;
+
   mkUserInto(
     out: Entry,
     pfn: number,

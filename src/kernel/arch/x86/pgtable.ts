@@ -92,6 +92,8 @@ export class X86Pgtable implements Pgtable {
   readonly setIsStore: boolean = true;
   readonly pmdLevel = 1;
   readonly hpagePmdNr = 512;
+  /** pfn_pte: the frame at bit 12 (mkUserInto: pfn % 2^20 * 4096 in the low half, pfn / 2^20 in the high) */
+  readonly userPfnShift = 12;
   readonly userPgtablesCeiling: number;
   /** arch/x86/Kconfig selects MMU_GATHER_MERGE_VMAS */
   readonly mmuGatherMergeVmas = true;

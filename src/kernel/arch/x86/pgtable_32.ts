@@ -94,6 +94,8 @@ export class I386Pgtable implements Pgtable {
   readonly setIsStore: boolean;
   readonly pmdLevel = 1;
   readonly hpagePmdNr: number;
+  /** pfn_pte: the frame at bit 12 (2-level and PAE alike below 2^20 frames: mkUserInto) */
+  readonly userPfnShift = 12;
   /** TASK_SIZE as a vpn: the PGD entries above it are the kernel's */
   readonly userPgtablesCeiling = 0xc0000;
   /** arch/x86/Kconfig selects MMU_GATHER_MERGE_VMAS */
