@@ -166,8 +166,8 @@ export function doAnonymousRun(
   // mkUser of frame 0 once, each page's frame added (Pgtable.userPfnShift); a frame past that range
   // (or an architecture without it) made by mkUserInto
   const shift = pt.userPfnShift ?? 0;
-  const pfnMul = shift > 0 ? 2 ** shift : 0;
-  const pfnEnd = shift > 0 ? 2 ** (32 - shift) : 0;
+  const pfnMul = shift > 0 ? 1 << shift : 0;
+  const pfnEnd = shift > 0 ? 4294967296 / pfnMul : 0;
   const bits = pt.mkUserInto(runPte, 0, 0, flags, writable, true, false);
   const hi0 = bits.hi;
   const lo0 = bits.lo;
