@@ -41,6 +41,8 @@ const NOT_PORTABLE: Record<string, string> = {
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
   "examples/files/tmpfs-huge.vm":
     "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): huge tmpfs folios are 4M",
+  "examples/files/shmem-collapse.vm":
+    "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024): the collapsed shmem folios are 4M",
   "examples/files/shmem-huge-anon.vm":
     "a PMD maps 4 MiB on 2-level paging; and a 32-bit kernel has no CONFIG_THP_SWAP (64BIT only): its pageout splits the folio",
   "examples/process/thp-mremap.vm": "a PMD maps 4 MiB on 2-level paging (HPAGE_PMD_NR 1024), not 2 MiB",
@@ -76,6 +78,7 @@ const PAE_PORTABLE = [
   "examples/process/thp-deferred-split.vm",
   "examples/process/khugepaged.vm",
   "examples/files/tmpfs-huge.vm",
+  "examples/files/shmem-collapse.vm",
 ];
 const NOT_PORTABLE_PAE: Record<string, string> = {
   ...Object.fromEntries(Object.entries(NOT_PORTABLE).filter(([f]) => !PAE_PORTABLE.includes(f))),
