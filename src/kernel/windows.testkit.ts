@@ -1,6 +1,6 @@
 /**
- * What the profile=windows section and view tests share (tests only): a booted
- * kernel with two processes.
+ * What the profile=windows tests share (tests only): a booted kernel with one
+ * process or two, and GetLastError.
  */
 import type { KernelConfig } from "./core/config.ts";
 import type { Task } from "./core/task.ts";
@@ -19,6 +19,19 @@ export function twoProcs(cfg: Partial<KernelConfig> = {}): {
   const b = k.spawn("b")!;
   k.switchTo(0, a);
   return { k, a, b, os: k.os as WindowsOs };
+}
+
+/** A profile=windows kernel (32 MiB of RAM) with one process, running on CPU 0. */
+export function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
+  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
+  const t = k.spawn("app")!;
+  k.switchTo(0, t);
+  return { k, t };
+}
+
+/** GetLastError of the task's process. */
+export function lastError(k: KernelImpl, t: Task): number {
+  return k.view.windows()!.process(t)!.lastError;
 }
 
 /** Runs `t` on CPU 0. */

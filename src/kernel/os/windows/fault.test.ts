@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
-import type { Task } from "../../core/task.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import { winKernel } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
-
-/** A booted profile=windows kernel with one running process. */
-function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
-  const t = k.spawn("app")!;
-  k.switchTo(0, t);
-  return { k, t };
-}
 
 const RW = PageProt.READWRITE;
 

@@ -5,25 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
-import type { Task } from "../../core/task.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import { lastError, winKernel } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION, STATUS_STACK_OVERFLOW } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState, WinError } from "./virtual.ts";
-
-/** A booted profile=windows kernel with one running process. */
-function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
-  const t = k.spawn("app")!;
-  k.switchTo(0, t);
-  return { k, t };
-}
-
-/** GetLastError of the task's process. */
-function lastError(k: KernelImpl, t: Task): number {
-  return k.view.windows()!.process(t)!.lastError;
-}
 
 const RW = PageProt.READWRITE;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
-import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import type { KernelImpl } from "../../KernelImpl.ts";
+import { winKernel } from "../../windows.testkit.ts";
 import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION, STATUS_STACK_OVERFLOW } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState } from "./virtual.ts";
@@ -13,12 +13,6 @@ function readByte(k: KernelImpl, t: Task, va: bigint): number {
   return r.ok ? r.value : -1;
 }
 
-function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
-  const t = k.spawn("app")!;
-  k.switchTo(0, t);
-  return { k, t };
-}
 const info = (k: KernelImpl, t: Task) => k.view.windows()!.process(t)!;
 
 describe("a thread stack: 1 MB reserved, a page committed, a guard page below", () => {

@@ -1,24 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { KernelConfig } from "../../core/config.ts";
-import type { Task } from "../../core/task.ts";
 import { mmapArgs } from "../../Kernel.ts";
-import { KernelImpl } from "../../KernelImpl.ts";
+import { lastError, winKernel } from "../../windows.testkit.ts";
 import { MmProt, PageProt } from "./mmpte.ts";
 import { getPte } from "./process.ts";
 import { MemState, WinError } from "./virtual.ts";
-
-/** A booted profile=windows kernel with one running process. */
-function winKernel(cfg: Partial<KernelConfig> = {}): { k: KernelImpl; t: Task } {
-  const k = new KernelImpl({ ramBytes: 32 << 20, profile: "windows", ...cfg });
-  const t = k.spawn("app")!;
-  k.switchTo(0, t);
-  return { k, t };
-}
-
-/** GetLastError of the task's process. */
-function lastError(k: KernelImpl, t: Task): number {
-  return k.view.windows()!.process(t)!.lastError;
-}
 
 const RW = PageProt.READWRITE;
 
