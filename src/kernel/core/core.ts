@@ -102,6 +102,12 @@ export interface Arch {
   /** sizeof(long), do_strncpy_from_user's word: absent 8 (i386: 4) */
   readonly longBytes?: 4 | 8;
   /**
+   * The kernel is built without CONFIG_TRANSPARENT_HUGEPAGE (RV32: arch/riscv/Kconfig selects
+   * HAVE_ARCH_TRANSPARENT_HUGEPAGE only if 64BIT), so madvise_behavior_valid refuses
+   * MADV_HUGEPAGE, MADV_NOHUGEPAGE and MADV_COLLAPSE (-EINVAL). Absent: false.
+   */
+  readonly noTransparentHugepage?: boolean;
+  /**
    * CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS (x86, arm64): do_strncpy_from_user reads words at
    * any alignment; without it (RISC-V's default RISCV_PROBE_UNALIGNED_ACCESS) an unaligned
    * source goes byte at a time (IS_UNALIGNED). Absent: true.

@@ -22,6 +22,13 @@ export function madvise(k: KernelCore, task: Task, addr: bigint, length: bigint,
   // do_madvise: madvise_behavior_valid first, then the range (madviseRange)
   const madv = Object.hasOwn(MADVISE_ADVICE, advice) ? MADVISE_ADVICE[advice] : -1;
   if (madv < 0) return BigInt(-Errno.EINVAL);
+  // madvise_behavior_valid: MADV_HUGEPAGE, MADV_NOHUGEPAGE and MADV_COLLAPSE are valid only
+  // under CONFIG_TRANSPARENT_HUGEPAGE
+  if (
+    k.arch.noTransparentHugepage &&
+    (advice === "hugepage" || advice === "nohugepage" || advice === "collapse")
+  )
+    return BigInt(-Errno.EINVAL);
   const r = madviseRange(addr, length);
   if (typeof r === "bigint") return r;
   return BigInt(

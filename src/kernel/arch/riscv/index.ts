@@ -117,6 +117,8 @@ export function riscvArch(cfg: ResolvedKernelConfig): Arch {
     taskSizeMax: rv32 ? layout.taskSize : 0x7fff_ffff_ffff_ffffn,
     // sizeof(long): do_strncpy_from_user's word
     longBytes: rv32 ? 4 : 8,
+    // RV32 Linux has no THP (HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT && MMU)
+    noTransparentHugepage: rv32,
     // RISCV_PROBE_UNALIGNED_ACCESS (the default) leaves out HAVE_EFFICIENT_UNALIGNED_ACCESS
     efficientUnalignedAccess: false,
     // a short copy reports what fallback_scalar_usercopy's fixup computes (64-byte blocks)

@@ -11,6 +11,7 @@ import type { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
 import type { KernelConfig } from "../../core/config.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
+import { mmapArgs } from "../../mm/mmap.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import { lowmemEndPfn32 } from "./init32.ts";
@@ -128,6 +129,23 @@ describe("the kernel on RV32", () => {
     expect(() => boot({ svnapot: true })).toThrow(/svnapot: Svnapot is RV64-only/);
     expect(() => boot({ thp: "always" })).toThrow(/thp: RV32 Linux has no transparent huge pages/);
     expect(() => boot({ swapBytes: 2 ** 33 })).toThrow(/swap: an RV32 swap entry/);
+  });
+
+  it("madvise_behavior_valid without CONFIG_TRANSPARENT_HUGEPAGE: MADV_HUGEPAGE, NOHUGEPAGE, COLLAPSE are -EINVAL", () => {
+    const k = boot();
+    const t = k.spawn("A")!;
+    k.switchTo(0, t);
+    const a = k.mmap(t, mmapArgs(4 << 20));
+    for (const advice of ["hugepage", "nohugepage", "collapse"])
+      expect(k.madvise(t, a, 4n << 20n, advice)).toBe(-22n);
+    // the other advices are valid: MADV_DONTNEED of the range is 0
+    expect(k.madvise(t, a, 4n << 20n, "dontneed")).toBe(0n);
+    // RV64's kernel has THP: MADV_HUGEPAGE is 0 there
+    const k64 = new Kernel({ arch: "riscv-sv39", ramBytes: 64 << 20, cpus: 1 });
+    const t64 = k64.spawn("A")!;
+    k64.switchTo(0, t64);
+    const b = k64.mmap(t64, mmapArgs(4 << 20));
+    expect(k64.madvise(t64, b, 4n << 20n, "hugepage")).toBe(0n);
   });
 
   it("vmalloc_fault: a vmalloc PGD entry made after fork reaches the process's PGD at its first use", () => {
