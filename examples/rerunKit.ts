@@ -3,7 +3,16 @@
  * (examples/arm64, riscv, i386 rerun.test.ts): the rewrite of a scenario's
  * machine line and x86 level names, and the run that lists what failed.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
 import { runScenario } from "../src/workloads/scenario/session.ts";
+import { exampleFiles } from "./exampleFiles.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+/** Why an x86 example does not hold on another architecture: its counterpart there, or the reason. */
+export type NotPortable = Record<string, { counterpart: string } | { reason: string }>;
 
 /** x86's level names in table() as Linux's generic ones, which every architecture answers. */
 const X86_LEVELS: Record<string, string> = { pml5: "pgd", pml4: "pgd", pdpt: "pud", pd: "pmd", pt: "pte" };
@@ -46,4 +55,50 @@ export function expectationFailures(source: string, file: string): string[] {
   } catch (e) {
     return [(e as Error).message];
   }
+}
+
+/**
+ * The reruns' suite: every example without an `arch=` of its own (and not under `skipDir`),
+ * rewritten by `rewrite`, must hold on `arch` (its machine line says so) unless `list` names it,
+ * in which case it must still fail (a listed example that became portable leaves the list);
+ * every listed example exists, and every counterpart. `name` is the architecture as titles say it,
+ * `listedAs` the words of a listed example's title.
+ */
+export function rerunExamples(
+  title: string,
+  arch: string,
+  name: string,
+  listedAs: string,
+  list: NotPortable,
+  rewrite: (source: string) => string,
+  skipDir?: string,
+): void {
+  describe(title, () => {
+    const files = exampleFiles(join(ROOT, "examples"))
+      .map((f) => relative(ROOT, f))
+      .filter((f) => skipDir === undefined || !f.startsWith(skipDir))
+      // the tour's and the other architectures' own examples
+      .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
+    it("are many, and every listed one exists", () => {
+      expect(files.length).toBeGreaterThan(30);
+      for (const f of Object.keys(list)) expect(files).toContain(f);
+      for (const v of Object.values(list))
+        if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
+    });
+    for (const f of files) {
+      const source = readFileSync(join(ROOT, f), "utf8");
+      const listed = list[f];
+      if (listed === undefined)
+        it(`${f}: every expectation holds on ${name}`, () => {
+          const src = rewrite(source);
+          expect(src).toMatch(new RegExp(`^machine arch=${arch}( |$)`, "m"));
+          expect(expectationFailures(src, f)).toEqual([]);
+        });
+      else
+        it(`${f}: ${listedAs} (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
+          // still not portable: otherwise it belongs to the list no longer
+          expect(expectationFailures(rewrite(source), f)).not.toEqual([]);
+        });
+    }
+  });
 }

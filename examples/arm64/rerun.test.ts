@@ -1,8 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exampleFiles } from "../exampleFiles.ts";
-import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
+import { type NotPortable, rerunExamples, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86 example rerun on arm64 (issue #13): the machine line gets
@@ -15,9 +12,7 @@ import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
  * reason it cannot run there. A listed example that has become portable is
  * reported, so the list stays true.
  */
-const ROOT = resolve(import.meta.dirname, "../..");
-
-const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
+const NOT_PORTABLE: NotPortable = {
   "examples/kernel/fragmentation.vm": { counterpart: "examples/arm64/fragmentation.vm" },
   "examples/kernel/kmalloc-contiguous.vm": { counterpart: "examples/arm64/kmalloc-contiguous.vm" },
   "examples/kernel/vmalloc-scatter.vm": { counterpart: "examples/arm64/vmalloc-scatter.vm" },
@@ -42,34 +37,15 @@ function onArm64(source: string): string {
   );
 }
 
-describe("the x86 examples rerun on arm64 (invariant checker on)", () => {
-  const files = exampleFiles(join(ROOT, "examples"))
-    .map((f) => relative(ROOT, f))
-    .filter((f) => !f.startsWith("examples/arm64/"))
-    // the tour's own arm64 questions
-    .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
-  it("are many, and every listed one exists", () => {
-    expect(files.length).toBeGreaterThan(30);
-    for (const f of Object.keys(NOT_PORTABLE)) expect(files).toContain(f);
-    for (const v of Object.values(NOT_PORTABLE))
-      if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
-  });
-  for (const f of files) {
-    const source = readFileSync(join(ROOT, f), "utf8");
-    const listed = NOT_PORTABLE[f];
-    if (listed === undefined)
-      it(`${f}: every expectation holds on arm64`, () => {
-        const arm = onArm64(source);
-        expect(arm).toMatch(/^machine arch=arm64/m);
-        expect(expectationFailures(arm, f)).toEqual([]);
-      });
-    else
-      it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
-        // still not portable: otherwise it belongs to the list above no longer
-        expect(expectationFailures(onArm64(source), f)).not.toEqual([]);
-      });
-  }
-});
+rerunExamples(
+  "the x86 examples rerun on arm64 (invariant checker on)",
+  "arm64",
+  "arm64",
+  "x86's own",
+  NOT_PORTABLE,
+  onArm64,
+  "examples/arm64/",
+);
 
 describe("onArm64", () => {
   it("puts arch=arm64 on the machine line and words x86's settings and levels as arm64's", () => {

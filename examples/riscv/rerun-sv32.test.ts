@@ -1,8 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exampleFiles } from "../exampleFiles.ts";
-import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
+import { type NotPortable, rerunExamples, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86 example rerun on RV32 Linux (`arch=riscv-sv32`), as
@@ -14,12 +11,10 @@ import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
  * or the reason it cannot; a listed example that has become portable is
  * reported, so the list stays true.
  */
-const ROOT = resolve(import.meta.dirname, "../..");
-
 const THP = "no transparent huge pages on RV32 (HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT): thp=never";
 const PMD4M = "a PGD leaf maps 4 MiB on Sv32's 2 levels (HPAGE_SHIFT 22), not 2 MiB";
 const X86_64_ADDR = "names x86-64 addresses, which do not exist in a 32-bit address space";
-const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
+const NOT_PORTABLE: NotPortable = {
   "examples/files/pmd-folio.vm": { reason: `${PMD4M}; and ${THP}` },
   "examples/files/shmem-collapse.vm": { reason: THP },
   "examples/files/shmem-huge-anon.vm": { reason: THP },
@@ -87,31 +82,14 @@ function onSv32(source: string): string {
   ).replaceAll("0xffff888000000000", "0xc0000000");
 }
 
-describe("the x86 examples rerun on RV32 Sv32 (invariant checker on)", () => {
-  const files = exampleFiles(join(ROOT, "examples"))
-    .map((f) => relative(ROOT, f))
-    .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
-  it("are many, and every listed one exists", () => {
-    expect(files.length).toBeGreaterThan(30);
-    for (const f of Object.keys(NOT_PORTABLE)) expect(files).toContain(f);
-    for (const v of Object.values(NOT_PORTABLE))
-      if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
-  });
-  for (const f of files) {
-    const source = readFileSync(join(ROOT, f), "utf8");
-    const listed = NOT_PORTABLE[f];
-    if (listed === undefined)
-      it(`${f}: every expectation holds on RV32`, () => {
-        const rv = onSv32(source);
-        expect(rv).toMatch(/^machine arch=riscv-sv32/m);
-        expect(expectationFailures(rv, f)).toEqual([]);
-      });
-    else
-      it(`${f}: not RV32's (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
-        expect(expectationFailures(onSv32(source), f)).not.toEqual([]);
-      });
-  }
-});
+rerunExamples(
+  "the x86 examples rerun on RV32 Sv32 (invariant checker on)",
+  "riscv-sv32",
+  "RV32",
+  "not RV32's",
+  NOT_PORTABLE,
+  onSv32,
+);
 
 describe("onSv32", () => {
   it("puts arch=riscv-sv32 on the machine line, drops x86's switches, words levels and __va(0) as RV32's", () => {

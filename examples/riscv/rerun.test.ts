@@ -1,8 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exampleFiles } from "../exampleFiles.ts";
-import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
+import { type NotPortable, rerunExamples, rewriteX86Scenario } from "../rerunKit.ts";
 
 /**
  * Every x86 example rerun on RISC-V Sv39 (issue #14): the machine line gets
@@ -15,9 +12,7 @@ import { expectationFailures, rewriteX86Scenario } from "../rerunKit.ts";
  * reason it cannot run there. A listed example that has become portable
  * is reported, so the list stays true.
  */
-const ROOT = resolve(import.meta.dirname, "../..");
-
-const NOT_PORTABLE: Record<string, { counterpart: string } | { reason: string }> = {
+const NOT_PORTABLE: NotPortable = {
   "examples/files/sigbus-private-tmpfs.vm": {
     reason:
       "Svade: the first store to a clean writable tmpfs page faults to set D (x86 sets D in hardware), one more minor fault",
@@ -59,32 +54,14 @@ function onRiscv(source: string): string {
   return rewriteX86Scenario(source, "riscv-sv39", (w) => (w === "pcid=on" || w === "smap=on" ? null : w));
 }
 
-describe("the x86 examples rerun on RISC-V Sv39 (invariant checker on)", () => {
-  const files = exampleFiles(join(ROOT, "examples"))
-    .map((f) => relative(ROOT, f))
-    // the tour's and the other architectures' own examples
-    .filter((f) => !/^machine\b.*\barch=/m.test(readFileSync(join(ROOT, f), "utf8")));
-  it("are many, and every listed one exists", () => {
-    expect(files.length).toBeGreaterThan(30);
-    for (const f of Object.keys(NOT_PORTABLE)) expect(files).toContain(f);
-    for (const v of Object.values(NOT_PORTABLE))
-      if ("counterpart" in v) expect(existsSync(join(ROOT, v.counterpart)), v.counterpart).toBe(true);
-  });
-  for (const f of files) {
-    const source = readFileSync(join(ROOT, f), "utf8");
-    const listed = NOT_PORTABLE[f];
-    if (listed === undefined)
-      it(`${f}: every expectation holds on RISC-V`, () => {
-        const rv = onRiscv(source);
-        expect(rv).toMatch(/^machine arch=riscv-sv39/m);
-        expect(expectationFailures(rv, f)).toEqual([]);
-      });
-    else
-      it(`${f}: x86's own (${"counterpart" in listed ? listed.counterpart : listed.reason})`, () => {
-        expect(expectationFailures(onRiscv(source), f)).not.toEqual([]);
-      });
-  }
-});
+rerunExamples(
+  "the x86 examples rerun on RISC-V Sv39 (invariant checker on)",
+  "riscv-sv39",
+  "RISC-V",
+  "x86's own",
+  NOT_PORTABLE,
+  onRiscv,
+);
 
 describe("onRiscv", () => {
   it("puts arch=riscv-sv39 on the machine line and words x86's settings and levels as Linux's", () => {

@@ -167,25 +167,21 @@ describe("Sv32 rights and A/D", () => {
   });
 
   it("Svade faults on A = 0 and on D = 0 for a store; Svadu sets them in the 4-byte PTE", () => {
+    // a user read-write page at 0x400000 with A and D clear
+    const mapClean = (h: ReturnType<typeof sv32>) =>
+      expect(
+        h.mapper.map(h.root, 0x400 as Vpn, toPfn(0x900), 0, {
+          user: true,
+          writable: true,
+          accessed: false,
+          dirty: false,
+        }).ok,
+      ).toBe(true);
     const ade = sv32();
-    expect(
-      ade.mapper.map(ade.root, 0x400 as Vpn, toPfn(0x900), 0, {
-        user: true,
-        writable: true,
-        accessed: false,
-        dirty: false,
-      }).ok,
-    ).toBe(true);
+    mapClean(ade);
     expect(ade.tr(0x400000, R)).toBe(13);
     const adu = sv32(256 << 20, { svadu: true });
-    expect(
-      adu.mapper.map(adu.root, 0x400 as Vpn, toPfn(0x900), 0, {
-        user: true,
-        writable: true,
-        accessed: false,
-        dirty: false,
-      }).ok,
-    ).toBe(true);
+    mapClean(adu);
     const e = adu.mapper.lookup(adu.root, 0x400 as Vpn)!;
     expect(e.lo & (Pte.A | Pte.D)).toBe(0);
     expect(adu.tr(0x400000, W)).toBe(0);
