@@ -263,6 +263,16 @@ export class Geometry {
   }
 }
 
+/**
+ * An entry's value as its table holds it, `0x` and two hex digits a byte: 16 for an 8-byte entry
+ * (x86-64, PAE, arm64, Sv39), 8 for a 4-byte one (i386's 2-level paging, Sv32), 2 for the teaching
+ * format's byte. `hi` is ignored below 8 bytes.
+ */
+export function entryHex(hi: number, lo: number, bytes: number): string {
+  const low = (lo >>> 0).toString(16).padStart(bytes >= 4 ? 8 : bytes * 2, "0");
+  return bytes === 8 ? `0x${(hi >>> 0).toString(16).padStart(8, "0")}${low}` : `0x${low}`;
+}
+
 /** `4K`, `2M`, `1G`, `512G`, `32B` for a page of 2^shift bytes. */
 export function sizeName(shift: number): string {
   if (shift >= 40) return `${2 ** (shift - 40)}T`;

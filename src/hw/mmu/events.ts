@@ -27,6 +27,8 @@ export type HwEvent =
       entryPa: PhysAddr;
       hi: number;
       lo: number;
+      /** the entry's width in bytes (the format's entryBytes): 8, 4 (i386 2-level, Sv32) or 1 */
+      bytes: number;
       psc: boolean;
     }
   | {
@@ -85,7 +87,10 @@ export function flushEvent(
 
 /** The "walk-step" event of one entry a walk read (Mmu.walk); `psc`: the walk started from a walk cache. */
 export function walkStepEvent(
-  mmu: { readonly id: number; readonly format: { readonly levelNames: readonly string[] } },
+  mmu: {
+    readonly id: number;
+    readonly format: { readonly levelNames: readonly string[]; readonly entryBytes: number };
+  },
   level: number,
   index: number,
   entryPa: number,
@@ -103,6 +108,7 @@ export function walkStepEvent(
     entryPa: entryPa as PhysAddr,
     hi,
     lo,
+    bytes: mmu.format.entryBytes,
     psc,
   };
 }

@@ -9,7 +9,10 @@
 
 import { describe, expect, it } from "vitest";
 import { Access } from "../../hw/access.ts";
+import { walkStepEvent } from "../../hw/mmu/events.ts";
 import { InvalidateHow } from "../../hw/mmu/TlbArray.ts";
+import { formatEvent } from "../../workloads/scenario/runtime/format.ts";
+import { runScenario } from "../../workloads/scenario/session.ts";
 import { feedSession } from "../../workloads/scenario/testKit.ts";
 
 const session = feedSession;
@@ -71,5 +74,66 @@ describe("explain of an address in a huge page prints the byte's physical addres
     expect(pa).toBe(0x12345678);
     expect(k.machine.phys.read8(pa)).toBe(0x77);
     expect(frame).toBe(0x12345);
+  });
+});
+
+describe("explain prints each entry as wide as its table holds it (two hex digits a byte)", () => {
+  // i386's 2-level entries and Sv32's are 4 bytes (SDM §4.3, RISC-V privileged spec §12.3); PAE's,
+  // x86-64's and Sv39's are 8 (SDM §4.4, §4.5; §12.4)
+  const cases: [string, number][] = [
+    ["i386", 4],
+    ["riscv-sv32", 4],
+    ["i386-pae", 8],
+    ["x86_64", 8],
+    ["riscv-sv39", 8],
+  ];
+  for (const [arch, bytes] of cases)
+    it(`${arch}: ${bytes}-byte entries, each the word at its address`, () => {
+      const s = session(`machine arch=${arch} ram=64M\nspawn A\nA: a = mmap 16K\nA: write a value=1\n`);
+      const k = s.kernel!;
+      const phys = k.machine.phys;
+      const lines = k.view.explain(s.processes.get("A")!, s.variables.get("a")!, Access.Read);
+      const entries = lines
+        .map((l) => l.match(/entry @0x([0-9a-f]+) = 0x([0-9a-f]+)/))
+        .filter((m) => m !== null);
+      expect(entries.length).toBeGreaterThanOrEqual(2);
+      for (const m of entries) {
+        expect(m[2].length).toBe(bytes * 2);
+        const pa = Number.parseInt(m[1], 16);
+        const word =
+          bytes === 4
+            ? phys.read32(pa) >>> 0
+            : (phys.read32(pa + 4) >>> 0) * 2 ** 32 + (phys.read32(pa) >>> 0);
+        expect(Number.parseInt(m[2], 16)).toBe(word);
+        expect(word).not.toBe(0);
+      }
+    });
+
+  it("show P pagetable ADDR prints i386's entries and the frame's two raw values in 8 digits", () => {
+    const r = runScenario(
+      "machine arch=i386 ram=64M\nspawn A\nA: a = mmap 16K\nA: write a value=1\nshow A pagetable a\n",
+    );
+    const out = r.statements[4].output;
+    const entries = out.filter((l) => / @0x[0-9a-f]+ = 0x/.test(l));
+    expect(entries.length).toBe(2);
+    for (const l of entries) expect(l).toMatch(/ = 0x[0-9a-f]{8} {2}P /);
+    expect(out.find((l) => l.trim().startsWith("raw"))).toMatch(/^ *raw +0x[0-9a-f]{8} +0x[0-9a-f]{8}$/);
+  });
+
+  it("a traced walk step prints the entry as wide as the format's", () => {
+    const step = (entryBytes: number) =>
+      formatEvent(
+        walkStepEvent(
+          { id: 0, format: { levelNames: ["PT", "PD"], entryBytes } },
+          1,
+          735,
+          0x1800b7c,
+          0,
+          0x1801067,
+          false,
+        ),
+      );
+    expect(step(4)).toBe("cpu0   walk PD [735] entry @0x1800b7c = 0x01801067");
+    expect(step(8)).toBe("cpu0   walk PD [735] entry @0x1800b7c = 0x0000000001801067");
   });
 });

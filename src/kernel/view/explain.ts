@@ -1,6 +1,6 @@
 import { Access, accessName, Mode } from "../../hw/access.ts";
 import { type Mmu, WalkRecord } from "../../hw/mmu/Mmu.ts";
-import { HW_FAULT_NAMES, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
+import { entryHex, HW_FAULT_NAMES, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
 import type { KernelCore } from "../core/core.ts";
 import { taskPkru } from "../core/pkeys.ts";
@@ -129,7 +129,7 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     const level = rec.level[n];
     const hi = rec.hi[n];
     const lo = rec.lo[n];
-    const raw = `0x${hi.toString(16).padStart(8, "0")}${lo.toString(16).padStart(8, "0")}`;
+    const raw = entryHex(hi, lo, cpu.format.entryBytes);
     out.push(
       `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(hi, lo, level).join(" ")}${level === 0 ? specialNote(pt, hi, lo, mm.vmaAt(vpn)?.vmFlags ?? 0) : ""}`,
     );

@@ -9,7 +9,7 @@
 import { fromBig } from "../../base/u64.ts";
 import { Access, accessName, Mode } from "../../hw/access.ts";
 import { WalkRecord } from "../../hw/mmu/Mmu.ts";
-import { HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
+import { entryHex, HwFaultKind, Perm, permText } from "../../hw/mmu/PagingFormat.ts";
 import { Meta } from "../../hw/mmu/TlbArray.ts";
 import type { KernelCore } from "../core/core.ts";
 import { contextTask } from "../core/sched.ts";
@@ -58,7 +58,7 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
   const names = cpu.format.levelNames;
   for (let n = 0; n < rec.count; n++) {
     const level = rec.level[n];
-    const raw = `0x${rec.hi[n].toString(16).padStart(8, "0")}${rec.lo[n].toString(16).padStart(8, "0")}`;
+    const raw = entryHex(rec.hi[n], rec.lo[n], cpu.format.entryBytes);
     out.push(
       `  ${names[level].padEnd(4)}[${String(rec.index[n]).padStart(3)}] entry @${hex(rec.entryPa[n])} = ${raw}  ${view.entryFlags(rec.hi[n], rec.lo[n], level).join(" ")}`,
     );

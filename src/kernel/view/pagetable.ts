@@ -51,6 +51,7 @@ export function walkInfo(k: KernelCore, who: Task | "kernel", va: bigint): WalkI
     userRootPfn: userRoot,
     rootRegister: (ownKernelRoot ? k.arch.view.kernelRootRegister : undefined) ?? k.arch.view.rootRegister,
     entries: [],
+    entryBytes: cpu.format.entryBytes,
     leaf: null,
     swapSlot: -1,
     guard: false,

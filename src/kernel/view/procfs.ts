@@ -6,6 +6,7 @@
  * procSmaps, pagetableLines) read its data first, for the kernel's own
  * tests and read-outs.
  */
+import { entryHex } from "../../hw/mmu/PagingFormat.ts";
 import type { EntryBit } from "../core/archView.ts";
 import type { KernelCore } from "../core/core.ts";
 import type { Task } from "../core/task.ts";
@@ -96,10 +97,11 @@ export function formatWalk(comm: string, w: WalkInfo): string[] {
   ];
   for (const e of w.entries) {
     out.push(
-      `  ${e.levelName.padEnd(4)}[${String(e.index).padStart(3)}] @${hex(e.entryPa)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}  ${e.flags.join(" ")}`,
+      `  ${e.levelName.padEnd(4)}[${String(e.index).padStart(3)}] @${hex(e.entryPa)} = ${entryHex(e.hi, e.lo, w.entryBytes)}  ${e.flags.join(" ")}`,
     );
   }
-  if (w.leaf?.directMap) out.push(...formatFrameAlias(w.leaf, w.leaf.directMap.va, w.leaf.directMap.leaf));
+  if (w.leaf?.directMap)
+    out.push(...formatFrameAlias(w.leaf, w.leaf.directMap.va, w.leaf.directMap.leaf, w.entryBytes));
   return out;
 }
 
@@ -110,13 +112,13 @@ export function formatWalk(comm: string, w: WalkInfo): string[] {
  * differ named. This is what remap_pfn_range builds: one frame, two PTEs,
  * different rights.
  */
-function formatFrameAlias(user: LeafInfo, kva: bigint, kern: LeafInfo | null): string[] {
+function formatFrameAlias(user: LeafInfo, kva: bigint, kern: LeafInfo | null, bytes: number): string[] {
   const out = [`frame ${hex(user.pfn)}: the process's entry and the kernel's direct-map entry (${hex(kva)})`];
   if (kern === null) return [...out, "  the kernel does not map this frame (not RAM)"];
   // the entry's level and value, the architecture's fields, then Linux's software bit
   const rows = (e: LeafInfo): EntryBit[] => [
     { name: "entry", value: `${e.levelName} (${e.pageSize} page)` },
-    { name: "raw", value: `0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}` },
+    { name: "raw", value: entryHex(e.hi, e.lo, bytes) },
     ...e.bits,
     { name: "software", value: e.level === 0 && e.special ? "special (no struct page)" : "-" },
   ];

@@ -236,6 +236,8 @@ export interface WalkInfo {
   rootRegister: string;
   /** the entries read, top level first; the walk stops at the first that is not a table */
   entries: WalkEntry[];
+  /** an entry's width in bytes (the paging format's entryBytes: 4 on i386's 2-level paging and Sv32) */
+  entryBytes: number;
   /** the leaf mapping the address (present or PROT_NONE), or null */
   leaf: LeafInfo | null;
   /** where the walk ended on a PTE that maps nothing: its swap slot, else -1; a guard marker */

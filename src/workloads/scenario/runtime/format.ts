@@ -5,6 +5,7 @@
  */
 import { accessName } from "../../../hw/access.ts";
 import type { HwEvent } from "../../../hw/mmu/Mmu.ts";
+import { entryHex } from "../../../hw/mmu/PagingFormat.ts";
 
 /** What an expression or a variable holds: a 64-bit integer, or a symbol (SIGSEGV, none). */
 export type Value = bigint | string;
@@ -25,7 +26,7 @@ export function formatEvent(e: HwEvent): string {
     case "tlb":
       return `cpu${e.cpu} TLB ${e.hit ? `hit (L${e.level + 1})` : "miss"} vpn 0x${e.vpn.toString(16)} ${accessName(e.access)}${e.unprivileged ? " (unprivileged: checked as a user access)" : ""}`;
     case "walk-step":
-      return `cpu${e.cpu}   walk ${e.levelName} [${e.index}] entry @0x${e.entryPa.toString(16)} = 0x${e.hi.toString(16).padStart(8, "0")}${e.lo.toString(16).padStart(8, "0")}${e.psc ? " (from the paging-structure cache)" : ""}`;
+      return `cpu${e.cpu}   walk ${e.levelName} [${e.index}] entry @0x${e.entryPa.toString(16)} = ${entryHex(e.hi, e.lo, e.bytes)}${e.psc ? " (from the paging-structure cache)" : ""}`;
     case "fault":
       return `cpu${e.cpu} fault: ${e.text}`;
     case "invalidate":
