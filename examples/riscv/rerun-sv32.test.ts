@@ -15,6 +15,10 @@ const THP = "no transparent huge pages on RV32 (HAVE_ARCH_TRANSPARENT_HUGEPAGE i
 const PMD4M = "a PGD leaf maps 4 MiB on Sv32's 2 levels (HPAGE_SHIFT 22), not 2 MiB";
 const X86_64_ADDR = "names x86-64 addresses, which do not exist in a 32-bit address space";
 const NOT_PORTABLE: NotPortable = {
+  "examples/files/large-folios.vm": {
+    reason:
+      "no large page-cache folios without CONFIG_TRANSPARENT_HUGEPAGE (mapping_set_folio_order_range): folio= above 4K",
+  },
   "examples/files/pmd-folio.vm": { reason: `${PMD4M}; and ${THP}` },
   "examples/files/shmem-collapse.vm": { reason: THP },
   "examples/files/shmem-huge-anon.vm": { reason: THP },
@@ -41,6 +45,7 @@ const NOT_PORTABLE: NotPortable = {
   "examples/process/demand-paging.vm": { counterpart: "examples/riscv/sv32.vm" },
   "examples/process/hugetlb.vm": { reason: PMD4M },
   "examples/process/khugepaged.vm": { reason: THP },
+  "examples/process/mthp.vm": { reason: `${THP}: no hugepages-<size>kB/enabled either` },
   "examples/process/mmap-family.vm": {
     reason: "maps 1T: more than RV32's 2.4 GB user space (TASK_SIZE 0x9c800000)",
   },

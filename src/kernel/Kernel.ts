@@ -248,6 +248,12 @@ export interface Kernel<C extends Mmu = Mmu> {
   reclaim(pages: number): number;
   /** kswapd woken by hand: balance_pgdat at order 0 for every zone, run at once, until some zone is above its high watermark (pgdat_balanced); pages reclaimed. */
   kswapd(): number;
+  /**
+   * Why this kernel has no transparent huge pages at all, or null: built without
+   * CONFIG_TRANSPARENT_HUGEPAGE (RV32), it has no /sys/kernel/mm/transparent_hugepage, no
+   * khugepaged, no thp_* vmstat events and no large folios; the THP knob setters below refuse.
+   */
+  noThp(): string | null;
   /** One wake-up of khugepaged (khugepaged_do_scan over pages_to_scan): the PMDs it collapsed. */
   khugepaged(): number;
   /**

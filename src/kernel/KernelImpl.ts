@@ -7,7 +7,7 @@ import type { HwEvent, Mmu } from "../hw/mmu/Mmu.ts";
 import { archFor } from "./arch/index.ts";
 import * as alloc from "./core/alloc.ts";
 import { memInitInfo, startKernel } from "./core/boot.ts";
-import { type KernelConfig, type ResolvedKernelConfig, resolveConfig } from "./core/config.ts";
+import { type KernelConfig, type ResolvedKernelConfig, RV32_NO_THP, resolveConfig } from "./core/config.ts";
 import type {
   Arch,
   ArchTlb,
@@ -414,28 +414,37 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return reclaim.kswapd(this);
   }
 
-  /** One wake-up of khugepaged (mm/khugepaged.ts khugepagedDoScan): the PMDs it collapsed. */
-  khugepaged(): number {
-    return this.userMm.khugepagedDoScan();
+  /** RV32: no CONFIG_TRANSPARENT_HUGEPAGE (Arch.noTransparentHugepage), or null. */
+  noThp(): string | null {
+    return this.arch.noTransparentHugepage ? RV32_NO_THP : null;
   }
 
-  /** A khugepaged sysfs knob written (mm/khugepaged_slots.ts khugepagedStore); false: -EINVAL. */
+  /** One wake-up of khugepaged (mm/khugepaged.ts khugepagedDoScan): the PMDs it collapsed; none without THP. */
+  khugepaged(): number {
+    return this.noThp() === null ? this.userMm.khugepagedDoScan() : 0;
+  }
+
+  /** A khugepaged sysfs knob written (mm/khugepaged_slots.ts khugepagedStore); false: -EINVAL, or no such file. */
   khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean {
+    if (this.noThp() !== null) return false;
     return khugepagedStore(this.userMm.khugepaged, this.arch.pgtable.hpagePmdNr, knob, value);
   }
 
   /** hugepages-<size>kB/enabled written (mm/mthp.ts MthpState.set, thpsize_enabled_store). */
   mthpSet(kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean {
+    if (this.noThp() !== null) return false;
     return this.userMm.env.mthp?.set(kb, mode) ?? false;
   }
 
   /** /sys/kernel/mm/transparent_hugepage/shmem_enabled written (mm/shmem_huge.ts shmemEnabledStore). */
   shmemEnabledSet(mode: string): boolean {
+    if (this.noThp() !== null) return false;
     return shmemEnabledStore(this.pageCache, mode);
   }
 
   /** hugepages-<kb>kB/shmem_enabled written (mm/shmem_anon_huge.ts shmemSizeStore). */
   shmemSizeEnabledSet(kb: number, mode: string): "size" | "mode" | null {
+    if (this.noThp() !== null) return "size";
     return shmemSizeStore(this.pageCache, kb, mode);
   }
 

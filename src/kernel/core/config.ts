@@ -191,17 +191,17 @@ export const NOT_RISCV: Record<string, string> = {
  * Svpbmt's PTE bits are RV64's; HAVE_ARCH_TRANSPARENT_HUGEPAGE is selected
  * `if 64BIT && MMU`; a swap entry keeps its offset in PTE bits 31..12.
  */
+/** Why RV32 has no /sys/kernel/mm/transparent_hugepage, nor any THP path (CONFIG_TRANSPARENT_HUGEPAGE off). */
+export const RV32_NO_THP =
+  "RV32 Linux has no transparent huge pages (arch/riscv/Kconfig: HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT && MMU)";
+
 function rv32Refusal(svnapot: boolean, thp: string, swapBytes: number): [string, string] | null {
   if (svnapot)
     return [
       "svnapot",
       "Svnapot is RV64-only (its N bit is PTE bit 63; the spec defines it on Sv39/48/57): an RV32 hart's Sv32 PTE has no room for it",
     ];
-  if (thp !== "never")
-    return [
-      "thp",
-      "RV32 Linux has no transparent huge pages (arch/riscv/Kconfig: HAVE_ARCH_TRANSPARENT_HUGEPAGE if 64BIT && MMU): thp=never",
-    ];
+  if (thp !== "never") return ["thp", `${RV32_NO_THP}: thp=never`];
   if (swapBytes > 2 ** 32)
     return [
       "swap",
@@ -567,6 +567,9 @@ export function machineConfig(v: MachineValues): MachineSettings {
     if (!v.given("thp")) thp = "never";
     const why = rv32Refusal(v.onOff("svnapot"), thp, Number(v.number("swap")));
     if (why !== null) bad(why[0], why[1]);
+    // the knobs under /sys/kernel/mm/transparent_hugepage do not exist there
+    for (const key of ["thp_zero_page", "thp_shrink_underused", "thp_max_ptes_none"])
+      if (v.given(key)) bad(key, `${RV32_NO_THP}: no transparent_hugepage/ knobs`);
   }
   const overcommit = oneOf("overcommit", ["heuristic", "always", "never"]) as
     | "heuristic"

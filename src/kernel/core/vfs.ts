@@ -18,6 +18,7 @@ import { shmemSwapinIndex } from "../mm/shmem.ts";
 import { shmemParseHuge } from "../mm/shmem_huge.ts";
 import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
+import { RV32_NO_THP } from "./config.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
@@ -55,6 +56,12 @@ export function createFile(
     );
   if (fs === "disk" && huge !== "never")
     throw new InputError(`file ${name}: huge= is a tmpfs mount option (huge tmpfs), not a disk file's`);
+  // shmem_parse_one: huge= other than never without CONFIG_TRANSPARENT_HUGEPAGE is
+  // "Unsupported parameter 'huge'" (invalfc: the mount fails, -EINVAL)
+  if (huge !== "never" && k.arch.noTransparentHugepage)
+    throw new InputError(
+      `file ${name}: tmpfs: Unsupported parameter 'huge' (shmem_parse_one, without CONFIG_TRANSPARENT_HUGEPAGE: ${RV32_NO_THP})`,
+    );
   // a tmpfs file's mount, with its huge= (mm/shmem_huge.ts); a disk file has none
   const mount = fs === "tmpfs" ? shmemParseHuge(huge) : null;
   const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), mount);
@@ -81,6 +88,9 @@ export function folioSizeError(k: KernelCore, fs: "disk" | "tmpfs", bytes: numbe
   if (!(Number.isInteger(bytes) && bytes >= 4096 && (bytes & (bytes - 1)) === 0))
     return `folio=${bytes}: a folio is a power of two from 4K`;
   if (bytes === 4096) return null;
+  // mapping_set_folio_order_range returns at once without CONFIG_TRANSPARENT_HUGEPAGE: order 0 only
+  if (k.arch.noTransparentHugepage)
+    return `folio=${bytes}: the page cache has no large folios without CONFIG_TRANSPARENT_HUGEPAGE (mapping_set_folio_order_range; ${RV32_NO_THP})`;
   if (fs === "tmpfs")
     return "tmpfs folio sizes follow shmem_enabled (huge=), which vmlab does not model: folio= applies to disk files";
   const pmd = k.userMm.env.pgtable.hpagePmdNr * 4096;

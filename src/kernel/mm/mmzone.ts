@@ -29,6 +29,11 @@ export interface ZoneLayout {
   readonly highmem: number;
   /** CONFIG_ZONE_DMA32: the middle zone is ZONE_DMA32 (alloc_flags_nofragment's test) */
   readonly dma32?: boolean;
+  /**
+   * Zones the kernel is built without (CONFIG_ZONE_DMA and CONFIG_ZONE_DMA32 off: RV32), by id:
+   * always empty here, and absent from enum zone_type there, so no view shows them. Absent: none.
+   */
+  readonly unconfigured?: readonly number[];
 }
 
 /** x86-64's (and arm64's, as vmlab boots it) zones. */

@@ -108,29 +108,32 @@ export function frameInfo(k: KernelCore, pfn: number): FrameInfo | null {
   };
 }
 
-/** The buddy allocator's zones (the empty ones too). */
+/** The buddy allocator's zones (the empty ones too, but not those the kernel is built without). */
 export function zoneInfos(k: KernelCore): ZoneInfo[] {
-  return k.buddy.zones.map((z) => ({
-    name: z.name,
-    managed: z.managed,
-    free: z.freePages,
-    freeBlocks: Array.from(z.nrFree),
-    watermarks: {
-      min: z.wmark[0] + z.watermarkBoost,
-      low: z.wmark[1] + z.watermarkBoost,
-      high: z.wmark[2] + z.watermarkBoost,
-    },
-    boost: z.watermarkBoost,
-    startPfn: z.startPfn,
-    spanned: z.endPfn - z.startPfn,
-    protection: [...z.lowmemReserve],
-    pagesets: pagesets(k, z.id),
-    statThreshold: statThreshold(z.managed, k.machine.cpus.length),
-    nodeUnreclaimable: k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES,
-    freeByType: freeByType(k, z),
-    blocksByType: blocksByType(k, z),
-    lru: [1, 2, 3, 4, 5].map((list) => k.vmscan.zoneSize[list * 3 + z.id]),
-  }));
+  const absent = k.buddy.layout.unconfigured ?? [];
+  return k.buddy.zones
+    .filter((z) => !absent.includes(z.id))
+    .map((z) => ({
+      name: z.name,
+      managed: z.managed,
+      free: z.freePages,
+      freeBlocks: Array.from(z.nrFree),
+      watermarks: {
+        min: z.wmark[0] + z.watermarkBoost,
+        low: z.wmark[1] + z.watermarkBoost,
+        high: z.wmark[2] + z.watermarkBoost,
+      },
+      boost: z.watermarkBoost,
+      startPfn: z.startPfn,
+      spanned: z.endPfn - z.startPfn,
+      protection: [...z.lowmemReserve].filter((_, i) => !absent.includes(i)),
+      pagesets: pagesets(k, z.id),
+      statThreshold: statThreshold(z.managed, k.machine.cpus.length),
+      nodeUnreclaimable: k.vmscan.kswapdFailures >= MAX_RECLAIM_RETRIES,
+      freeByType: freeByType(k, z),
+      blocksByType: blocksByType(k, z),
+      lru: [1, 2, 3, 4, 5].map((list) => k.vmscan.zoneSize[list * 3 + z.id]),
+    }));
 }
 
 /**

@@ -47,7 +47,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
     for (const pfn of f.cache.values()) if (k.pages.mapcount[pfn] > 0) mapped++;
   }
   const anonPages = k.pages.countByKind()[PageKind.UserAnon];
-  return {
+  const m: Record<string, number> = {
     MemTotal: k.buddy.managedPages() * pg,
     MemFree: free * pg,
     MemAvailable: available * pg,
@@ -100,7 +100,13 @@ export function meminfo(k: KernelCore): Record<string, number> {
     // arch_report_meminfo (x86: DirectMap4k, DirectMap2M, DirectMap1G)
     ...k.arch.view.reportMeminfo(k.machine.phys.nrFrames),
   };
+  // meminfo_proc_show prints the five THP lines only #ifdef CONFIG_TRANSPARENT_HUGEPAGE (not on RV32)
+  if (k.arch.noTransparentHugepage) for (const f of THP_MEMINFO) delete m[f];
+  return m;
 }
+
+/** meminfo's CONFIG_TRANSPARENT_HUGEPAGE lines (fs/proc/meminfo.c) */
+const THP_MEMINFO = ["AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped"];
 
 /** Fields printed as plain counts, not kB. */
 const COUNT_FIELDS = new Set(["HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"]);
@@ -432,9 +438,11 @@ export function vmstat(k: KernelCore): Record<string, number> {
     nr_written: k.pageCache.pagesOut + (k.swap?.pswpout ?? 0),
     ...k.vmscan.workingset.stats,
   };
+  // vm_event_item's THP_* events exist only #ifdef CONFIG_TRANSPARENT_HUGEPAGE (not on RV32)
+  const noThp = k.arch.noTransparentHugepage === true;
   const out: Record<string, number> = {};
   for (const n of Object.keys(v).sort((a, b) => (vmstatIndex.get(a) ?? 1e9) - (vmstatIndex.get(b) ?? 1e9)))
-    out[n] = v[n];
+    if (!(noThp && n.startsWith("thp_"))) out[n] = v[n];
   return out;
 }
 
@@ -456,7 +464,8 @@ function dirtyThresholds(k: KernelCore): Record<string, number> {
 function nodeStats(k: KernelCore): Record<string, number> {
   const m = meminfo(k);
   const pages = (name: string) => m[name] / 4096;
-  const thps = (name: string) => m[name] / (k.arch.pgtable.hpagePmdNr * 4096);
+  // the NR_*_THPS node items exist without CONFIG_TRANSPARENT_HUGEPAGE too (0 there), meminfo's lines not
+  const thps = (name: string) => (m[name] ?? 0) / (k.arch.pgtable.hpagePmdNr * 4096);
   return {
     nr_zone_inactive_anon: pages("Inactive(anon)"),
     nr_zone_active_anon: pages("Active(anon)"),
@@ -597,7 +606,10 @@ function highmemInfo(k: KernelCore): Record<string, number> {
  */
 function zoneEvents(k: KernelCore): Record<string, number> {
   const out: Record<string, number> = {};
+  const absent = k.buddy.layout.unconfigured ?? [];
   k.buddy.zones.forEach((z, i) => {
+    // vm_event_item's per-zone names exist for the zones the kernel is built with (FOR_ALL_ZONES)
+    if (absent.includes(i)) return;
     const name = z.name === "HighMem" ? "high" : z.name.toLowerCase();
     out[`pgalloc_${name}`] = k.buddy.pgalloc[i];
     out[`allocstall_${name}`] = k.buddy.allocStallByZone[i];

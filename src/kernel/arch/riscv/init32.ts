@@ -55,10 +55,20 @@ export function lowmemEndPfn32(nrFrames: number): number {
   return Math.min(nrFrames, MEMORY_LIMIT_PFNS_32 - 1);
 }
 
-/** zone_sizes_init on RV32: ZONE_NORMAL alone (ZONE_DMA32 is 64BIT's), to max_low_pfn. */
+/**
+ * zone_sizes_init on RV32: ZONE_NORMAL alone, to max_low_pfn. arch/riscv/Kconfig selects
+ * ZONE_DMA32 `if 64BIT` and never ZONE_DMA, so the two lower zones do not exist at all.
+ */
 export function zones32(nrFrames: number): ZoneLayout {
   const end = lowmemEndPfn32(nrFrames);
-  return { names: ["DMA", "DMA32", "Normal"], endPfns: [0, 0, end], normal: 2, highmem: 2, dma32: false };
+  return {
+    names: ["DMA", "DMA32", "Normal"],
+    endPfns: [0, 0, end],
+    normal: 2,
+    highmem: 2,
+    dma32: false,
+    unconfigured: [0, 1],
+  };
 }
 
 /** PAGE_KERNEL_READ (rodata after mark_rodata_ro) */

@@ -114,6 +114,20 @@ describe("the kernel on RV32", () => {
     expect(top.ok && top.pa).toBe(0x3fff_f000);
   });
 
+  it("ZONE_DMA and ZONE_DMA32 are not built (ZONE_DMA32 if 64BIT): no view shows them", () => {
+    const k = boot({ cpus: 1 });
+    expect(k.view.zoneinfo().map((z) => z.name)).toEqual(["Normal"]);
+    // lowmem_reserve over the configured zones only: Normal's own, 0
+    expect(k.view.zoneinfo()[0].protection).toEqual([0]);
+    const names = Object.keys(k.view.vmstat());
+    expect(names.filter((n) => /_dma(32)?$/.test(n))).toEqual([]);
+    expect(names).toContain("pgalloc_normal");
+    // an x86-64 kernel has them
+    const x = new Kernel({ arch: "x86_64", ramBytes: 64 << 20, cpus: 1 });
+    expect(x.view.zoneinfo().map((z) => z.name)).toEqual(["DMA", "DMA32", "Normal"]);
+    expect(Object.keys(x.view.vmstat())).toContain("pgalloc_dma32");
+  });
+
   it("asids_init: 9 ASID bits on an RV32 hart, 512 ASIDs", () => {
     const k = boot({ cpus: 1 });
     expect(k.tlbMgr.asids.numAsids).toBe(512);

@@ -190,6 +190,12 @@ export class CompileContext {
 
   // ---- values at run time ----
 
+  /** A THP statement on a kernel without CONFIG_TRANSPARENT_HUGEPAGE (RV32): an error at its verb. */
+  needThp(s: Stmt, rt: Runtime, what = s.verb): void {
+    const why = rt.kernel.noThp();
+    if (why !== null) this.fail(`'${what}': no /sys/kernel/mm/transparent_hugepage: ${why}`, s.verbPos);
+  }
+
   value(e: AddrExpr, rt: Runtime, what: string): bigint {
     const base = e.base === null ? 0n : rt.vars.get(e.base)!;
     const v = base + e.offset;

@@ -27,6 +27,7 @@ export function khugepaged(c: CompileContext, s: Stmt): Run {
   for (const w of o.values()) if (w.value) c.useVars(w.value);
   const sw = o.get("scans");
   return (rt) => {
+    c.needThp(s, rt);
     for (const knob of KNOBS) {
       const w = o.get(knob);
       if (w === undefined) continue;

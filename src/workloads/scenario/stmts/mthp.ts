@@ -31,6 +31,7 @@ export function mthp(c: CompileContext, s: Stmt): Run {
     pairs.push({ size, mode: mode.ident as Mode });
   }
   return (rt) => {
+    c.needThp(s, rt);
     for (const { size, mode } of pairs) {
       const bytes = Number(size.expr!.offset);
       if (bytes % 1024 !== 0 || !rt.kernel.mthpSet(bytes / 1024, mode))

@@ -141,6 +141,7 @@ export function show(c: CompileContext, s: Stmt): Run {
         for (const [n, x] of Object.entries(v.vmstat())) rt.out.push(`${n} ${x}`);
         return;
       case "thp":
+        c.needThp(s, rt, "show thp");
         rt.out.push(...formatThp(v.thp()));
         return;
       case "hugepages":

@@ -30,6 +30,7 @@ export function thp(c: CompileContext, s: Stmt): Run {
       c.fail("hugepages-<size>kB/shmem_enabled is always, inherit, within_size, advise or never", w.valuePos);
     const mode = w.ident;
     return (rt) => {
+      c.needThp(s, rt);
       const bytes = c.numOpt(size, rt)!;
       const kb = bytes / 1024;
       const r = rt.kernel.shmemSizeEnabledSet(kb, mode);
@@ -46,6 +47,7 @@ export function thp(c: CompileContext, s: Stmt): Run {
     c.fail("shmem_enabled= is always, within_size, advise, never, deny or force", w.valuePos);
   const mode = w.ident;
   return (rt) => {
+    c.needThp(s, rt);
     if (!rt.kernel.shmemEnabledSet(mode)) c.fail(`shmem_enabled: -EINVAL for '${mode}'`, w.valuePos);
     rt.out.push(`thp: shmem_enabled = ${mode}`);
   };
