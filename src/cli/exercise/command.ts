@@ -35,6 +35,7 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
         "a page-table image (vmlab walk's format) and accesses: translation or fault (#PF error code, ESR_EL1, scause)?",
       )
       .option("--arch <a>", `the image's architecture: ${walkExerciseArches().join(", ")}`)
+      .option("--granule <g>", "arm64's translation granule: 4K (default), 16K or 64K (TCR_EL1.TG0/TG1)")
       .option("-n <n>", "accesses to ask about", "8")
       .option("--out <file>", "write the image there (else it is printed in the problem)"),
   ).action(async (o: WalkExerciseFlags) => write((await import("./index.ts")).runWalkExercise(o)));

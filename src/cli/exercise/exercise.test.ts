@@ -60,6 +60,28 @@ describe("vmlab exercise walk", () => {
     }
   });
 
+  it("--granule 16K and 64K (arm64): --out's image, walked by vmlab walk, gives --solve's answers", () => {
+    const dir = tmp();
+    for (const granule of ["16K", "64K"]) {
+      const image = join(dir, `arm64-${granule}.json`);
+      const text = runWalkExercise({ arch: "arm64", granule, seed: "4", n: "8", solve: true, out: image });
+      expect(readFileSync(image, "utf8")).toContain(`"tcr_el1.tg0": "${granule}"`);
+      expect(text).toMatch(new RegExp(`\\(48-bit range, ${granule} granule\\)`));
+      const a = answers(text);
+      for (const q of questions(text)) expect(walkOutcome(image, q), `${granule} Q${q.n}`).toBe(a.get(q.n));
+    }
+    expect(() =>
+      runWalkExercise({ arch: "x86_64", granule: "16K", seed: "1", n: "1", solve: false }),
+    ).toThrow(/--granule 16K: arm64 only/);
+    expect(() => runWalkExercise({ arch: "arm64", granule: "8K", seed: "1", n: "1", solve: false })).toThrow(
+      /--granule must be 4K, 16K or 64K/,
+    );
+    // 4K is the default's exercise
+    expect(runWalkExercise({ arch: "arm64", granule: "4K", seed: "2", n: "3", solve: true })).toBe(
+      runWalkExercise({ arch: "arm64", seed: "2", n: "3", solve: true }),
+    );
+  });
+
   it("the image printed in the problem, saved as a file, gives the same answers", () => {
     const text = runWalkExercise({ arch: "arm64", seed: "9", n: "5", solve: true });
     const json = /^The image as `vmlab walk` reads it \(save it as walk\.json\):\n(\{\n[\s\S]*?\n\})$/m.exec(

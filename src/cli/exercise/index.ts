@@ -30,9 +30,11 @@ import {
 import {
   generateWalkExercise,
   solveWalk,
+  type WalkExercise,
   walkExerciseArches,
   walkProblem,
 } from "../../workloads/exercise/walk.ts";
+import { EXERCISE_GRANULES, generateGranuleExercise } from "../../workloads/exercise/walkGranule.ts";
 import { writeWhole } from "../shared/output.ts";
 
 /** An integer flag within [min, max], or a clear error naming the flag. */
@@ -54,6 +56,7 @@ function emit(problem: string[], answers: string[] | null): string {
 
 export interface WalkExerciseFlags {
   arch?: string;
+  granule?: string;
   seed: string;
   n: string;
   solve: boolean;
@@ -63,7 +66,15 @@ export interface WalkExerciseFlags {
 /** `vmlab exercise walk`. */
 export function runWalkExercise(o: WalkExerciseFlags): string {
   if (o.arch === undefined) throw new InputError(`give --arch (${walkExerciseArches().join(", ")})`);
-  const ex = generateWalkExercise({ arch: o.arch, seed: seedOf(o.seed), count: intFlag("-n", o.n, 1, 100) });
+  const opts = { arch: o.arch, seed: seedOf(o.seed), count: intFlag("-n", o.n, 1, 100) };
+  let ex: WalkExercise;
+  if (o.granule === undefined || o.granule === "4K") ex = generateWalkExercise(opts);
+  else {
+    if (o.arch !== "arm64") throw new InputError(`--granule ${o.granule}: arm64 only (TCR_EL1.TG0/TG1)`);
+    const granule = EXERCISE_GRANULES.find((x) => x === o.granule);
+    if (granule === undefined) throw new InputError(`--granule must be 4K, 16K or 64K, not '${o.granule}'`);
+    ex = generateGranuleExercise(opts, granule);
+  }
   if (o.out !== undefined) writeWhole(o.out, `${ex.imageText}\n`, "--out");
   return emit(walkProblem(ex, o.out ?? null), o.solve ? solveWalk(ex).answers : null);
 }

@@ -124,3 +124,6 @@ export function walkImageArches(): readonly WalkImageDriver[] {
 export function walkImageDriver(arch: string): WalkImageDriver | null {
   return WALK_IMAGES.find((d) => d.arches.includes(arch)) ?? null;
 }
+
+/** arm64's 16K and 64K granule tables, for `vmlab exercise walk --granule` (arm64/granuleTables.ts). */
+export { GranuleTables, granuleGeometry } from "./arm64/granuleTables.ts";

@@ -202,7 +202,7 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
 }
 
 /** The image as JSON: one memory item per entry (little-endian bytes, as stored in RAM). */
-function formatImage(
+export function formatImage(
   arch: string,
   top: Record<string, string>,
   regs: Record<string, string | number>,
