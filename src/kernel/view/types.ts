@@ -412,6 +412,8 @@ export interface StatusInfo {
   mem: StatusMemInfo | null;
   /** tasks in the thread group (the mm's users; 1 for a kernel thread) */
   threads: number;
+  /** task_thp_status: IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) (0 on RV32), and no MMF_DISABLE_THP */
+  thpEnabled: boolean;
 }
 
 /** /proc/PID/statm (task_statm), in pages: size resident shared text lib data dt (lib and dt are always 0). */

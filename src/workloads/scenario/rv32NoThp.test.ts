@@ -5,7 +5,7 @@
  * and khugepaged knobs), khugepaged, tmpfs's huge= mount option (shmem_parse_one: "Unsupported
  * parameter 'huge'"), large page-cache folios (mapping_set_folio_order_range returns at once),
  * /proc/vmstat's thp_* events (vm_event_item.h) and /proc/meminfo's five THP lines
- * (fs/proc/meminfo.c). Sv39, which has them all, is the control.
+ * (fs/proc/meminfo.c), and /proc/PID/status says THP_enabled 0. Sv39, which has them all, is the control.
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "./session.ts";
@@ -61,6 +61,15 @@ describe("riscv-sv32 has no transparent huge pages", () => {
     // node_stat_item's NR_ANON_THPS & co. are not under the option: vmstat prints them on RV32 too
     for (const n of ["nr_anon_transparent_hugepages", "nr_shmem_hugepages", "nr_file_hugepages"])
       expect(rv).toContain(`${n} 0`);
+  });
+
+  it("/proc/PID/status says THP_enabled 0 (task_thp_status: IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))", () => {
+    const status = (head: string) =>
+      runScenario(`${head}spawn A\nshow A status\n`).statements[2].output.filter((l) =>
+        l.startsWith("THP_enabled"),
+      );
+    expect(status(rv32)).toEqual(["THP_enabled:\t0"]);
+    expect(status(sv39)).toEqual(["THP_enabled:\t1"]);
   });
 
   it("the library's knob setters refuse too", () => {
