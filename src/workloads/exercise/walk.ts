@@ -56,7 +56,7 @@ export function walkExerciseArches(): string[] {
 }
 
 /** The kinds of pages a region holds, with Linux's protections for them. */
-const REGIONS: { name: string; user: boolean; flags: MapFlags }[] = [
+export const REGIONS: readonly { name: string; user: boolean; flags: MapFlags }[] = [
   { name: "user text", user: true, flags: { user: true, writable: false, nx: false } },
   { name: "user data", user: true, flags: { user: true, writable: true, nx: true } },
   { name: "user rodata", user: true, flags: { user: true, writable: false, nx: true } },
@@ -167,22 +167,7 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
     }
   }
 
-  // questions
-  const questions: WalkQuestion[] = [];
-  for (let q = 0; q < opts.count; q++) {
-    const t = targets[rng.below(targets.length)];
-    const va = t.va + BigInt(rng.below(t.span));
-    const roll = rng.float();
-    const access = roll < 0.45 ? "read" : roll < 0.8 ? "write" : "exec";
-    // mostly the privilege the page is meant for, sometimes the other
-    const asUser = rng.float() < 0.75 ? t.user : !t.user;
-    questions.push({
-      va,
-      access,
-      who: asUser ? "user" : "kernel",
-      privilege: asUser ? profile.user : profile.kernel,
-    });
-  }
+  const questions = walkQuestions(rng, targets, opts.count, profile.user, profile.kernel);
 
   const imageText = formatImage(opts.arch, rootKeys.top, regs, entries, profile.entryBytes);
   return {
@@ -199,6 +184,30 @@ export function generateWalkExercise(opts: WalkExerciseOptions): WalkExercise {
     faultAnswer: profile.faultAnswer,
     questions,
   };
+}
+
+/**
+ * `count` questions about `targets` (pages mapped or left out, and places where nothing is):
+ * an address in one, an access, and mostly the privilege the page is meant for, sometimes the
+ * other (`user` and `kernel`: the privilege flag's values).
+ */
+export function walkQuestions(
+  rng: Rng,
+  targets: readonly { va: bigint; span: number; user: boolean }[],
+  count: number,
+  user: string,
+  kernel: string,
+): WalkQuestion[] {
+  const questions: WalkQuestion[] = [];
+  for (let q = 0; q < count; q++) {
+    const t = targets[rng.below(targets.length)];
+    const va = t.va + BigInt(rng.below(t.span));
+    const roll = rng.float();
+    const access = roll < 0.45 ? "read" : roll < 0.8 ? "write" : "exec";
+    const asUser = rng.float() < 0.75 ? t.user : !t.user;
+    questions.push({ va, access, who: asUser ? "user" : "kernel", privilege: asUser ? user : kernel });
+  }
+  return questions;
 }
 
 /** The image as JSON: one memory item per entry (little-endian bytes, as stored in RAM). */

@@ -12,7 +12,8 @@
 import { Rng } from "../../base/rng.ts";
 import { GranuleTables, granuleGeometry } from "../../hw/arch/index.ts";
 import type { MapFlags } from "../../hw/mmu/Mapper.ts";
-import { formatImage, type WalkExercise, type WalkExerciseOptions, type WalkQuestion } from "./walk.ts";
+import { formatImage, REGIONS, type WalkExercise, type WalkExerciseOptions, walkQuestions } from "./walk.ts";
+import { WALK_PROFILES } from "./walkProfiles.ts";
 
 /** The granules this generator builds, by their names in TCR_EL1.TGn's terms. */
 export const EXERCISE_GRANULES = ["16K", "64K"] as const;
@@ -30,14 +31,6 @@ const BLOCK_SLOTS = 24;
 const SLOTS = 64;
 const USER_BASE = 0xaaaa_0000_0000n;
 const KERNEL_BASE = 0xffff_0000_0000_0000n;
-
-const REGIONS: { name: string; user: boolean; flags: MapFlags }[] = [
-  { name: "user text", user: true, flags: { user: true, writable: false, nx: false } },
-  { name: "user data", user: true, flags: { user: true, writable: true, nx: true } },
-  { name: "user rodata", user: true, flags: { user: true, writable: false, nx: true } },
-  { name: "kernel text", user: false, flags: { writable: false, nx: false, global: true } },
-  { name: "kernel data", user: false, flags: { writable: true, nx: true, global: true } },
-];
 
 /**
  * The exercise of `opts` with the `granule` given: the same options give the
@@ -128,24 +121,12 @@ export function generateGranuleExercise(opts: WalkExerciseOptions, granule: Exer
     "tcr_el1.tg1": granule,
   };
   // the 4K arm64 exercise's controls (walkProfiles.ts), drawn in the same order
-  for (const [name, p] of [
-    ["pstate.pan", 0.5],
-    ["sctlr_el1.wxn", 0.25],
-    ["tcr_el1.ha", 0.4],
-  ] as const)
-    regs[name] = rng.float() < p ? 1 : 0;
+  const arm64 = WALK_PROFILES.arm64;
+  for (const [name, p] of Object.entries(arm64.controls)) regs[name] = rng.float() < p ? 1 : 0;
 
   const entries = tables.entries();
 
-  const questions: WalkQuestion[] = [];
-  for (let q = 0; q < opts.count; q++) {
-    const t = targets[rng.below(targets.length)];
-    const va = t.va + BigInt(rng.below(t.span));
-    const roll = rng.float();
-    const access = roll < 0.45 ? "read" : roll < 0.8 ? "write" : "exec";
-    const asUser = rng.float() < 0.75 ? t.user : !t.user;
-    questions.push({ va, access, who: asUser ? "user" : "kernel", privilege: asUser ? "0" : "1" });
-  }
+  const questions = walkQuestions(rng, targets, opts.count, arm64.user, arm64.kernel);
 
   return {
     arch: opts.arch,
