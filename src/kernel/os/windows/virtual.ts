@@ -11,7 +11,7 @@
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
-import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
+import { mmPgtablesPages, ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
@@ -303,17 +303,42 @@ export function virtualFree(
     // STATUS_UNABLE_TO_FREE_VM (RtlNtStatusToDosError: ERROR_INVALID_PARAMETER): the range leaves the reservation
     if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_PARAMETER);
   }
+  // a placeholder has no PTEs to write (docs/windows.md: its MEM_DECOMMIT is untested on Windows)
+  if (vad.placeholder) return true;
+  // MiDecommitPages: every PDE of the range made to exist first (MiMakePdeExistAndMakeValid), then
+  // every PTE of it MM_DECOMMIT. The WRK has no failure there (it waits for memory); vmlab refuses with
+  // ERROR_NOT_ENOUGH_MEMORY, nothing changed, a range whose tables the free memory cannot hold (its choice)
+  if (!makeTables(w, mm, startVpn, endVpn)) return !!fail(p, WinError.NOT_ENOUGH_MEMORY);
   let returned = 0;
   let flushOwed = false;
-  const runs = [...pageRuns(k, w.db, mm, vad, startVpn, endVpn)].filter((r) => r.s.committed);
-  for (const run of runs)
-    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
-      const r = decommitPage(k, w.db, p, mm, vad, vpn);
-      if (r.was) returned++;
-      flushOwed ||= r.flush;
-    }
+  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
+    const r = decommitPage(k, w.db, p, mm, vad, vpn);
+    if (r.was) returned++;
+    flushOwed ||= r.flush;
+  }
   uncharge(w, p, vad, returned);
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return true;
+}
+
+/**
+ * The page tables of [startVpn, endVpn] made (MiMakePdeExistAndMakeValid at
+ * each PDE). False when they cannot be: more tables missing than free
+ * frames (counted before any is made: every table of every level the range
+ * spans, less those the process has), or an allocation failing.
+ */
+function makeTables(w: WinMm, mm: MmStruct, startVpn: number, endVpn: number): boolean {
+  const k = w.k;
+  const pt = k.arch.pgtable;
+  const ptrs = pt.ptrsPerTable;
+  let spans = 0;
+  for (let level = 1; level < pt.levels; level++) {
+    const span = ptrs ** level;
+    spans += Math.floor(endVpn / span) - Math.floor(startVpn / span) + 1;
+  }
+  if (spans - mmPgtablesPages(k.userMm, mm) > k.buddy.freePages()) return false;
+  for (let vpn = startVpn; vpn <= endVpn; vpn += ptrs - (vpn % ptrs))
+    if (ptePa(k.userMm, mm, vpn, true) < 0) return false;
   return true;
 }
 
