@@ -58,6 +58,7 @@ import {
   unmapViewOfFile2,
   virtualAlloc2,
 } from "./stmts/winplaceholder.ts";
+import { setMemoryPriority } from "./stmts/winpriority.ts";
 import {
   createFileMapping,
   createThread,
@@ -155,6 +156,9 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["MapViewOfFile3", mapViewOfFile3],
   ["UnmapViewOfFile2", unmapViewOfFile2],
   ["QueryWorkingSetEx", queryWorkingSetEx],
+  // profile=windows: page priority (extensions, docs/windows.md)
+  ["SetProcessInformation", setMemoryPriority],
+  ["SetThreadInformation", setMemoryPriority],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */

@@ -5,8 +5,10 @@
  * by hand from it.
  */
 import { describe, expect, it } from "vitest";
+import type { InputError } from "../../../base/errors.ts";
 import { Access } from "../../../hw/access.ts";
-import { lastError, winKernel } from "../../windows.testkit.ts";
+import { runScenario } from "../../../workloads/scenario/session.ts";
+import { lastError, on, twoProcs, winKernel } from "../../windows.testkit.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState } from "./virtual.ts";
 
@@ -19,7 +21,10 @@ function ptCount(k: ReturnType<typeof winKernel>["k"], t: ReturnType<typeof winK
 
 /** The kind !pte decodes in the PTE column of va (null: the walk stopped above it). */
 function pteKind(k: ReturnType<typeof winKernel>["k"], t: ReturnType<typeof winKernel>["t"], va: bigint) {
-  const col = k.view.windows()!.pte(t, va).columns.find((c) => c.name === "PTE")!;
+  const col = k.view
+    .windows()!
+    .pte(t, va)
+    .columns.find((c) => c.name === "PTE")!;
   return col.value === null ? null : (col.soft?.kind ?? "valid");
 }
 
@@ -43,12 +48,19 @@ describe("MEM_DECOMMIT writes MM_DECOMMIT into every PTE of the range (WRK mm/fr
     expect(pteKind(k, t, base + 0x3f_f000n)).toBe("decommitted");
     // CommitReduction: 1024 PTEs less the 1023 that were not committed = 1
     expect(k.view.windows()!.commit().total).toBe(0);
-    expect(k.virtualQuery(t, base)).toMatchObject({ state: MemState.RESERVE, regionSize: 0x40_0000n, protect: 0 });
+    expect(k.virtualQuery(t, base)).toMatchObject({
+      state: MemState.RESERVE,
+      regionSize: 0x40_0000n,
+      protect: 0,
+    });
     // committing over an MM_DECOMMIT PTE: demand zero again, one page charged
     expect(k.virtualAlloc(t, base + 0x30_0000n, 0x1000n, false, true, RW)).toBe(base + 0x30_0000n);
     expect(pteKind(k, t, base + 0x30_0000n)).toBe("demand-zero");
     expect(k.view.windows()!.commit().total).toBe(1);
-    expect(k.virtualQuery(t, base + 0x30_0000n)).toMatchObject({ state: MemState.COMMIT, regionSize: 0x1000n });
+    expect(k.virtualQuery(t, base + 0x30_0000n)).toMatchObject({
+      state: MemState.COMMIT,
+      regionSize: 0x1000n,
+    });
     // MEM_RELEASE clears them all and frees the tables only the reservation used
     expect(k.virtualFree(t, base, 0n, true)).toBe(true);
     expect(ptCount(k, t)).toBe(before - 1);
@@ -82,7 +94,115 @@ describe("MEM_DECOMMIT writes MM_DECOMMIT into every PTE of the range (WRK mm/fr
     expect(pteKind(k, t, base + 0x20_0000n)).toBe("decommitted");
     expect(pteKind(k, t, base + 0x20_1000n)).toBe("zero");
     expect(k.view.windows()!.commit().total).toBe(1022);
-    expect(k.virtualQuery(t, base + 0x1f_f000n)).toMatchObject({ state: MemState.RESERVE, regionSize: 0x2000n });
-    expect(k.virtualQuery(t, base + 0x20_1000n)).toMatchObject({ state: MemState.COMMIT, regionSize: 0x1f_f000n });
+    expect(k.virtualQuery(t, base + 0x1f_f000n)).toMatchObject({
+      state: MemState.RESERVE,
+      regionSize: 0x2000n,
+    });
+    expect(k.virtualQuery(t, base + 0x20_1000n)).toMatchObject({
+      state: MemState.COMMIT,
+      regionSize: 0x1f_f000n,
+    });
+  });
+});
+
+describe("page priority and the eight standby lists (Windows Internals 7th ed., Part 1, ch. 5 'Page priority')", () => {
+  const paging = (k: ReturnType<typeof twoProcs>["k"]) => k.view.windows()!.paging();
+
+  it("a page takes the faulting thread's priority; repurposing takes the lowest-priority list first, not the oldest page", () => {
+    const { k, a, b } = twoProcs({ pagefileBytes: 16 << 20 });
+    // MEMORY_PRIORITY_LOW (2) for a; b keeps MEMORY_PRIORITY_NORMAL (5)
+    expect(k.setMemoryPriority(a, false, 2)).toBe(0);
+    expect(k.view.windows()!.process(a)!.memoryPriority).toBe(2);
+    const free = paging(k).free;
+    on(k, b);
+    const big = BigInt(free + 64) * 4096n;
+    const pb = k.virtualAlloc(b, 0n, big, true, true, RW);
+    // b's minimum as big as the allocation: the working-set manager may not trim it
+    expect(k.setWorkingSetSize(b, big, big, false)).toBe(0);
+    // b's two pages first: the oldest on standby
+    for (const i of [0n, 1n]) expect(k.userAccess(0, b, pb + i * 4096n, Access.Write, 0x50).ok).toBe(true);
+    on(k, a);
+    const pa = k.virtualAlloc(a, 0n, 0x2000n, true, true, RW);
+    for (const i of [0n, 1n]) expect(k.userAccess(0, a, pa + i * 4096n, Access.Write, 0x20).ok).toBe(true);
+    const pfnA = k.view.page(a, Number(pa / 4096n)).pfn;
+    const pfnB = k.view.page(b, Number(pb / 4096n)).pfn;
+    expect(k.view.windows()!.pfn(pfnA)!.priority).toBe(2);
+    expect(k.view.windows()!.pfn(pfnB)!.priority).toBe(5);
+    k.trim(b, false);
+    k.trim(a, false);
+    k.modifiedPageWriter(); // the four pages written: on standby, b's two oldest
+    expect(paging(k).standbyByPriority).toEqual([0, 0, 2, 0, 0, 2, 0, 0]);
+    // b faults until two standby pages were repurposed: a's two (priority 2), though b's are older
+    on(k, b);
+    let i = 2n;
+    while (paging(k).standby > 2 && i < BigInt(free + 64))
+      expect(k.userAccess(0, b, pb + i++ * 4096n, Access.Write, 1).ok).toBe(true);
+    expect(paging(k)).toMatchObject({ standby: 2, repurposed: 2 });
+    expect(paging(k).standbyByPriority).toEqual([0, 0, 0, 0, 0, 2, 0, 0]);
+    expect(paging(k).repurposedByPriority).toEqual([0, 0, 2, 0, 0, 0, 0, 0]);
+    // b's pages are still in memory (a soft fault); a's come back from the paging file (a hard fault)
+    const reads = paging(k).pageReads;
+    expect(k.userAccess(0, b, pb, Access.Read)).toMatchObject({ ok: true, value: 0x50 });
+    expect(paging(k).pageReads).toBe(reads);
+    on(k, a);
+    expect(k.userAccess(0, a, pa, Access.Read)).toMatchObject({ ok: true, value: 0x20 });
+    expect(paging(k).pageReads).toBe(reads + 1);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("ThreadMemoryPriority: a thread's own priority for its faults; the process's for the others; 6 is refused (87)", () => {
+    const { k, a } = twoProcs();
+    const t = k.thread(a, "worker")!;
+    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
+    expect(k.setMemoryPriority(a, false, 3)).toBe(0);
+    expect(k.setMemoryPriority(a, false, 6)).toBe(87);
+    expect(lastError(k, a)).toBe(87);
+    const p = k.virtualAlloc(a, 0n, 0x2000n, true, true, RW);
+    expect(k.userAccess(0, a, p, Access.Write, 1).ok).toBe(true);
+    on(k, t);
+    expect(k.userAccess(0, t, p + 0x1000n, Access.Write, 1).ok).toBe(true);
+    const prio = (va: bigint) => k.view.windows()!.pfn(k.view.page(a, Number(va / 4096n)).pfn)!.priority;
+    expect(prio(p)).toBe(3);
+    expect(prio(p + 0x1000n)).toBe(1);
+    k.trim(a, false);
+    k.modifiedPageWriter();
+    expect(paging(k).standbyByPriority).toEqual([0, 1, 0, 1, 0, 0, 0, 0]);
+  });
+});
+
+describe("SetProcessInformation / SetThreadInformation in a scenario (extensions)", () => {
+  const run = (body: string, machine = "machine arch=x86_64 profile=windows ram=64M") =>
+    runScenario(`${machine}\n${body}`, { checkInvariants: true });
+
+  it("print TRUE and the priorities, FALSE with GetLastError; the thread's faults take its own priority", () => {
+    const r = run(
+      "spawn A\nA: thread T\nA: r = SetProcessInformation ProcessMemoryPriority MEMORY_PRIORITY_LOW\nT: s = SetThreadInformation ThreadMemoryPriority 1\nA: q = SetProcessInformation ProcessMemoryPriority 6\nA: a = VirtualAlloc 8K reserve+commit\nA: write a\nT: write a+4K\nlet f = pfn(A, a)\nlet g = pfn(A, a+4K)\nshow pfn f\nshow pfn g\n",
+    );
+    expect(r.statements[3].output.at(-1)).toBe("r = 1 (process memory priority 2; the process's 2)");
+    expect(r.statements[4].output.at(-1)).toBe("s = 1 (thread memory priority 1; the process's 2)");
+    expect(r.statements[5].output.at(-1)).toBe("q = 0 (FALSE: GetLastError 87 ERROR_INVALID_PARAMETER)");
+    expect(r.statements[11].output.join("\n")).toMatch(/Priority 2\n/);
+    expect(r.statements[12].output.join("\n")).toMatch(/Priority 1\n/);
+    expect(r.failed).toBe(0);
+  });
+
+  it("bad forms are errors at their column; the Linux profile has neither", () => {
+    const err = (body: string, machine?: string) => {
+      try {
+        run(body, machine);
+      } catch (e) {
+        return (e as InputError).format();
+      }
+      return "no error";
+    };
+    expect(err("spawn A\nA: SetProcessInformation ProcessFoo 1\n")).toMatch(
+      /:3:26: SetProcessInformation: only ProcessMemoryPriority is modelled, not 'ProcessFoo'/,
+    );
+    expect(err("spawn A\nA: SetThreadInformation ThreadMemoryPriority MEMORY_PRIORITY_HIGH\n")).toMatch(
+      /:3:46: unknown memory priority 'MEMORY_PRIORITY_HIGH'/,
+    );
+    expect(err("spawn A\nA: SetProcessInformation ProcessMemoryPriority 1\n", "machine arch=x86_64")).toMatch(
+      /'SetProcessInformation' is the windows profile's/,
+    );
   });
 });
