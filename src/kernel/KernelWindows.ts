@@ -222,6 +222,12 @@ export abstract class KernelWindowsServices {
     return os.setMemoryPriority(t, thread, priority);
   }
 
+  /** AdjustTokenPrivileges: SeLockMemoryPrivilege enabled (or not) in task's process token. */
+  setLockMemoryPrivilege(task: TaskHandle, enabled: boolean): void {
+    const { os, t } = this.win(task);
+    os.setLockMemoryPrivilege(t, enabled);
+  }
+
   /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
   setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
     const { os, t } = this.win(task);

@@ -138,6 +138,11 @@ export class WindowsView {
   }
 
   /** RAMMap's Use Counts. */
+  /** GetLargePageMinimum: the bytes one large page (a PDE) maps. */
+  largePageMinimum(): bigint {
+    return this.os.largePageMinimum();
+  }
+
   rammap(): RammapCounts {
     return rammap(this.os);
   }

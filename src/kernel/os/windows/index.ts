@@ -29,6 +29,7 @@ import {
   STATUS_GUARD_PAGE_VIOLATION,
 } from "./fault.ts";
 import { WinKernelMemory } from "./kmem.ts";
+import { largePagePages } from "./largepage.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { virtualLock, virtualUnlock } from "./lock.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
@@ -247,6 +248,16 @@ export class WindowsOs implements OsProfile, WinMm {
     }
     const s = pageState(k, this.db, mm, vad, vpn);
     const valid = pteValid(k, hi, lo);
+    if (vad.largePages) {
+      // a large-page PDE (largepage.ts): the VAD's frames, in no working set
+      if (
+        !valid ||
+        !k.arch.pgtable.leaf(hi, lo, k.arch.pgtable.pmdLevel) ||
+        k.pages.kind[s.pfn] !== PageKind.UserAnon
+      )
+        problems.push(`windows: vpn 0x${vpn.toString(16)} of a large-page VAD is not mapped by a large page`);
+      return s.pfn;
+    }
     // a view's shared page maps the section's frame (a segment page or a file's page-cache page)
     if (s.pfn >= 0 && k.pages.kind[s.pfn] !== PageKind.UserAnon && valid && vad.view === null)
       problems.push(
@@ -537,6 +548,20 @@ export class WindowsOs implements OsProfile, WinMm {
     if (thread) p.threadPriority.set(task.pid, priority);
     else p.memoryPriority = priority;
     return 0;
+  }
+
+  /**
+   * AdjustTokenPrivileges of SeLockMemoryPrivilege in task's process token
+   * (SE_PRIVILEGE_ENABLED or not): the account is taken to hold "Lock pages
+   * in memory" (vmlab has no security policy).
+   */
+  setLockMemoryPrivilege(task: Task, enabled: boolean): void {
+    this.proc(task).p.lockMemoryPrivilege = enabled;
+  }
+
+  /** GetLargePageMinimum: the bytes one PDE maps (MM_MINIMUM_VA_FOR_LARGE_PAGE). */
+  largePageMinimum(): bigint {
+    return BigInt(largePagePages(this.k)) * 4096n;
   }
 
   // ---- what the view reads ----

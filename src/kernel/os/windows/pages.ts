@@ -10,6 +10,7 @@ import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
+import { largePageFrame } from "./largepage.ts";
 import {
   cacheBits,
   isGuard,
@@ -105,6 +106,15 @@ export interface PageState {
 
 /** The state of page vpn of `vad`. */
 export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad, vpn: number): PageState {
+  // a large page: valid, its frame in the PDE's large page (largepage.ts)
+  if (vad.largePages)
+    return {
+      committed: true,
+      protection: vad.protection,
+      valid: true,
+      pfn: largePageFrame(k, mm, vpn),
+      kind: -1,
+    };
   const { hi, lo } = getPte(k, mm, vpn);
   if (vad.view !== null) return viewPageState(k, db, mm, vad, vpn, hi, lo);
   if (pteValid(k, hi, lo)) {

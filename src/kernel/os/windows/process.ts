@@ -84,6 +84,8 @@ export class WinProcess {
    * "the default priority for all threads and processes on the system").
    */
   memoryPriority = 5;
+  /** the token's SeLockMemoryPrivilege is enabled (MEM_LARGE_PAGES needs it: largepage.ts) */
+  lockMemoryPrivilege = false;
   /** Threads given their own (SetThreadInformation ThreadMemoryPriority), by pid; the others use the process's. */
   readonly threadPriority = new Map<number, number>();
 }

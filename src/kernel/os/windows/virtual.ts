@@ -13,6 +13,7 @@ import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
 import { mmPgtablesPages, ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
+import { releaseLargePages } from "./largepage.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
   isGuard,
@@ -162,7 +163,9 @@ export function virtualAlloc(
   const vad = p.vads.locate(startVpn);
   if (copy && vad?.view == null) return fail(p, WinError.INVALID_PARAMETER);
   // a placeholder is never committed: only replaced (placeholder.ts; STATUS_CONFLICTING_ADDRESSES)
-  if (vad === null || endVpn > vad.endVpn || vad.placeholder) return fail(p, WinError.INVALID_ADDRESS);
+  // a large-page VAD is committed whole, never again (WRK allocvm.c: VadLargePages, STATUS_CONFLICTING_ADDRESSES)
+  if (vad === null || endVpn > vad.endVpn || vad.placeholder || vad.largePages)
+    return fail(p, WinError.INVALID_ADDRESS);
   if (vad.view !== null) {
     // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
     if (vad.view.section.file !== null) return fail(p, WinError.ACCESS_DENIED);
@@ -289,7 +292,8 @@ export function virtualFree(
     releaseVad(w, p, mm, vad);
     return true;
   }
-  if (vad === null) return !!fail(p, WinError.INVALID_ADDRESS);
+  // a large-page VAD is released, never decommitted (freevm.c: STATUS_MEMORY_NOT_ALLOCATED)
+  if (vad === null || vad.largePages) return !!fail(p, WinError.INVALID_ADDRESS);
   let startVpn: number;
   let endVpn: number;
   if (size === 0n) {
@@ -349,8 +353,9 @@ function makeTables(w: WinMm, mm: MmStruct, startVpn: number, endVpn: number): b
  */
 export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): void {
   const k = w.k;
-  let flushOwed = false;
-  for (const run of pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
+  // MiFreeLargePages: the PDEs cleared, the large pages freed
+  let flushOwed = vad.largePages && releaseLargePages(k, mm, vad);
+  for (const run of vad.largePages ? [] : pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
     if (run.n > 1 || run.s.kind === SoftKind.Zero) continue; // all-zero PTEs: nothing to free or clear
     const vpn = run.vpn;
     const s = run.s;
@@ -434,6 +439,13 @@ export function virtualProtect(
   }
   if (vad !== null && vad.view !== null && endVpn <= vad.endVpn)
     return protectView(w, p, mm, vad, startVpn, endVpn, protect);
+  // large pages: "These regions are always the same protection throughout" (protect.c): the same one
+  // succeeds, another is STATUS_CONFLICTING_ADDRESSES
+  if (vad?.largePages && endVpn <= vad.endVpn) {
+    if (protection === vad.protection) return win32Protection(protection);
+    p.lastError = WinError.INVALID_ADDRESS;
+    return -1;
+  }
   const runs =
     vad === null || endVpn > vad.endVpn ? null : [...pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)];
   if (vad === null || runs === null || runs.some((r) => !r.s.committed)) {
