@@ -206,3 +206,79 @@ describe("SetProcessInformation / SetThreadInformation in a scenario (extensions
     );
   });
 });
+
+describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; freevm.c; protect.c)", () => {
+  const LARGE = 0x2000_0000;
+  const RC = 0x1000 | 0x2000; // MEM_COMMIT | MEM_RESERVE
+  const RWX = PageProt.READWRITE;
+
+  it("the type, the privilege and the size are checked in the WRK's order", () => {
+    const { k, t } = winKernel();
+    // "Large page address spaces must be committed and cannot be combined with ... write watch"
+    expect(k.virtualAllocType(t, 0n, 0x20_0000n, 0x2000 | LARGE, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(87);
+    expect(k.virtualAllocType(t, 0n, 0x20_0000n, RC | 0x20_0000 | LARGE, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(87);
+    // STATUS_PRIVILEGE_NOT_HELD before the size is looked at
+    expect(k.virtualAllocType(t, 0n, 0x10_0000n, RC | LARGE, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(1314);
+    k.setLockMemoryPrivilege(t, true);
+    // not a multiple of GetLargePageMinimum (2 MB on x64): STATUS_INVALID_PARAMETER_4
+    expect(k.view.windows()!.largePageMinimum()).toBe(0x20_0000n);
+    expect(k.virtualAllocType(t, 0n, 0x10_0000n, RC | LARGE, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(87);
+    expect(k.view.windows()!.commit().total).toBe(0);
+  });
+
+  it("4 MB: two large-page PDEs (PS), zeroed, valid at once, in no working set, never trimmed", () => {
+    const { k, t } = winKernel();
+    k.setLockMemoryPrivilege(t, true);
+    const free = k.view.windows()!.paging().free;
+    // no address: the first free range aligned to 2 MB (0x10000 is not)
+    const a = k.virtualAllocType(t, 0n, 0x40_0000n, RC | LARGE, RWX);
+    expect(a).toBe(0x20_0000n);
+    expect(k.view.windows()!.commit().total).toBe(1024);
+    // 1024 frames and one table: the PD for the first GB (the PDPT is KUSER_SHARED_DATA's); no PT below the PDEs
+    expect(free - k.view.windows()!.paging().free).toBe(1025);
+    const pde = k.view.windows()!.pte(t, a + 0x20_1234n).columns.find((c) => c.name === "PDE")!;
+    expect(pde.flags).toContain("L");
+    expect(pde.value! & 0x80n).toBe(0x80n); // PS
+    // zeroed, and a write and a read take no fault
+    expect(k.userAccess(0, t, a + 0x3f_fff0n, Access.Read)).toMatchObject({ ok: true, value: 0, faults: 0 });
+    expect(k.userAccess(0, t, a + 0x1234n, Access.Write, 0x5a)).toMatchObject({ ok: true, faults: 0 });
+    expect(k.view.windows()!.process(t)!.workingSet).toBe(0);
+    // trim takes nothing: the pages are nonpageable
+    expect(k.trim(t, true).trimmed).toBe(0);
+    expect(k.userAccess(0, t, a + 0x1234n, Access.Read)).toMatchObject({ ok: true, value: 0x5a, faults: 0 });
+    // QueryWorkingSetEx: Valid 1, ShareCount 1, PAGE_READWRITE (4 << 4), Locked (bit 22), LargePage (bit 23)
+    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0043);
+    expect(k.virtualQuery(t, a + 0x1000n)).toMatchObject({ state: MemState.COMMIT, regionSize: 0x3f_f000n, protect: 4 });
+    expect(k.view.invariants()).toEqual([]);
+    // MEM_COMMIT in it and MEM_DECOMMIT of it: 487; VirtualProtect: the same protection only
+    expect(k.virtualAlloc(t, a, 0x1000n, false, true, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(487);
+    expect(k.virtualFree(t, a, 0x1000n, false)).toBe(false);
+    expect(lastError(k, t)).toBe(487);
+    expect(k.virtualProtect(t, a, 0x1000n, RWX)).toBe(RWX);
+    expect(k.virtualProtect(t, a, 0x1000n, PageProt.READONLY)).toBe(-1);
+    expect(lastError(k, t)).toBe(487);
+    // MEM_RELEASE: the frames back, the charge returned
+    expect(k.virtualFree(t, a, 0n, true)).toBe(true);
+    expect(k.view.windows()!.commit().total).toBe(0);
+    // the PD goes too: nothing else lies in the first GB
+    expect(k.view.windows()!.paging().free).toBe(free);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("an address is aligned down to 2 MB; no contiguous memory is ERROR_NO_SYSTEM_RESOURCES, nothing left", () => {
+    const { k, t } = winKernel({ pagefileBytes: 64 << 20 });
+    k.setLockMemoryPrivilege(t, true);
+    expect(k.virtualAllocType(t, 0x1010_0000n, 0x20_0000n, RC | LARGE, RWX)).toBe(0x1000_0000n);
+    // 48 MB charged (the paging file makes the limit), but 32 MB of RAM: STATUS_INSUFFICIENT_RESOURCES
+    expect(k.virtualAllocType(t, 0n, 0x300_0000n, RC | LARGE, RWX)).toBe(0n);
+    expect(lastError(k, t)).toBe(1450);
+    expect(k.view.windows()!.commit().total).toBe(512);
+    expect(k.view.windows()!.vads(t)).toHaveLength(1);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
