@@ -240,7 +240,10 @@ describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; fre
     expect(k.view.windows()!.commit().total).toBe(1024);
     // 1024 frames and one table: the PD for the first GB (the PDPT is KUSER_SHARED_DATA's); no PT below the PDEs
     expect(free - k.view.windows()!.paging().free).toBe(1025);
-    const pde = k.view.windows()!.pte(t, a + 0x20_1234n).columns.find((c) => c.name === "PDE")!;
+    const pde = k.view
+      .windows()!
+      .pte(t, a + 0x20_1234n)
+      .columns.find((c) => c.name === "PDE")!;
     expect(pde.flags).toContain("L");
     expect(pde.value! & 0x80n).toBe(0x80n); // PS
     // zeroed, and a write and a read take no fault
@@ -252,7 +255,11 @@ describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; fre
     expect(k.userAccess(0, t, a + 0x1234n, Access.Read)).toMatchObject({ ok: true, value: 0x5a, faults: 0 });
     // QueryWorkingSetEx: Valid 1, ShareCount 1, PAGE_READWRITE (4 << 4), Locked (bit 22), LargePage (bit 23)
     expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0043);
-    expect(k.virtualQuery(t, a + 0x1000n)).toMatchObject({ state: MemState.COMMIT, regionSize: 0x3f_f000n, protect: 4 });
+    expect(k.virtualQuery(t, a + 0x1000n)).toMatchObject({
+      state: MemState.COMMIT,
+      regionSize: 0x3f_f000n,
+      protect: 4,
+    });
     expect(k.view.invariants()).toEqual([]);
     // MEM_COMMIT in it and MEM_DECOMMIT of it: 487; VirtualProtect: the same protection only
     expect(k.virtualAlloc(t, a, 0x1000n, false, true, RWX)).toBe(0n);
@@ -279,6 +286,12 @@ describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; fre
     expect(lastError(k, t)).toBe(1450);
     expect(k.view.windows()!.commit().total).toBe(512);
     expect(k.view.windows()!.vads(t)).toHaveLength(1);
+    expect(k.view.invariants()).toEqual([]);
+    // process exit releases the large pages with the VAD (MmCleanProcessAddressSpace)
+    const free = k.view.windows()!.paging().free;
+    k.exit(t, "done");
+    expect(k.view.windows()!.commit().total).toBe(0);
+    expect(k.view.windows()!.paging().free).toBeGreaterThan(free + 511);
     expect(k.view.invariants()).toEqual([]);
   });
 });
