@@ -21,6 +21,9 @@ import { PagingFile } from "./pagefile.ts";
 import { setPte, widePtes, winProcess } from "./process.ts";
 import { type Section, writeProto } from "./section.ts";
 
+/** MEMORY_PRIORITY_NORMAL (processthreadsapi.h): the default page priority of every process and thread. */
+export const MEMORY_PRIORITY_NORMAL = 5;
+
 /**
  * Which list a frame is on (MMPFN.u3.e1.PageLocation; Windows Internals 7th
  * ed., Part 1, ch. 5 "Page list dynamics"). Active: in a working set (a
@@ -29,9 +32,6 @@ import { type Section, writeProto } from "./section.ts";
  * memory (Linux's allocator stands for it: what Windows' free list holds,
  * pages with stale contents, is what the buddy hands out).
  */
-/** MEMORY_PRIORITY_NORMAL (processthreadsapi.h): the default page priority of every process and thread. */
-export const MEMORY_PRIORITY_NORMAL = 5;
-
 export const enum PfnList {
   Active = 0,
   Zeroed = 1,
