@@ -56,6 +56,8 @@ machine profile=windows:
   A: s = CreateFileMapping 64K [reserve] [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
   A: UnmapViewOfFile v | A: CloseHandle s | A: top = CreateThread [stack=1M]
   A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
+  A: SetProcessInformation ProcessMemoryPriority 2 | T: SetThreadInformation ThreadMemoryPriority MEMORY_PRIORITY_LOW
+  A: AdjustTokenPrivileges SeLockMemoryPrivilege | A: m = GetLargePageMinimum | A: l = VirtualAlloc 2M reserve+commit+large_pages
   A: VirtualLock ADDR SIZE | A: VirtualUnlock ADDR SIZE | A: r = VirtualAlloc 64K reset|reset_undo at=ADDR
   A: w = VirtualAlloc 1M reserve+commit+write_watch | A: n = GetWriteWatch w 1M [reset] | A: ResetWriteWatch w 1M
   A: t = VirtualAlloc 64K reserve+top_down (MEM_TOP_DOWN; other mixes of the words: 87 at run time)

@@ -432,6 +432,10 @@ export interface Kernel<C extends Mmu = Mmu> {
   createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint;
   /** SetProcessWorkingSetSizeEx (`hard`: QUOTA_LIMITS_HARDWS_MAX_ENABLE): 0 (TRUE) or the GetLastError code. */
   setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number;
+  /** SetProcessInformation(ProcessMemoryPriority), or (`thread`) SetThreadInformation(ThreadMemoryPriority): 0 (TRUE) or the GetLastError code. */
+  setMemoryPriority(task: TaskHandle, thread: boolean, priority: number): number;
+  /** AdjustTokenPrivileges of SeLockMemoryPrivilege (MEM_LARGE_PAGES needs it enabled). */
+  setLockMemoryPrivilege(task: TaskHandle, enabled: boolean): void;
 
   // ---- files and devices ----
 

@@ -212,6 +212,22 @@ export abstract class KernelWindowsServices {
     return os.createThreadStack(t, reserve, commit);
   }
 
+  /**
+   * SetProcessInformation(ProcessMemoryPriority) of task's process, or with
+   * `thread` SetThreadInformation(ThreadMemoryPriority) of task's thread:
+   * 0 (TRUE) or the GetLastError code.
+   */
+  setMemoryPriority(task: TaskHandle, thread: boolean, priority: number): number {
+    const { os, t } = this.win(task);
+    return os.setMemoryPriority(t, thread, priority);
+  }
+
+  /** AdjustTokenPrivileges: SeLockMemoryPrivilege enabled (or not) in task's process token. */
+  setLockMemoryPrivilege(task: TaskHandle, enabled: boolean): void {
+    const { os, t } = this.win(task);
+    os.setLockMemoryPrivilege(t, enabled);
+  }
+
   /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
   setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
     const { os, t } = this.win(task);

@@ -191,6 +191,13 @@ export function checkInvariants(k: KernelCore): string[] {
         // the profile's system space (large pages copied into every process), below its tables
         if (k.os?.kernelAlias(vpn) && (level === 0 || pt.leaf(hi, lo, level))) continue;
         const pfn = pt.pfn(hi, lo, level);
+        if (level === pt.pmdLevel && pt.leaf(hi, lo, level) && k.os?.ownsVpn(mm, vpn)) {
+          // the OS profile's large page (profile=windows MEM_LARGE_PAGES), checked by its rules
+          const f = k.os.checkPte(k, mm, vpn, hi, lo, problems);
+          if (f >= 0)
+            for (let p = f; p < f + pt.hpagePmdNr; p++) mapcounts.set(p, (mapcounts.get(p) ?? 0) + 1);
+          continue;
+        }
         if (level === pt.pmdLevel && pt.leaf(hi, lo, level)) {
           // a huge PMD: the frames of a transparent huge page, the huge zero page, or a PMD-size
           // page-cache folio (do_set_pmd: no table deposited on these architectures)

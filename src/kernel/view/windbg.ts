@@ -454,7 +454,8 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     flink = order[i + 1] ?? 0;
     blink = order[i - 1] ?? 0;
   };
-  if (location === 2) neighbours([...db.standby]);
+  // a standby page's neighbours are on its priority's list (MmStandbyPageListByPriority)
+  if (location === 2) neighbours([...db.standbyByPriority[db.priority[pfn]]]);
   else if (location === 3) neighbours([...db.modifiedList]);
   // the zeroed list is taken from its end (pfn.ts takeFrame pops): the head is the last pushed
   else if (location === 0) neighbours([...db.zeroed].reverse());
@@ -487,7 +488,8 @@ export function pfnView(os: WindowsOs, pfn: number): PfnView {
     pteAddress,
     referenceCount: location === 6 ? 1 : 0,
     color: pfn % COLORS,
-    priority: 5,
+    // MMPFN.u3.e1.Priority: the page priority of the thread that allocated it (pfn.ts)
+    priority: db.priority[pfn],
     restorePte,
     containingPage,
     location: LOCATION_NAMES[location],

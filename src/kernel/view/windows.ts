@@ -138,6 +138,11 @@ export class WindowsView {
   }
 
   /** RAMMap's Use Counts. */
+  /** GetLargePageMinimum: the bytes one large page (a PDE) maps. */
+  largePageMinimum(): bigint {
+    return this.os.largePageMinimum();
+  }
+
   rammap(): RammapCounts {
     return rammap(this.os);
   }
@@ -171,6 +176,7 @@ export function formatWinLayout(l: WinLayout, systemCode: { start: bigint; end: 
 export function formatPfnLists(p: PagingInfo): string[] {
   return [
     `page lists (pages): zeroed ${p.zeroed}, free ${p.free}, standby ${p.standby}, modified ${p.modified}`,
+    `by priority 0-7: standby ${p.standbyByPriority.join(" ")}; repurposed ${p.repurposedByPriority.join(" ")}`,
     `paging file: ${p.pagefileInUse} of ${p.pagefilePages} pages in use`,
     `faults: ${p.demandZeroFaults} demand-zero, ${p.transitionFaults} transition (soft), ${p.pageReads} page read${p.pageReads === 1 ? "" : "s"} (hard)`,
     `modified page writer: ${p.pagesOutput} pages written; ${p.repurposed} standby pages repurposed; zero page thread: ${p.pagesZeroed} zeroed`,

@@ -51,6 +51,7 @@ import { thp } from "./stmts/thp.ts";
 import { openFile, syscall, uaccess } from "./stmts/uaccess.ts";
 import { virtualAlloc, virtualFree, virtualProtect, virtualQuery } from "./stmts/windows.ts";
 import { irql, modifiedWriter, poolAlloc, poolFree, probe, trim } from "./stmts/winkernel.ts";
+import { adjustTokenPrivileges, getLargePageMinimum } from "./stmts/winlarge.ts";
 import { getWriteWatch, resetWriteWatch, virtualLock } from "./stmts/winlock.ts";
 import {
   mapViewOfFile3,
@@ -58,6 +59,7 @@ import {
   unmapViewOfFile2,
   virtualAlloc2,
 } from "./stmts/winplaceholder.ts";
+import { setMemoryPriority } from "./stmts/winpriority.ts";
 import {
   createFileMapping,
   createThread,
@@ -155,6 +157,12 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["MapViewOfFile3", mapViewOfFile3],
   ["UnmapViewOfFile2", unmapViewOfFile2],
   ["QueryWorkingSetEx", queryWorkingSetEx],
+  // profile=windows: page priority (extensions, docs/windows.md)
+  ["SetProcessInformation", setMemoryPriority],
+  ["SetThreadInformation", setMemoryPriority],
+  // profile=windows: large pages (extensions, docs/windows.md)
+  ["AdjustTokenPrivileges", adjustTokenPrivileges],
+  ["GetLargePageMinimum", getLargePageMinimum],
 ]);
 
 /** `kernel[@N]:` statements, in the order the error message lists them. */

@@ -12,8 +12,12 @@
  *   dlls/ntdll/tests/virtual.c test_NtAllocateVirtualMemory and
  *   test_NtAllocateVirtualMemoryEx, measured on Windows 10: "MEM_RESERVE |
  *   MEM_RESERVE_PLACEHOLDER" is STATUS_INVALID_PARAMETER; AT_ROUND_TO_PAGE
- *   is too). MEM_PHYSICAL and MEM_LARGE_PAGES (AWE, large pages) are not
- *   modelled: they are refused as unknown.
+ *   is too). MEM_PHYSICAL (AWE) is not modelled: it is refused as unknown.
+ * - MEM_LARGE_PAGES: "Large page address spaces must be committed and cannot
+ *   be combined with physical, reset or write watch": without MEM_COMMIT,
+ *   or with MEM_WRITE_WATCH, 87 (a reset is refused with any other bit
+ *   anyway); then largepage.ts. With MEM_COMMIT alone at an address (no
+ *   MEM_RESERVE) the WRK takes the commit path, which ignores the bit.
  * - "One of MEM_COMMIT, MEM_RESET or MEM_RESERVE must be set": else 87.
  * - "MEM_RESET may not be used with any other flag" (the VirtualAlloc page:
  *   "This value cannot be used with any other value"): 87, MEM_RESET_UNDO
@@ -23,6 +27,7 @@
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { fail, WinError, type WinMm } from "./commit.ts";
+import { allocLargePages, ERROR_PRIVILEGE_NOT_HELD } from "./largepage.ts";
 import type { WinProcess } from "./process.ts";
 import { memReset } from "./reset.ts";
 import { virtualAlloc } from "./virtual.ts";
@@ -37,6 +42,7 @@ export const enum MemType {
   TOP_DOWN = 0x100000,
   WRITE_WATCH = 0x200000,
   RESET_UNDO = 0x1000000,
+  LARGE_PAGES = 0x20000000,
 }
 
 /** VirtualAlloc(addr, size, type, protect): the base, or 0 with GetLastError. */
@@ -55,13 +61,22 @@ export function virtualAllocType(
     MemType.RESET |
     MemType.RESET_UNDO |
     MemType.TOP_DOWN |
-    MemType.WRITE_WATCH;
+    MemType.WRITE_WATCH |
+    MemType.LARGE_PAGES;
   if ((type & ~known) !== 0) return fail(p, WinError.INVALID_PARAMETER);
   if ((type & (MemType.COMMIT | MemType.RESERVE | MemType.RESET | MemType.RESET_UNDO)) === 0)
     return fail(p, WinError.INVALID_PARAMETER);
   if (type & (MemType.RESET | MemType.RESET_UNDO)) {
     if (type !== MemType.RESET && type !== MemType.RESET_UNDO) return fail(p, WinError.INVALID_PARAMETER);
     return memReset(w, p, mm, addr, size, protect, type === MemType.RESET_UNDO);
+  }
+  if (type & MemType.LARGE_PAGES) {
+    if ((type & MemType.COMMIT) === 0 || type & MemType.WRITE_WATCH)
+      return fail(p, WinError.INVALID_PARAMETER);
+    if ((type & MemType.RESERVE) !== 0 || addr === 0n)
+      return allocLargePages(w, p, mm, addr, size, protect, (type & MemType.TOP_DOWN) !== 0);
+    // the commit path: SeLockMemoryPrivilege is checked before it, the bit ignored in it
+    if (!p.lockMemoryPrivilege) return fail(p, ERROR_PRIVILEGE_NOT_HELD);
   }
   return virtualAlloc(
     w,

@@ -55,7 +55,8 @@ import {
 } from "./mmpte.ts";
 import { type PageState, pageState, validPte } from "./pages.ts";
 import { resolvePageFile, resolveTransition } from "./paging.ts";
-import { getPte, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
+import { MEMORY_PRIORITY_NORMAL } from "./pfn.ts";
+import { getPte, pagePriority, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
 import { checkForUserStackOverflow, StackCheck } from "./stack.ts";
 import type { Vad } from "./vad.ts";
 import { copyOnWrite, protoPteFault } from "./view.ts";
@@ -162,13 +163,25 @@ export function decide(
 
 /**
  * MmAccessFault for a fault taken in user mode. Null: resolved, retry the
- * access; else the exception (its name as the SigInfo's signal).
+ * access; else the exception (its name as the SigInfo's signal). The
+ * frames it takes get the faulting thread's page priority (Windows
+ * Internals 7th ed., Part 1, ch. 5 "Page priority": "A page's priority
+ * usually reflects the page priority of the thread that first causes its
+ * allocation").
  */
 export function mmAccessFault(w: WinMm, task: Task, va: bigint, access0: Access): SigInfo | null {
-  const k: KernelCore = w.k;
-  const access = faultAccess(w, access0);
   const mm = task.mm;
   if (mm === null) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
+  const db = w.db;
+  db.allocPriority = pagePriority(winProcess(mm), task.pid);
+  const sig = accessFault(w, task, mm, va, access0);
+  db.allocPriority = MEMORY_PRIORITY_NORMAL;
+  return sig;
+}
+
+function accessFault(w: WinMm, task: Task, mm: MmStruct, va: bigint, access0: Access): SigInfo | null {
+  const k: KernelCore = w.k;
+  const access = faultAccess(w, access0);
   const p = winProcess(mm);
   const { verdict, vad, s } = decide(w, mm, va, access);
   const vpn = Number(va / 4096n);

@@ -18,6 +18,7 @@ import type { FileObject } from "../../fs/file.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { virtualAllocType } from "./alloctype.ts";
+import { WinError } from "./commit.ts";
 import {
   EXCEPTION_CODES,
   exceptionName,
@@ -28,12 +29,13 @@ import {
   STATUS_GUARD_PAGE_VIOLATION,
 } from "./fault.ts";
 import { WinKernelMemory } from "./kmem.ts";
+import { largePagePages } from "./largepage.ts";
 import { type WinLayout, winLayout } from "./layout.ts";
 import { virtualLock, virtualUnlock } from "./lock.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby } from "./paging.ts";
-import { PfnDatabase } from "./pfn.ts";
+import { MEMORY_PRIORITY_NORMAL, PfnDatabase } from "./pfn.ts";
 import { type Alloc2Type, virtualAlloc2, virtualFreeEx } from "./placeholder.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
@@ -115,6 +117,8 @@ export interface WinProcessInfo {
   wsReplaced: number;
   /** pages VirtualLock locked in the working set */
   locked: number;
+  /** the process's memory priority (SetProcessInformation ProcessMemoryPriority; 5 by default) */
+  memoryPriority: number;
   /** the thread stack (TEB: StackBase, StackLimit, DeallocationStack) as addresses, and stack overflows; null: none */
   stack: { base: bigint; limit: bigint; deallocation: bigint; overflows: number } | null;
 }
@@ -125,6 +129,10 @@ export interface PagingInfo {
   /** the free list: the buddy allocator's free pages */
   free: number;
   standby: number;
+  /** the standby list by page priority 0-7 (RAMMap's Priority Summary "Standby") */
+  standbyByPriority: number[];
+  /** standby pages repurposed, by page priority (RAMMap's Priority Summary "Repurposed") */
+  repurposedByPriority: number[];
   modified: number;
   transitionFaults: number;
   pageReads: number;
@@ -240,6 +248,16 @@ export class WindowsOs implements OsProfile, WinMm {
     }
     const s = pageState(k, this.db, mm, vad, vpn);
     const valid = pteValid(k, hi, lo);
+    if (vad.largePages) {
+      // a large-page PDE (largepage.ts): the VAD's frames, in no working set
+      if (
+        !valid ||
+        !k.arch.pgtable.leaf(hi, lo, k.arch.pgtable.pmdLevel) ||
+        k.pages.kind[s.pfn] !== PageKind.UserAnon
+      )
+        problems.push(`windows: vpn 0x${vpn.toString(16)} of a large-page VAD is not mapped by a large page`);
+      return s.pfn;
+    }
     // a view's shared page maps the section's frame (a segment page or a file's page-cache page)
     if (s.pfn >= 0 && k.pages.kind[s.pfn] !== PageKind.UserAnon && valid && vad.view === null)
       problems.push(
@@ -324,6 +342,8 @@ export class WindowsOs implements OsProfile, WinMm {
       zeroed: db.zeroed.length,
       free: this.k.buddy.freePages(),
       standby: db.standby.size,
+      standbyByPriority: db.standbyByPriority.map((l) => l.size),
+      repurposedByPriority: [...db.repurposedByPriority],
       modified: db.modifiedList.size,
       transitionFaults: db.transitionFaults,
       pageReads: db.pageReads,
@@ -512,6 +532,38 @@ export class WindowsOs implements OsProfile, WinMm {
     return err;
   }
 
+  /**
+   * SetProcessInformation(ProcessMemoryPriority) (which == null) or
+   * SetThreadInformation(ThreadMemoryPriority) of task's thread: 0 (TRUE)
+   * or the GetLastError code. MEMORY_PRIORITY_LOWEST (0) to
+   * MEMORY_PRIORITY_NORMAL (5); above it ERROR_INVALID_PARAMETER (vmlab's
+   * choice: 6 and 7 are the system's, no Win32 value names them).
+   */
+  setMemoryPriority(task: Task, thread: boolean, priority: number): number {
+    const { p } = this.proc(task);
+    if (!Number.isInteger(priority) || priority < 0 || priority > MEMORY_PRIORITY_NORMAL) {
+      p.lastError = WinError.INVALID_PARAMETER;
+      return p.lastError;
+    }
+    if (thread) p.threadPriority.set(task.pid, priority);
+    else p.memoryPriority = priority;
+    return 0;
+  }
+
+  /**
+   * AdjustTokenPrivileges of SeLockMemoryPrivilege in task's process token
+   * (SE_PRIVILEGE_ENABLED or not): the account is taken to hold "Lock pages
+   * in memory" (vmlab has no security policy).
+   */
+  setLockMemoryPrivilege(task: Task, enabled: boolean): void {
+    this.proc(task).p.lockMemoryPrivilege = enabled;
+  }
+
+  /** GetLargePageMinimum: the bytes one PDE maps (MM_MINIMUM_VA_FOR_LARGE_PAGE). */
+  largePageMinimum(): bigint {
+    return BigInt(largePagePages(this.k)) * 4096n;
+  }
+
   // ---- what the view reads ----
 
   processInfo(mm: MmStruct): WinProcessInfo {
@@ -531,6 +583,7 @@ export class WindowsOs implements OsProfile, WinMm {
       wsHardMax: p.wsHardMax,
       wsReplaced: p.wsReplaced,
       locked: p.locked.size,
+      memoryPriority: p.memoryPriority,
       stack:
         p.stack === null
           ? null

@@ -10,6 +10,7 @@ import type { KernelCore } from "../../core/core.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
+import { largePageFrame } from "./largepage.ts";
 import {
   cacheBits,
   isGuard,
@@ -105,6 +106,15 @@ export interface PageState {
 
 /** The state of page vpn of `vad`. */
 export function pageState(k: KernelCore, db: PfnDatabase, mm: MmStruct, vad: Vad, vpn: number): PageState {
+  // a large page: valid, its frame in the PDE's large page (largepage.ts)
+  if (vad.largePages)
+    return {
+      committed: true,
+      protection: vad.protection,
+      valid: true,
+      pfn: largePageFrame(k, mm, vpn),
+      kind: -1,
+    };
   const { hi, lo } = getPte(k, mm, vpn);
   if (vad.view !== null) return viewPageState(k, db, mm, vad, vpn, hi, lo);
   if (pteValid(k, hi, lo)) {
@@ -284,10 +294,14 @@ export function setProtection(
 }
 
 /**
- * Decommits page vpn (MiDecommitPages): its frame goes back, its PTE becomes
- * MM_DECOMMIT in a MemCommit VAD (where zero would mean committed) or zero.
- * Returns whether it was committed (its charge is returned by the caller)
- * and whether a TLB flush is owed.
+ * Decommits page vpn (WRK mm/freevm.c MiDecommitPages): its frame goes
+ * back and its PTE becomes MM_DECOMMIT (MmDecommittedPte), whatever the
+ * page was: committed or not, in a MemCommit VAD or not ("Decommit each
+ * page by setting the PTE to be explicitly decommitted": a zero PTE too,
+ * MI_INCREMENT_USED_PTES_BY_HANDLE); one already MM_DECOMMIT stays. The
+ * caller made the page table (MiMakePdeExistAndMakeValid). Returns whether
+ * it was committed (its charge is returned by the caller) and whether a
+ * TLB flush is owed.
  */
 export function decommitPage(
   k: KernelCore,
@@ -298,7 +312,12 @@ export function decommitPage(
   vpn: number,
 ): { was: boolean; flush: boolean } {
   const s = pageState(k, db, mm, vad, vpn);
-  if (!s.committed) return { was: false, flush: false };
+  const e = mkDecommitted();
+  if (!s.committed) {
+    // a reserved page's zero PTE becomes MM_DECOMMIT (CommitReduction += 1: no charge to return)
+    if (s.kind === SoftKind.Zero) setPte(k, mm, vpn, e.hi, e.lo);
+    return { was: false, flush: false };
+  }
   // a locked page is unlocked as it goes (MiDeleteVirtualAddresses: FirstDynamic -= 1)
   p.locked.delete(vpn);
   p.resetLost.delete(vpn);
@@ -311,10 +330,7 @@ export function decommitPage(
     const pte = getPte(k, mm, vpn);
     db.pagefile.release(pageFileOffset(pte.hi, pte.lo, widePtes(k)));
   }
-  if (vad.memCommit) {
-    const e = mkDecommitted();
-    setPte(k, mm, vpn, e.hi, e.lo);
-  } else if (getPte(k, mm, vpn).pa >= 0) setPte(k, mm, vpn, 0, 0);
+  setPte(k, mm, vpn, e.hi, e.lo);
   return { was: true, flush: s.valid };
 }
 

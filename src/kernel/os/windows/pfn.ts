@@ -21,6 +21,9 @@ import { PagingFile } from "./pagefile.ts";
 import { setPte, widePtes, winProcess } from "./process.ts";
 import { type Section, writeProto } from "./section.ts";
 
+/** MEMORY_PRIORITY_NORMAL (processthreadsapi.h): the default page priority of every process and thread. */
+export const MEMORY_PRIORITY_NORMAL = 5;
+
 /**
  * Which list a frame is on (MMPFN.u3.e1.PageLocation; Windows Internals 7th
  * ed., Part 1, ch. 5 "Page list dynamics"). Active: in a working set (a
@@ -61,6 +64,22 @@ export class PfnDatabase {
   readonly pageFileOffset: Int32Array;
   /** the lists, oldest first (a Set keeps insertion order: the standby list is reused oldest first) */
   readonly standby = new Set<number>();
+  /**
+   * MMPFN.u3.e1.Priority: each frame's page priority, 0-7 (Windows Internals
+   * 7th ed., Part 1, ch. 5 "Page priority"): that of the thread whose
+   * fault allocated it (process.ts pagePriority), 5 for the kernel's
+   */
+  readonly priority: Uint8Array;
+  /**
+   * The standby list as Windows Vista and later keep it: eight lists, one
+   * per page priority (MmStandbyPageListByPriority), each oldest first;
+   * `standby` is their union. Repurposing takes the lowest priority first.
+   */
+  readonly standbyByPriority: Set<number>[] = Array.from({ length: 8 }, () => new Set<number>());
+  /** standby pages repurposed, by their priority (RAMMap's Priority Summary "Repurposed" column) */
+  readonly repurposedByPriority = new Float64Array(8);
+  /** the page priority of the thread whose fault is taking frames (fault.ts sets it); 5 otherwise */
+  allocPriority = MEMORY_PRIORITY_NORMAL;
   readonly modifiedList = new Set<number>();
   readonly zeroed: number[] = [];
   /** MMPFN.PteAddress of the pages on the standby and modified lists */
@@ -89,6 +108,7 @@ export class PfnDatabase {
     this.list = new Uint8Array(nrFrames);
     this.modified = new Uint8Array(nrFrames);
     this.pageFileOffset = new Int32Array(nrFrames);
+    this.priority = new Uint8Array(nrFrames).fill(MEMORY_PRIORITY_NORMAL);
     this.pagefile = new PagingFile(pagefileBytes);
   }
 
@@ -96,13 +116,18 @@ export class PfnDatabase {
    * A frame for a fault (MiRemoveAnyPage / MiRemoveZeroPage): the zeroed
    * list first, then the free list (zeroed here when `zero`, as
    * MiResolveDemandZeroFault zeroes a free page when the zeroed list is
-   * empty), then the oldest standby page, repurposed. -1: none at all.
+   * empty), then the oldest page of the lowest-priority standby list,
+   * repurposed (Windows Internals "Page priority": "when the memory
+   * manager wants to take a page from the standby list, it takes pages
+   * from low-priority lists first"). The frame takes the page priority of
+   * the thread whose fault takes it (allocPriority). -1: none at all.
    */
   takeFrame(k: KernelCore, zero: boolean, gfp: number, kind: PageKind): number {
     let pfn = this.zeroed.length > 0 ? this.zeroed.pop()! : -1;
     if (pfn >= 0) {
       this.list[pfn] = PfnList.Active;
       k.pages.kind[pfn] = kind;
+      this.priority[pfn] = this.allocPriority;
       return pfn;
     }
     // the free list without waiting (no reclaim: Linux's reclaim and OOM killer are not Windows');
@@ -110,12 +135,21 @@ export class PfnDatabase {
     const nowait = gfp & ~(Gfp.DIRECT_RECLAIM | Gfp.KSWAPD_RECLAIM);
     pfn = k.buddy.alloc(0, nowait, kind);
     if (pfn < 0 && this.standby.size > 0) {
-      this.repurpose(k, this.standby.values().next().value!);
+      this.repurpose(k, this.lowestStandby());
       pfn = k.buddy.alloc(0, nowait, kind);
     }
     if (pfn < 0) pfn = k.buddy.alloc(0, gfp, kind);
-    if (pfn >= 0 && zero) k.machine.phys.zeroFrame(pfnUnchecked(pfn));
+    if (pfn < 0) return -1;
+    if (zero) k.machine.phys.zeroFrame(pfnUnchecked(pfn));
+    this.priority[pfn] = this.allocPriority;
     return pfn;
+  }
+
+  /** The oldest page of the lowest-priority standby list that has one (the standby list is not empty). */
+  lowestStandby(): number {
+    for (const l of this.standbyByPriority) if (l.size > 0) return l.values().next().value!;
+    assert(false, "lowestStandby: the standby list is empty");
+    return -1;
   }
 
   /**
@@ -158,8 +192,10 @@ export class PfnDatabase {
   /** Takes a frame off the standby or modified list (the page is back in a working set); which list it was on. */
   unlink(pfn: number): PfnList {
     const was = this.list[pfn];
-    if (was === PfnList.Standby) this.standby.delete(pfn);
-    else if (was === PfnList.Modified) this.modifiedList.delete(pfn);
+    if (was === PfnList.Standby) {
+      this.standby.delete(pfn);
+      this.standbyByPriority[this.priority[pfn]].delete(pfn);
+    } else if (was === PfnList.Modified) this.modifiedList.delete(pfn);
     if (was === PfnList.Standby || was === PfnList.Modified) this.owners.delete(pfn);
     this.list[pfn] = PfnList.Active;
     return was;
@@ -170,6 +206,7 @@ export class PfnDatabase {
     const dirty = this.modified[pfn] === 1;
     this.list[pfn] = dirty ? PfnList.Modified : PfnList.Standby;
     (dirty ? this.modifiedList : this.standby).add(pfn);
+    if (!dirty) this.standbyByPriority[this.priority[pfn]].add(pfn);
     this.owners.set(pfn, owner);
   }
 
@@ -202,6 +239,7 @@ export class PfnDatabase {
     this.pageFileOffset[pfn] = 0;
     this.unlink(pfn);
     this.repurposed++;
+    this.repurposedByPriority[this.priority[pfn]]++;
     this.releaseFrame(k, pfn);
   }
 

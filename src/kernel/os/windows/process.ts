@@ -78,6 +78,26 @@ export class WinProcess {
    * process has none. stackLimitVpn is the lowest committed page's.
    */
   stack: { deallocationVpn: number; baseVpn: number; stackLimitVpn: number; overflows: number } | null = null;
+  /**
+   * The process's memory priority (EPROCESS's page priority:
+   * SetProcessInformation ProcessMemoryPriority; MEMORY_PRIORITY_NORMAL, 5,
+   * "the default priority for all threads and processes on the system").
+   */
+  memoryPriority = 5;
+  /** the token's SeLockMemoryPrivilege is enabled (MEM_LARGE_PAGES needs it: largepage.ts) */
+  lockMemoryPrivilege = false;
+  /** Threads given their own (SetThreadInformation ThreadMemoryPriority), by pid; the others use the process's. */
+  readonly threadPriority = new Map<number, number>();
+}
+
+/**
+ * The page priority of task's thread (Windows Internals 7th ed., Part 1,
+ * ch. 5 "Page priority": "A thread inherits its page-priority value from
+ * the process to which it belongs"): its own if SetThreadInformation set
+ * one, else its process's.
+ */
+export function pagePriority(p: WinProcess, pid: number): number {
+  return p.threadPriority.get(pid) ?? p.memoryPriority;
 }
 
 /** The Windows state of an address space. */

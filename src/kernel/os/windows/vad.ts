@@ -65,6 +65,8 @@ export class Vad {
    * MEM_PRESERVE_PLACEHOLDER turns it back into one.
    */
   fromPlaceholder = false;
+  /** VadLargePages (MEM_LARGE_PAGES, largepage.ts): committed at once, mapped by large-page PDEs, never paged */
+  largePages = false;
 
   constructor(
     /** StartingVpn */

@@ -386,6 +386,8 @@ export function protoPteFault(
   if (!setPte(k, mm, vpn, e.hi, e.lo)) return { signal: "SIGKILL", code: "SI_KERNEL", addr: 0n };
   if (own) p.wsProtection.set(vpn, prot);
   mapShared(k, f.pfn);
+  // a shared page's priority is the highest of the threads sharing it (Windows Internals "Page priority")
+  if (w.db.priority[f.pfn] < w.db.allocPriority) w.db.priority[f.pfn] = w.db.allocPriority;
   if (f.read) task.majFlt++;
   else task.minFlt++;
   if (write && r.copy) {

@@ -231,7 +231,14 @@ describe("a reservation of terabytes", () => {
       committed: 3,
       reserved: Number((100n * T) / 4096n),
     });
-    expect(k.virtualFree(t, a, 100n * T, false)).toBe(true);
+    // MEM_DECOMMIT writes MM_DECOMMIT into every PTE of the range (MiDecommitPages): 100 TB needs
+    // 2^35 / 512 page tables, more than RAM holds: ERROR_NOT_ENOUGH_MEMORY (8), nothing decommitted
+    const tables = k.view.pageTables(t).tables.length;
+    expect(k.virtualFree(t, a, 100n * T, false)).toBe(false);
+    expect(k.view.windows()!.process(t)!.lastError).toBe(8);
+    expect(k.view.pageTables(t).tables.length).toBe(tables);
+    expect(w.commit().total).toBe(3);
+    expect(k.virtualFree(t, mid, 0x3000n, false)).toBe(true);
     expect(w.commit().total).toBe(0);
     // reserved and committed at once: every page committed, none with a PTE
     const b = k.virtualAlloc(t, 0n, 16n << 20n, true, true, RW);

@@ -11,8 +11,9 @@
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { freePgtables } from "../../mm/memory.ts";
 import { MmuGather } from "../../mm/mmu_gather.ts";
-import { ptePa, userHalfEnd } from "../../mm/pgtable.ts";
+import { mmPgtablesPages, ptePa, userHalfEnd } from "../../mm/pgtable.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
+import { releaseLargePages } from "./largepage.ts";
 import { GRANULARITY_PAGES, X64K } from "./layout.ts";
 import {
   isGuard,
@@ -162,7 +163,9 @@ export function virtualAlloc(
   const vad = p.vads.locate(startVpn);
   if (copy && vad?.view == null) return fail(p, WinError.INVALID_PARAMETER);
   // a placeholder is never committed: only replaced (placeholder.ts; STATUS_CONFLICTING_ADDRESSES)
-  if (vad === null || endVpn > vad.endVpn || vad.placeholder) return fail(p, WinError.INVALID_ADDRESS);
+  // a large-page VAD is committed whole, never again (WRK allocvm.c: VadLargePages, STATUS_CONFLICTING_ADDRESSES)
+  if (vad === null || endVpn > vad.endVpn || vad.placeholder || vad.largePages)
+    return fail(p, WinError.INVALID_ADDRESS);
   if (vad.view !== null) {
     // "Only page file backed sections can be committed" (WRK mm/allocvm.c): STATUS_ALREADY_COMMITTED
     if (vad.view.section.file !== null) return fail(p, WinError.ACCESS_DENIED);
@@ -289,7 +292,8 @@ export function virtualFree(
     releaseVad(w, p, mm, vad);
     return true;
   }
-  if (vad === null) return !!fail(p, WinError.INVALID_ADDRESS);
+  // a large-page VAD is released, never decommitted (freevm.c: STATUS_MEMORY_NOT_ALLOCATED)
+  if (vad === null || vad.largePages) return !!fail(p, WinError.INVALID_ADDRESS);
   let startVpn: number;
   let endVpn: number;
   if (size === 0n) {
@@ -303,17 +307,42 @@ export function virtualFree(
     // STATUS_UNABLE_TO_FREE_VM (RtlNtStatusToDosError: ERROR_INVALID_PARAMETER): the range leaves the reservation
     if (endVpn > vad.endVpn) return !!fail(p, WinError.INVALID_PARAMETER);
   }
+  // a placeholder has no PTEs to write (docs/windows.md: its MEM_DECOMMIT is untested on Windows)
+  if (vad.placeholder) return true;
+  // MiDecommitPages: every PDE of the range made to exist first (MiMakePdeExistAndMakeValid), then
+  // every PTE of it MM_DECOMMIT. The WRK has no failure there (it waits for memory); vmlab refuses with
+  // ERROR_NOT_ENOUGH_MEMORY, nothing changed, a range whose tables the free memory cannot hold (its choice)
+  if (!makeTables(w, mm, startVpn, endVpn)) return !!fail(p, WinError.NOT_ENOUGH_MEMORY);
   let returned = 0;
   let flushOwed = false;
-  const runs = [...pageRuns(k, w.db, mm, vad, startVpn, endVpn)].filter((r) => r.s.committed);
-  for (const run of runs)
-    for (let vpn = run.vpn; vpn < run.vpn + run.n; vpn++) {
-      const r = decommitPage(k, w.db, p, mm, vad, vpn);
-      if (r.was) returned++;
-      flushOwed ||= r.flush;
-    }
+  for (let vpn = startVpn; vpn <= endVpn; vpn++) {
+    const r = decommitPage(k, w.db, p, mm, vad, vpn);
+    if (r.was) returned++;
+    flushOwed ||= r.flush;
+  }
   uncharge(w, p, vad, returned);
   if (flushOwed) flush(w, mm, startVpn, endVpn - startVpn + 1);
+  return true;
+}
+
+/**
+ * The page tables of [startVpn, endVpn] made (MiMakePdeExistAndMakeValid at
+ * each PDE). False when they cannot be: more tables missing than free
+ * frames (counted before any is made: every table of every level the range
+ * spans, less those the process has), or an allocation failing.
+ */
+function makeTables(w: WinMm, mm: MmStruct, startVpn: number, endVpn: number): boolean {
+  const k = w.k;
+  const pt = k.arch.pgtable;
+  const ptrs = pt.ptrsPerTable;
+  let spans = 0;
+  for (let level = 1; level < pt.levels; level++) {
+    const span = ptrs ** level;
+    spans += Math.floor(endVpn / span) - Math.floor(startVpn / span) + 1;
+  }
+  if (spans - mmPgtablesPages(k.userMm, mm) > k.buddy.freePages()) return false;
+  for (let vpn = startVpn; vpn <= endVpn; vpn += ptrs - (vpn % ptrs))
+    if (ptePa(k.userMm, mm, vpn, true) < 0) return false;
   return true;
 }
 
@@ -324,8 +353,9 @@ export function virtualFree(
  */
 export function releaseVad(w: WinMm, p: WinProcess, mm: MmStruct, vad: Vad): void {
   const k = w.k;
-  let flushOwed = false;
-  for (const run of pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
+  // MiFreeLargePages: the PDEs cleared, the large pages freed
+  let flushOwed = vad.largePages && releaseLargePages(k, mm, vad);
+  for (const run of vad.largePages ? [] : pageRuns(k, w.db, mm, vad, vad.startVpn, vad.endVpn)) {
     if (run.n > 1 || run.s.kind === SoftKind.Zero) continue; // all-zero PTEs: nothing to free or clear
     const vpn = run.vpn;
     const s = run.s;
@@ -409,6 +439,13 @@ export function virtualProtect(
   }
   if (vad !== null && vad.view !== null && endVpn <= vad.endVpn)
     return protectView(w, p, mm, vad, startVpn, endVpn, protect);
+  // large pages: "These regions are always the same protection throughout" (protect.c): the same one
+  // succeeds, another is STATUS_CONFLICTING_ADDRESSES
+  if (vad?.largePages && endVpn <= vad.endVpn) {
+    if (protection === vad.protection) return win32Protection(protection);
+    p.lastError = WinError.INVALID_ADDRESS;
+    return -1;
+  }
   const runs =
     vad === null || endVpn > vad.endVpn ? null : [...pageRuns(w.k, w.db, mm, vad, startVpn, endVpn)];
   if (vad === null || runs === null || runs.some((r) => !r.s.committed)) {

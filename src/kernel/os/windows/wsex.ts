@@ -16,7 +16,9 @@
  * - Node (bits 16-21): the NUMA node: 0 (vmlab has one).
  * - Locked (bit 22): "If this bit is 1, the virtual page is locked in
  *   physical memory": VirtualLock's pages (lock.ts).
- * - LargePage (bit 23): 0 (no large-page allocations in this profile).
+ * - LargePage (bit 23): "If this bit is 1, the page is a large page": a
+ *   MEM_LARGE_PAGES page (largepage.ts), reported Valid, and Locked (it is
+ *   nonpageable: vmlab's reading; the page says nothing of it).
  * - Bad (bit 31): "the page is has been reported as bad": 0.
  *
  * A page not in the working set has Valid 0 and the Invalid layout: only
@@ -61,6 +63,13 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
   };
   if (vad === null) return b;
   const s = pageState(w.k, w.db, mm, vad, vpn);
+  if (vad.largePages) {
+    b.valid = b.locked = b.largePage = true;
+    b.shareCount = 1;
+    b.win32Protection = win32Protection(s.protection);
+    b.flags = (1 | (1 << 1) | (b.win32Protection << 4) | (1 << 22) | (1 << 23)) >>> 0;
+    return b;
+  }
   if (s.valid && p.ws.has(vpn)) {
     b.valid = true;
     b.shared = sharedFrame(w.k, vad, s.pfn);

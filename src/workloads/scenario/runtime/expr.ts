@@ -291,6 +291,14 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return BigInt(cpus.reduce((n, cpu) => n + counter(cpu), 0));
     };
   if (PAGETABLE_METRICS.includes(name)) return (rt) => BigInt(rt.view.pageTableMetrics()[name] ?? 0);
+  const prio = /^standby_priority_([0-7])$/.exec(name);
+  if (prio !== null)
+    // profile=windows: the standby list of one page priority (MmStandbyPageListByPriority; docs/windows.md)
+    return (rt) => {
+      const w = rt.view.windows();
+      if (w === null) c.fail(`${name} is the windows profile's (machine profile=windows)`, pos);
+      return BigInt(w.paging().standbyByPriority[Number(prio[1])]);
+    };
   if (name.startsWith("ipt."))
     return c.fail(
       `unknown inverted-page-table metric '${name}' (${PAGETABLE_METRICS.slice(1).join(", ")})`,

@@ -25,6 +25,7 @@ const ERROR_NAMES: Record<number, string> = {
   1006: "ERROR_FILE_INVALID",
   1132: "ERROR_MAPPED_ALIGNMENT",
   1224: "ERROR_USER_MAPPED_FILE",
+  1314: "ERROR_PRIVILEGE_NOT_HELD",
   1450: "ERROR_NO_SYSTEM_RESOURCES",
   1453: "ERROR_WORKING_SET_QUOTA",
   // an NTSTATUS RtlNtStatusToDosError passes through (VirtualLock of a guard page)
@@ -118,10 +119,11 @@ const ALLOC_BITS: Record<string, number> = {
   top_down: 0x100000,
   write_watch: 0x200000,
   reset_undo: 0x1000000,
+  large_pages: 0x20000000,
 };
 
 const ALLOC_TYPES =
-  "the allocation type joins reserve, commit, top_down, write_watch, reset, reset_undo (reserve_placeholder, replace_placeholder) with +";
+  "the allocation type joins reserve, commit, top_down, write_watch, large_pages, reset, reset_undo (reserve_placeholder, replace_placeholder) with +";
 
 /**
  * `P: VAR = VirtualAlloc SIZE reserve|commit|reserve+commit[+top_down][+write_watch] [prot=PROT] [at=ADDR]`,

@@ -1,0 +1,184 @@
+/**
+ * VirtualAlloc MEM_LARGE_PAGES (WRK mm/allocvm.c NtAllocateVirtualMemory's
+ * large-page path, MiAllocateLargePages and MiFreeLargePages; the
+ * "Large-Page Support" Win32 page; Windows Internals 7th ed., Part 1, ch. 5
+ * "Large and small pages"):
+ *
+ * - NtAllocateVirtualMemory first checks the type: MEM_LARGE_PAGES needs
+ *   MEM_COMMIT and refuses MEM_WRITE_WATCH, MEM_RESET, MEM_PHYSICAL
+ *   (STATUS_INVALID_PARAMETER_5: 87; alloctype.ts); then the base and
+ *   size; then SeLockMemoryPrivilege ("check for privilege before
+ *   attaching"): STATUS_PRIVILEGE_NOT_HELD, ERROR_PRIVILEGE_NOT_HELD (1314).
+ * - A reservation (MEM_RESERVE, or no address): the size must be a multiple
+ *   of MM_MINIMUM_VA_FOR_LARGE_PAGE, GetLargePageMinimum() (2 MB on x64 and
+ *   PAE, 4 MB on 32-bit paging: a PDE's span), else
+ *   STATUS_INVALID_PARAMETER_4 (87); the base is aligned down to it
+ *   (MI_ALIGN_TO_SIZE), or a free range aligned to it is found. The VAD is
+ *   VadLargePages, MemCommit, charged its pages.
+ * - MiAllocateLargePages: physically contiguous, naturally aligned runs of
+ *   a large page each, zeroed, mapped by PDEs with the PS bit (MI_MAKE_PDE_MAP_LARGE_PAGE:
+ *   no page table below), dirty and accessed. None to be had:
+ *   STATUS_INSUFFICIENT_RESOURCES, ERROR_NO_SYSTEM_RESOURCES (1450), the VAD
+ *   removed. The frames are nonpageable: in no working-set list (no trim, no
+ *   working-set manager takes them), on no page list.
+ * - MEM_COMMIT inside the VAD, MEM_DECOMMIT of it (STATUS_MEMORY_NOT_ALLOCATED)
+ *   and VirtualProtect to another protection (protect.c: "These regions are
+ *   always the same protection throughout") are ERROR_INVALID_ADDRESS
+ *   (487); VirtualProtect to the same protection succeeds. MEM_RELEASE of the
+ *   whole VAD frees the frames (MiFreeLargePages).
+ *
+ * vmlab's differences: the PDE takes the VAD's protection (the WRK's
+ * MiAllocateLargePages writes MM_READWRITE whatever was asked); the
+ * allocation does not empty the working sets or flush the lists first to
+ * find contiguous memory (MmEmptyAllWorkingSets, MiFlushAllPages), nor
+ * retry with smaller chunks: the buddy allocator's free blocks are what it
+ * gets.
+ */
+import { pfnUnchecked } from "../../../base/units.ts";
+import type { KernelCore } from "../../core/core.ts";
+import { Gfp } from "../../mm/gfp.ts";
+import type { MmStruct } from "../../mm/MmStruct.ts";
+import { PageKind } from "../../mm/PageDesc.ts";
+import { VmFlag } from "../../mm/vma.ts";
+import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
+import { makeProtectionMask, mmRights } from "./mmpte.ts";
+import type { WinProcess } from "./process.ts";
+import { SHARED_USER_DATA_VPN } from "./shared.ts";
+import { Vad } from "./vad.ts";
+
+const PAGE = 4096n;
+/** ERROR_PRIVILEGE_NOT_HELD: STATUS_PRIVILEGE_NOT_HELD */
+export const ERROR_PRIVILEGE_NOT_HELD = 1314;
+/** ERROR_NO_SYSTEM_RESOURCES: STATUS_INSUFFICIENT_RESOURCES */
+export const ERROR_NO_SYSTEM_RESOURCES = 1450;
+
+/** GetLargePageMinimum in pages: what one PDE maps (MM_MINIMUM_VA_FOR_LARGE_PAGE). */
+export function largePagePages(k: KernelCore): number {
+  return k.arch.pgtable.ptrsPerTable;
+}
+
+/** The physical address of the PDE over vpn (its page directory made if `make`), or -1. */
+function pdePa(k: KernelCore, mm: MmStruct, vpn: number, make: boolean): number {
+  const pt = k.arch.pgtable;
+  const m = k.userMm.mapper(mm);
+  if (!make) return m.entryPaAt(mm.pgdPfn, vpn as never, pt.pmdLevel);
+  const pd = m.ensureTable(mm.pgdPfn, vpn as never, pt.pmdLevel, true);
+  if (pd < 0) return -1;
+  return pd * 4096 + (Math.floor(vpn / pt.ptrsPerTable) % pt.ptrsPerTable) * pt.entryBytes;
+}
+
+/** The frame behind vpn of a large-page VAD (the PDE's large page, plus the offset in it). */
+export function largePageFrame(k: KernelCore, mm: MmStruct, vpn: number): number {
+  const pt = k.arch.pgtable;
+  const pa = pdePa(k, mm, vpn, false);
+  if (pa < 0) return -1;
+  const e = pt.get(k.machine.phys, pa);
+  if (!pt.leaf(e.hi, e.lo, pt.pmdLevel)) return -1;
+  return pt.pfn(e.hi, e.lo, pt.pmdLevel) + (vpn % pt.ptrsPerTable);
+}
+
+/**
+ * VirtualAlloc(addr, size, MEM_RESERVE|MEM_COMMIT|MEM_LARGE_PAGES, protect)
+ * (the type checked: alloctype.ts). The base, or 0 with GetLastError.
+ */
+export function allocLargePages(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  addr: bigint,
+  size: bigint,
+  protect: number,
+  topDown: boolean,
+): bigint {
+  const k = w.k;
+  const L = w.layout;
+  const protection = makeProtectionMask(protect);
+  if (protection < 0 || size === 0n) return fail(p, WinError.INVALID_PARAMETER);
+  const vadEnd = BigInt(L.vadEndVpn) * PAGE;
+  if ((addr !== 0n && addr < 0x10000n) || addr >= vadEnd || vadEnd - addr < size)
+    return fail(p, WinError.INVALID_PARAMETER);
+  if (!p.lockMemoryPrivilege) return fail(p, ERROR_PRIVILEGE_NOT_HELD);
+  // PAGE_WRITECOPY is not valid for private pages (STATUS_INVALID_PAGE_PROTECTION)
+  if (mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
+  const large = largePagePages(k);
+  const n = Number((size + PAGE - 1n) / PAGE);
+  if (n % large !== 0) return fail(p, WinError.INVALID_PARAMETER);
+  let startVpn: number;
+  if (addr !== 0n) {
+    startVpn = Number(addr / PAGE) - (Number(addr / PAGE) % large);
+    if (p.vads.conflicting(startVpn, startVpn + n - 1) !== null) return fail(p, WinError.INVALID_ADDRESS);
+  } else {
+    startVpn = topDown
+      ? p.vads.findEmptyDown(n, large, L.lowestUserVpn, L.vadEndVpn)
+      : p.vads.findEmpty(n, large, L.lowestUserVpn, L.vadEndVpn);
+    if (startVpn < 0) return fail(p, WinError.NOT_ENOUGH_MEMORY);
+  }
+  const endVpn = startVpn + n - 1;
+  // (x64) KUSER_SHARED_DATA's page is in no VAD: a large page over it is a conflict
+  if (startVpn <= SHARED_USER_DATA_VPN && SHARED_USER_DATA_VPN <= endVpn)
+    return fail(p, WinError.INVALID_ADDRESS);
+  const vad = new Vad(startVpn, endVpn, protection, true);
+  vad.largePages = true;
+  if (!charge(w, p, vad, n)) return fail(p, WinError.COMMITMENT_LIMIT);
+  p.vads.insert(vad);
+  if (!mapLargePages(k, mm, vad)) {
+    releaseLargePages(k, mm, vad);
+    uncharge(w, p, vad, n);
+    p.vads.remove(vad);
+    return fail(p, ERROR_NO_SYSTEM_RESOURCES);
+  }
+  return BigInt(startVpn) * PAGE;
+}
+
+/** MiAllocateLargePages: a zeroed large page for each PDE of the VAD. False when one could not be had. */
+function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
+  const pt = k.arch.pgtable;
+  const large = largePagePages(k);
+  const order = Math.log2(large);
+  const r = mmRights(vad.protection);
+  for (let vpn = vad.startVpn; vpn <= vad.endVpn; vpn += large) {
+    const pa = pdePa(k, mm, vpn, true);
+    if (pa < 0) return false;
+    // no reclaim: the WRK's MiFindLargePageMemory takes free and standby runs, never waits
+    const pfn = k.buddy.alloc(
+      order,
+      Gfp.HIGHUSER & ~(Gfp.DIRECT_RECLAIM | Gfp.KSWAPD_RECLAIM),
+      PageKind.UserAnon,
+    );
+    if (pfn < 0) return false;
+    for (let f = pfn; f < pfn + large; f++) {
+      k.machine.phys.zeroFrame(pfnUnchecked(f));
+      // every frame ActiveAndValid with ReferenceCount 1, mapped once (the PDE)
+      k.pages.refcount[f] = 1;
+      k.pages.mapcount[f] = 1;
+    }
+    // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE
+    const flags = (r.r ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
+    const e = pt.mkUser(pfn, pt.pmdLevel, flags, r.w, true, false);
+    pt.set(k.machine.phys, pa, e.hi, e.lo);
+  }
+  return true;
+}
+
+/**
+ * MiFreeLargePages: each PDE of the VAD cleared and its large page freed
+ * (the tables above it go with the VAD: releaseVad). Returns whether a TLB
+ * flush is owed.
+ */
+export function releaseLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
+  const pt = k.arch.pgtable;
+  const large = largePagePages(k);
+  let any = false;
+  for (let vpn = vad.startVpn; vpn <= vad.endVpn; vpn += large) {
+    const pa = pdePa(k, mm, vpn, false);
+    if (pa < 0) continue;
+    const e = pt.get(k.machine.phys, pa);
+    if (!pt.leaf(e.hi, e.lo, pt.pmdLevel)) continue;
+    const pfn = pt.pfn(e.hi, e.lo, pt.pmdLevel);
+    pt.set(k.machine.phys, pa, 0, 0);
+    for (let f = pfn; f < pfn + large; f++) k.pages.mapcount[f] = 0;
+    k.buddy.free(pfn, Math.log2(large));
+    any = true;
+  }
+  return any;
+}
