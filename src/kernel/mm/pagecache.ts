@@ -87,7 +87,7 @@ export class PageCache {
    * (shmem_huge, SHMEM_HUGE_*; never by default), the huge= of shm_mnt, the
    * mount of memfds (shmem_enabled_store sets it to any value but deny and
    * force), and the counters THP_FILE_ALLOC, THP_FILE_FALLBACK and
-   * THP_FILE_FALLBACK_CHARGE (no memcg charge fails here: always 0).
+   * THP_FILE_FALLBACK_CHARGE (the memory limit refusing a huge folio's charge).
    * Linux: mm/shmem.c shmem_huge, shmem_enabled_store
    */
   readonly shmemThp = {

@@ -47,6 +47,38 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     expect(out).toMatch(/Memory cgroup out of memory: Killed process \d+ \(A\)/);
   });
 
+  it("show memcg: memory.current, memory.max, memory.events (max: the rounds, oom), memory.stat, failcnt", () => {
+    const r = run([
+      "machine ram=64M memory_max=8M overcommit=always",
+      "file F size=1M",
+      "spawn A",
+      "spawn B",
+      "B: buf = mmap 4K",
+      "B: write buf 4K value=1",
+      "A: a = mmap 8188K",
+      "A: write a 8188K value=1",
+      "B: n = syscall read F buf 4K",
+      "show memcg",
+    ]);
+    // A's pages uncharged with its death: B's buffer page and F's page 0 remain
+    expect(r.statements[9].output).toEqual([
+      "memory.current 8192",
+      "memory.max 8388608",
+      "memory.events low 0",
+      "memory.events high 0",
+      "memory.events max 20",
+      "memory.events oom 1",
+      "memory.events oom_kill 1",
+      "memory.events oom_group_kill 0",
+      "memory.stat anon 4096",
+      "memory.stat file 4096",
+      "memory.stat shmem 0",
+      "memory.failcnt 2",
+    ]);
+    const none = run(["machine ram=64M", "show memcg"]);
+    expect(none.statements[1].output.slice(0, 2)).toEqual(["memory.current 0", "memory.max max"]);
+  });
+
   it("read(2) with 2 pages of room: readahead adds 2 of its 4 and stops, no OOM; the read is served from them", () => {
     // get_init_ra_size(1, 32) = 4 pages from 0: pages 0 and 1 are charged, page 2's charge
     // finds the limit (failcnt 1); the 2 new pages are locked until read_pages, so reclaim frees
