@@ -14,6 +14,7 @@ import type { KernelCore } from "./core.ts";
 import { outOfMemory } from "./oom.ts";
 import { oomCurrent } from "./oom_report.ts";
 import { memcgReclaim } from "./reclaim.ts";
+import type { Task } from "./task.ts";
 
 /**
  * The pages charged to the memory limit (its page_counter's usage): every folio Linux charges at
@@ -94,6 +95,14 @@ export function memcgUsage(k: KernelCore): number {
   return userMemoryUsed(k);
 }
 
+/** The task whose read(2) or write(2) runs (vfs.ts fileIo), by kernel: current for chargeFolio outside a fault. */
+const syscallTasks = new WeakMap<KernelCore, Task | null>();
+
+/** Marks `task` as the one whose system call charges page-cache folios now (null: none). */
+export function memcgSyscallTask(k: KernelCore, task: Task | null): void {
+  syscallTasks.set(k, task);
+}
+
 /**
  * mem_cgroup_charge(folio, NULL, gfp) of a new page-cache or shmem folio of `nr` pages
  * (filemap_add_folio, shmem_alloc_and_add_folio): try_charge_memcg with the caller's gfp
@@ -108,7 +117,7 @@ export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
   if (limit === null || limit === undefined) return true;
   if (k.faultingMm !== null) return tryChargeMemcg(k, nr, gfp);
-  const cur = k.current[k.runningCpu];
+  const cur = syscallTasks.get(k) ?? null;
   if (cur === null || !cur.alive || cur.mm === null) return tryChargeMemcg(k, nr, gfp);
   k.faultingMm = cur.mm; // current->mm: oom_kill_process only marks the charging task
   try {

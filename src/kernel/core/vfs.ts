@@ -20,6 +20,7 @@ import { Errno } from "../mm/userMm.ts";
 import { allocPages } from "./alloc.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
+import { memcgSyscallTask } from "./memcontrol.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { memfdRelease } from "./memfd_evict.ts";
 import { exit, syscallEntry } from "./sched.ts";
@@ -119,11 +120,18 @@ export function fileIo(
   if (!k.uaccess.accessOk(uva, len)) return -Errno.EFAULT;
   const file = taskFile(k, k.current[cpuId], f); // fdget_pos
   const usePos = offset === undefined && !file.implicit;
-  const r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
-  if (usePos && r > 0) file.pos += r; // fdput_pos: the new f_pos
-  // the memory cgroup's OOM killer chose the caller while it charged a page-cache folio
-  // (memcontrol.ts chargeFolio): its SIGKILL, pending, kills it on the way back to user space
+  // the caller is current while its page-cache folios are charged (memcontrol.ts chargeFolio)
   const t = k.current[cpuId];
+  memcgSyscallTask(k, t);
+  let r: number;
+  try {
+    r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
+  } finally {
+    memcgSyscallTask(k, null);
+  }
+  if (usePos && r > 0) file.pos += r; // fdput_pos: the new f_pos
+  // the memory cgroup's OOM killer chose the caller while it charged a page-cache folio: its
+  // SIGKILL, pending, kills it on the way back to user space
   if (t?.alive && t.oomKilled) exit(k, t, "SIGKILL (out of memory)");
   return r;
 }

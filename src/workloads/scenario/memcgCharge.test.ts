@@ -124,6 +124,25 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     expect(r.statements[6].output.join("\n")).toContain("n = -12 (ENOMEM)");
   });
 
+  it("write(2) by the only task at the limit: write_begin's full charge, its own OOM kill, 35 rounds, -ENOMEM", () => {
+    // no readahead for a write: 18 rounds, mem_cgroup_oom chooses B, 17 more, -ENOMEM; nothing
+    // written (generic_perform_write's first page), and the pending SIGKILL kills B
+    const r = run([
+      "machine ram=64M memory_max=8M overcommit=always",
+      "file F size=1M",
+      "spawn B",
+      "B: buf = mmap 8M",
+      "B: write buf 8M value=1",
+      "let r = vmstat.memcg_reclaims",
+      "B: n = syscall write F buf 4K",
+      "expect n == -12",
+      "expect vmstat.memcg_reclaims - r == 35",
+      "expect B.alive == 0",
+      "expect meminfo.Cached == 0",
+    ]);
+    expect(r.failed).toBe(0);
+  });
+
   it("a file fault at the limit: the read-around refused (2 rounds), the page's FGP_CREAT charge OOM-kills A", () => {
     const r = run([
       "machine ram=64M memory_max=8M overcommit=always",
