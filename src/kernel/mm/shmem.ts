@@ -383,6 +383,13 @@ function shmemReadSlot(ctx: MmContext, owner: ShmemOwner, index: number, slot: n
   const swap = env.swap!;
   const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
   if (p < 0) return -1;
+  // mem_cgroup_swapin_charge_folio with the mapping's gfp: refused, the folio is put back
+  const charge = env.pageCache.memcgCharge;
+  if (charge !== null && !charge(1, Gfp.HIGHUSER_MOVABLE)) {
+    env.pages.refcount[p] = 0;
+    env.buddy.free(p, 0);
+    return -1;
+  }
   env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
   const shadow = swap.addToCache(slot, p); // for workingset_refault
   swap.pswpin++;

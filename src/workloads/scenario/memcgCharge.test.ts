@@ -222,6 +222,25 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     expect(r.failed).toBe(0);
   });
 
+  it("shared anonymous memory written past the limit and read back from swap stays within memory.max", () => {
+    // each new shmem page's charge reclaims (shmem to swap) at the limit, and so does each page
+    // swap_cluster_readahead brings back (mem_cgroup_swapin_charge_folio): uncharged, the
+    // read-back's clusters would take the page counter to 3.8M of its 2M
+    const r = run([
+      "machine ram=64M memory_max=2M swap=64M overcommit=always",
+      "spawn A",
+      "A: s = mmap 4M shared",
+      "A: write s 4M value=1",
+      "expect meminfo.Cached + meminfo.SwapCached <= 2M",
+      "A: read s 2M",
+      "expect meminfo.Cached + meminfo.SwapCached <= 2M",
+      "expect vmstat.pswpin > 0",
+      "expect oom_kills == 0",
+      "expect byte(A, s + 2M - 4K) == 1",
+    ]);
+    expect(r.failed).toBe(0);
+  });
+
   it("no limit: no charge fails, the huge tmpfs folio is had", () => {
     const r = run([
       "machine ram=64M overcommit=always",
