@@ -42,7 +42,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   kernel: n = get_user A ADDR | put_user A ADDR V | strncpy_from_user A SRC N
   kernel: stac | kernel: clac | kernel: pan on|off | kernel: sum on|off
   kernel: pagefault_disable | kernel: pagefault_enable
-  show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb|tasks|pagetables
+  show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|memcg|frames|vmstat|stats|tlb|tasks|pagetables
   show A maps|smaps|task|vad | show A pagetable [ADDR] | show A vtop ADDR | show kernel vtop ADDR
   show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]
   explain A ADDR [read|write|exec] | explain kernel ADDR [read|write|exec]

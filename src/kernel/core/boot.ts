@@ -38,7 +38,7 @@ import { nodesShift } from "../mm/workingset.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
 import type { Arch, KernelCore, KernelParts } from "./core.ts";
 import { Memblock } from "./memblock.ts";
-import { chargeHugePage, chargeUserPage } from "./memcontrol.ts";
+import { chargeFolio, chargeHugePage, chargeUserPage } from "./memcontrol.ts";
 import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
 import { directReclaim, wakeupKswapd, zoneReclaimablePages } from "./reclaim.ts";
@@ -235,6 +235,9 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   buddy.lru = vmscan.lru; // PageLRU, for steal_suitable_fallback
   // shmem_acct_blocks / shmem_unacct_blocks: a tmpfs page charged to vm_committed_as, checked
   // against the running task's mm (security_vm_enough_memory_mm(current->mm, ...))
+  // mem_cgroup_charge of each new page-cache and shmem folio (filemap_add_folio,
+  // shmem_alloc_and_add_folio): the memory limit's, when there is one
+  pageCache.memcgCharge = (nr, gfp) => chargeFolio(k, nr, gfp);
   pageCache.shmemAcct = (nr) => {
     const t = k.current[k.runningCpu];
     const mm = t?.alive ? t.mm : null;

@@ -14,6 +14,7 @@ import type { KernelCore } from "./core.ts";
 import { outOfMemory } from "./oom.ts";
 import { oomCurrent } from "./oom_report.ts";
 import { memcgReclaim } from "./reclaim.ts";
+import type { Task } from "./task.ts";
 
 /**
  * The pages charged to the memory limit (its page_counter's usage): every folio Linux charges at
@@ -66,6 +67,67 @@ export function chargeHugePage(
 }
 
 /**
+ * The memory cgroup's memory.events counters vmlab keeps beside reclaimCtx's (memcg_failcnt,
+ * memcg_reclaims, memcg_oom_kills): `max`, each time a charge found the limit reached and
+ * reclaimed (memcg_memory_event(MEMCG_MAX), once per reclaim round as try_charge_memcg raises
+ * it), and `oom`, each mem_cgroup_oom past its costly-order check (MEMCG_OOM, killed or not).
+ * Linux: mm/memcontrol.c memcg_memory_event, memory_events_show
+ */
+export interface MemcgEvents {
+  max: number;
+  oom: number;
+}
+
+const events = new WeakMap<KernelCore, MemcgEvents>();
+
+/** The memory cgroup's memory.events counters (zeros until a charge finds the limit). */
+export function memcgEvents(k: KernelCore): MemcgEvents {
+  let e = events.get(k);
+  if (e === undefined) {
+    e = { max: 0, oom: 0 };
+    events.set(k, e);
+  }
+  return e;
+}
+
+/** memory.current in pages: page_counter_read(&memcg->memory) (userMemoryUsed). */
+export function memcgUsage(k: KernelCore): number {
+  return userMemoryUsed(k);
+}
+
+/** The task whose read(2) or write(2) runs (vfs.ts fileIo), by kernel: current for chargeFolio outside a fault. */
+const syscallTasks = new WeakMap<KernelCore, Task | null>();
+
+/** Marks `task` as the one whose system call charges page-cache folios now (null: none). */
+export function memcgSyscallTask(k: KernelCore, task: Task | null): void {
+  syscallTasks.set(k, task);
+}
+
+/**
+ * mem_cgroup_charge(folio, NULL, gfp) of a new page-cache or shmem folio of `nr` pages
+ * (filemap_add_folio, shmem_alloc_and_add_folio): try_charge_memcg with the caller's gfp
+ * (readahead's readahead_gfp_mask gives up after the drain, __GFP_NORETRY; a fault's, write's or
+ * read(2)'s own page charges fully and may end in mem_cgroup_oom). The charging task is current:
+ * a fault's, or outside one the task whose system call allocates (read(2), write(2)), which an
+ * OOM kill of its own only marks (SIGKILL pending: the charge then fails with -ENOMEM once its
+ * retries are spent, and the task dies returning to user space: vfs.ts).
+ * Linux: mm/memcontrol.c mem_cgroup_charge, try_charge_memcg; mm/filemap.c filemap_add_folio
+ */
+export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
+  const limit = k.config.userMemoryPages;
+  if (limit === null || limit === undefined) return true;
+  if (k.faultingMm !== null) return tryChargeMemcg(k, nr, gfp);
+  const cur = syscallTasks.get(k) ?? null;
+  if (cur === null || !cur.alive || cur.mm === null) return tryChargeMemcg(k, nr, gfp);
+  k.faultingMm = cur.mm; // current->mm: oom_kill_process only marks the charging task
+  try {
+    return tryChargeMemcg(k, nr, gfp);
+  } finally {
+    k.faultingMm = null;
+  }
+}
+
+/**
  * try_charge_memcg of `nr` pages with `gfp`: under the limit they are charged; at it, unless the
  * charge may not block (!gfpflags_allow_blocking: -ENOMEM at once), the limit's reclaim
  * (try_to_free_mem_cgroup_pages of max(nr, SWAP_CLUSTER_MAX) pages, one call) runs and the
@@ -93,6 +155,7 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
     failed = true;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) return false; // !gfpflags_allow_blocking(gfp_mask): nomem
     k.vmscan.reclaimCtx.cgroupReclaims++;
+    memcgEvents(k).max++; // memcg_memory_event(mem_over_limit, MEMCG_MAX)
     const got = memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
     if (userMemoryUsed(k) + nr <= limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
     // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
@@ -112,6 +175,7 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
     // charging task chosen only gets its SIGKILL pending (core/oom.ts), and Linux's out_of_memory
     // still returns true: the charge retries MAX_RECLAIM_RETRIES more times before the -ENOMEM
     // above. None to kill: -ENOMEM at once (the fault's VM_FAULT_OOM, retried: pagefault_out_of_memory)
+    memcgEvents(k).oom++; // mem_cgroup_oom: memcg_memory_event(memcg, MEMCG_OOM)
     const killed = outOfMemory(k, 31 - Math.clz32(nr), {
       limit,
       usage: userMemoryUsed(k),

@@ -21,9 +21,10 @@ import { allocPages } from "./alloc.ts";
 import { RV32_NO_THP } from "./config.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
+import { memcgSyscallTask } from "./memcontrol.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { memfdRelease } from "./memfd_evict.ts";
-import { syscallEntry } from "./sched.ts";
+import { exit, syscallEntry } from "./sched.ts";
 import type { Task } from "./task.ts";
 import { balanceDirtyPagesRatelimited } from "./writeback.ts";
 
@@ -129,8 +130,19 @@ export function fileIo(
   if (!k.uaccess.accessOk(uva, len)) return -Errno.EFAULT;
   const file = taskFile(k, k.current[cpuId], f); // fdget_pos
   const usePos = offset === undefined && !file.implicit;
-  const r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
+  // the caller is current while its page-cache folios are charged (memcontrol.ts chargeFolio)
+  const t = k.current[cpuId];
+  memcgSyscallTask(k, t);
+  let r: number;
+  try {
+    r = fileIoAt(k, cpuId, file, uva, len, write, usePos ? file.pos : (offset ?? 0));
+  } finally {
+    memcgSyscallTask(k, null);
+  }
   if (usePos && r > 0) file.pos += r; // fdput_pos: the new f_pos
+  // the memory cgroup's OOM killer chose the caller while it charged a page-cache folio: its
+  // SIGKILL, pending, kills it on the way back to user space
+  if (t?.alive && t.oomKilled) exit(k, t, "SIGKILL (out of memory)");
   return r;
 }
 
@@ -200,6 +212,19 @@ function fileIoAt(
   if (write && f.fs === "tmpfs") {
     n = shmemWritable(k, f, start, n);
     if (n === 0) return -Errno.ENOSPC;
+  }
+  if (k.config.userMemoryPages != null) {
+    // under a memory limit each page's folio is had before its copy (write_begin, shmem_get_folio):
+    // one whose charge is refused (-ENOMEM) ends the I/O there (generic_perform_write returns
+    // what it wrote: nothing, -ENOMEM)
+    for (let p = Math.floor(start / 4096); p * 4096 < start + n; p++) {
+      if (f.cache.has(p) || f.swapped.has(p)) continue;
+      if (pc.readPage(f, p, true, write) < 0) {
+        n = Math.max(0, p * 4096 - start);
+        break;
+      }
+    }
+    if (n === 0) return -Errno.ENOMEM;
   }
   const at = (i: number): number => {
     const index = Math.floor((start + i) / 4096);

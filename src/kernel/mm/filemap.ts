@@ -10,6 +10,7 @@
 import type { FileObject } from "../fs/file.ts";
 import { OpenFile } from "../fs/open.ts";
 import { PteFlag } from "./arch.ts";
+import { Gfp } from "./gfp.ts";
 import { doSetPmd, filePmdSuitable } from "./huge_memory.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { iMmap, type MmStruct } from "./MmStruct.ts";
@@ -164,7 +165,13 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
   }
   // page_cache_ra_order: the window in folios of the file's order, the faulting folio first
   ctx.pgmajfault++; // filemap_fault: count_vm_event(PGMAJFAULT)
-  if (!pc.readahead(f, from, to, true, index)) return null;
+  // do_sync_mmap_readahead's folios are charged with readahead_gfp_mask (no OOM kill); the page
+  // it did not bring is __filemap_get_folio(FGP_CREAT) with vmf->gfp_mask: a 4K folio charged
+  // fully (try_charge_memcg's retries and mem_cgroup_oom; refused, VM_FAULT_OOM)
+  if (!pc.readahead(f, from, to, true, index) && pc.find(f, index) < 0) {
+    const pfn = pc.readSmall(f, index, true);
+    return pfn < 0 ? null : { pfn, major: true };
+  }
   return { pfn: pc.find(f, index), major: true };
 }
 
@@ -487,7 +494,9 @@ function filemapGetPages(
     filemapGetReadBatch(ctx, f, index, lastIndex - 1, batch);
   }
   if (batch.length === 0) {
-    if (ctx.env.pageCache.readSmall(f, index, true) < 0) return false;
+    // filemap_create_folio: filemap_add_folio with mapping_gfp_constraint(mapping, GFP_KERNEL),
+    // a full charge (reclaim, retries, mem_cgroup_oom); refused: -ENOMEM
+    if (ctx.env.pageCache.readSmall(f, index, true, Gfp.KERNEL) < 0) return false;
     batch.push(index);
     return true;
   }

@@ -8,6 +8,15 @@ import type { PfnSetLike } from "./pfnset.ts";
 import { shmemAllocPage } from "./shmem_huge.ts";
 
 /**
+ * readahead_gfp_mask: the mapping's gfp (GFP_HIGHUSER_MOVABLE) with __GFP_NORETRY | __GFP_NOWARN,
+ * which readahead allocates and charges its folios with (page_cache_ra_unbounded, ra_alloc_folio):
+ * a folio the memory limit refuses after one reclaim round (and one more after drain_all_stock)
+ * is not added and the readahead stops there, no OOM kill.
+ * Linux: include/linux/pagemap.h readahead_gfp_mask
+ */
+export const RA_GFP = Gfp.HIGHUSER_MOVABLE | Gfp.NORETRY | Gfp.NOWARN;
+
+/**
  * The page cache of all files (mm/filemap.c): finds pages, reads them from
  * "disk" (counting I/O), and keeps per-page state in struct page (kind
  * PageCache; the cache holds one reference).
@@ -61,6 +70,15 @@ export class PageCache {
    * Linux: mm/shmem.c shmem_acct_blocks, shmem_inode_acct_blocks, shmem_unacct_blocks
    */
   shmemAcct: ((pages: number) => boolean) | null = null;
+
+  /**
+   * mem_cgroup_charge(folio, NULL, gfp) of a new page-cache folio of `nr` pages (boot wires
+   * memcontrol.ts chargeFolio, try_charge_memcg; null: no memory limit): filemap_add_folio charges
+   * each folio it adds before it joins the cache, shmem_alloc_and_add_folio each shmem folio. A
+   * charge refused (-ENOMEM) gives the folio back (folio_put) and nothing is added.
+   * Linux: mm/filemap.c filemap_add_folio, mm/shmem.c shmem_alloc_and_add_folio
+   */
+  memcgCharge: ((nr: number, gfp: number) => boolean) | null = null;
   /** the last tmpfs page asked for was refused its charge (-ENOSPC, not -ENOMEM): read and cleared by takeNospc */
   private nospc = false;
 
@@ -69,7 +87,7 @@ export class PageCache {
    * (shmem_huge, SHMEM_HUGE_*; never by default), the huge= of shm_mnt, the
    * mount of memfds (shmem_enabled_store sets it to any value but deny and
    * force), and the counters THP_FILE_ALLOC, THP_FILE_FALLBACK and
-   * THP_FILE_FALLBACK_CHARGE (no memcg charge fails here: always 0).
+   * THP_FILE_FALLBACK_CHARGE (the memory limit refusing a huge folio's charge).
    * Linux: mm/shmem.c shmem_huge, shmem_enabled_store
    */
   readonly shmemThp = {
@@ -118,7 +136,7 @@ export class PageCache {
       // write's length (fgf_set_order), tiled as readahead tiles a window from 0; shmem_write_begin
       // a huge folio where the mount's huge= grants one (mm/shmem_huge.ts)
       if (folioOrder > 0) {
-        if (!this.readahead(f, 0, f.nrPages, false, -1)) return null;
+        if (!this.readahead(f, 0, f.nrPages, false, -1, Gfp.HIGHUSER_MOVABLE)) return null;
       } else if (fs === "tmpfs") {
         for (let i = 0; i < f.nrPages; i++)
           if (shmemAllocPage(this, f, i, sizeBytes, -1, true) < 0) return null;
@@ -171,9 +189,11 @@ export class PageCache {
    * (the order-0 fallback, page_cache_ra_unbounded). The folio holding
    * `first` (if >= 0) is read first and held while the rest are read, as the
    * fault holds its folio. Returns false when memory ran out.
+   * `gfp` is the memory limit's charge's (readahead_gfp_mask, __GFP_NORETRY: a folio it cannot
+   * charge is not added, no OOM kill; a write's write_begin charges with the mapping's gfp).
    * Linux: mm/readahead.c page_cache_ra_order, ra_alloc_folio
    */
-  readahead(f: FileObject, from: number, to: number, io: boolean, first: number): boolean {
+  readahead(f: FileObject, from: number, to: number, io: boolean, first: number, gfp = RA_GFP): boolean {
     const limit = Math.min(to, f.nrPages) - 1;
     const pieces: number[] = []; // start, order pairs
     for (let index = Math.max(0, from); index <= limit; ) {
@@ -189,14 +209,14 @@ export class PageCache {
     if (first >= 0)
       for (let i = 0; i < pieces.length; i += 2)
         if (pieces[i] <= first && first < pieces[i] + 2 ** pieces[i + 1]) {
-          if (this.addFolio(f, pieces[i], pieces[i + 1], io) < 0) return false;
+          if (this.addFolio(f, pieces[i], pieces[i + 1], io, gfp) < 0) return false;
           held = f.cache.get(first)!;
           this.lru?.pinned.add(held);
           pieces[i + 1] = -1;
         }
     let ok = true;
     for (let i = 0; i < pieces.length && ok; i += 2)
-      if (pieces[i + 1] >= 0) ok = this.addFolio(f, pieces[i], pieces[i + 1], io) >= 0;
+      if (pieces[i + 1] >= 0) ok = this.addFolio(f, pieces[i], pieces[i + 1], io, gfp) >= 0;
     if (held >= 0) this.lru?.pinned.delete(held);
     return first >= 0 ? held >= 0 : ok;
   }
@@ -205,24 +225,30 @@ export class PageCache {
    * A folio of 2^order pages from page `start` (aligned), filled from the file
    * (filemap_add_folio + read_folio). Where a page of the range is cached
    * already, or no free block of the order is left, the range is read page
-   * by page instead. Returns the head frame (or a frame of the range), or -1
-   * when no memory could be had.
+   * by page instead, as when the memory limit refuses the folio's charge
+   * (`gfp`: readahead_gfp_mask's by default). Returns the head frame (or a
+   * frame of the range), or -1 when no memory could be had.
    * Linux: mm/readahead.c ra_alloc_folio, mm/filemap.c filemap_add_folio
    */
-  addFolio(f: FileObject, start: number, order: number, io: boolean): number {
+  addFolio(f: FileObject, start: number, order: number, io: boolean, gfp = RA_GFP): number {
     const nr = 2 ** order;
     let clash = order === 0;
     for (let i = start; i < start + nr && !clash; i++) clash = f.cache.has(i);
     // readahead_gfp_mask (__GFP_NORETRY: no OOM kill for it); no block of that order (ra_alloc_folio
     // fails): the range goes in 4K pages
     // (page_cache_ra_order's fallback to do_page_cache_ra)
-    const head = clash
+    let head = clash
       ? -1
       : this.buddy.alloc(order, Gfp.HIGHUSER_MOVABLE | Gfp.NORETRY | Gfp.NOWARN, PageKind.PageCache);
+    // filemap_add_folio: mem_cgroup_charge of the whole folio; refused, the folio is put back
+    if (head >= 0 && this.memcgCharge !== null && !this.memcgCharge(nr, gfp)) {
+      this.putNew(head, order);
+      head = -1;
+    }
     if (head < 0) {
       let pfn = -1;
       for (let i = start; i < start + nr; i++) {
-        pfn = f.cache.get(i) ?? this.readSmall(f, i, io);
+        pfn = f.cache.get(i) ?? this.readSmall(f, i, io, gfp);
         if (pfn < 0) return -1;
       }
       return pfn;
@@ -248,13 +274,20 @@ export class PageCache {
    * `gfp`, charged whole (shmem_inode_acct_blocks), each page filled (the
    * file's contents, zeros past i_size), swap-backed and on the anon LRU as a
    * 4K page would be. Returns the head frame, -1 when no block of the order
-   * could be had, -2 when the charge was refused (-ENOSPC: the block freed).
+   * could be had, -2 when the charge was refused (-ENOSPC: the block freed),
+   * -3 when the memory limit refused it (mem_cgroup_charge with the huge gfp:
+   * the block freed, THP_FILE_FALLBACK_CHARGE).
    * Linux: mm/shmem.c shmem_alloc_and_add_folio
    */
   addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number {
     const head = this.buddy.alloc(order, gfp, PageKind.PageCache);
     if (head < 0) return -1;
     const nr = 2 ** order;
+    // mem_cgroup_charge(folio, fault_mm, gfp & GFP_RECLAIM_MASK) before the inode's block charge
+    if (this.memcgCharge !== null && !this.memcgCharge(nr, gfp)) {
+      this.putNew(head, order);
+      return -3;
+    }
     if (this.shmemAcct !== null && !this.shmemAcct(nr)) {
       const err = this.buddy.free(head, order); // filemap_remove_folio, folio_put
       if (err !== null) throw new Error(`page cache: ${err}`);
@@ -311,17 +344,27 @@ export class PageCache {
       // the folio of the file's tiling that holds index (its aligned block, clipped to EOF)
       const block = 2 ** f.folioOrder;
       const b = index - (index % block);
-      pfn = this.readahead(f, b, b + block, io, index) ? f.cache.get(index)! : -1;
+      // (charged with the mapping's gfp: __filemap_get_folio with FGP_CREAT, the caller's page)
+      pfn = this.readahead(f, b, b + block, io, index, Gfp.HIGHUSER_MOVABLE) ? f.cache.get(index)! : -1;
     } else pfn = this.readSmall(f, index, io);
     this.gfpWrite = false;
     return pfn;
   }
 
-  /** A 4K folio for page `index` (not cached), or -1. */
-  readSmall(f: FileObject, index: number, io: boolean): number {
+  /**
+   * A 4K folio for page `index` (not cached), or -1: allocated, then charged to the memory limit
+   * with `gfp` (filemap_add_folio's mem_cgroup_charge: readahead's readahead_gfp_mask, the
+   * fault's or write's mapping gfp, read(2)'s filemap_create_folio GFP_KERNEL; a tmpfs page's
+   * shmem_alloc_and_add_folio the mapping's), a refused charge putting the folio back.
+   */
+  readSmall(f: FileObject, index: number, io: boolean, gfp: number = Gfp.HIGHUSER_MOVABLE): number {
     this.nospc = false;
     const pfn = this.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
     if (pfn < 0) return -1;
+    if (this.memcgCharge !== null && !this.memcgCharge(1, gfp)) {
+      this.putNew(pfn, 0);
+      return -1;
+    }
     // shmem_alloc_and_add_folio: the folio allocated, shmem_inode_acct_blocks charges it, or
     // -ENOSPC and the folio goes back
     if (f.fs === "tmpfs" && this.shmemAcct !== null && !this.shmemAcct(1)) {
@@ -333,6 +376,13 @@ export class PageCache {
     }
     this.fill(f, index, pfn, io);
     return pfn;
+  }
+
+  /** folio_put of a new folio nothing holds yet (its charge refused): back to the buddy allocator. */
+  private putNew(head: number, order: number): void {
+    this.pages.refcount[head] = 0;
+    const err = this.buddy.free(head, order);
+    if (err !== null) throw new Error(`page cache: ${err}`);
   }
 
   /**

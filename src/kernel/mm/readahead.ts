@@ -22,6 +22,7 @@ import type { FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
 import type { MmContext } from "./internal.ts";
 import { PageFlag } from "./PageDesc.ts";
+import { RA_GFP } from "./pagecache.ts";
 
 /** The PG_readahead bit (PG_reclaim's). Linux: include/linux/page-flags.h PG_readahead */
 export const PG_READAHEAD = PageFlag.Reclaim;
@@ -69,14 +70,38 @@ function pageCacheRaUnbounded(
   const pc = ctx.env.pageCache;
   const mark = nrToRead - lookaheadSize;
   let read = 0;
-  for (let i = 0; i < nrToRead; i++) {
-    if (pc.find(f, index + i) >= 0) continue; // already present: read_pages of the batch so far
-    const pfn = pc.readSmall(f, index + i, true);
-    if (pfn < 0) break; // filemap_alloc_folio failed
+  let batch = 0; // the first page of the batch not yet submitted (read_pages)
+  let i = 0;
+  for (; i < nrToRead; i++) {
+    if (pc.find(f, index + i) >= 0) {
+      // already present: read_pages of the batch so far
+      readPages(ctx, f, index + batch, index + i);
+      batch = i + 1;
+      continue;
+    }
+    const pfn = pc.readSmall(f, index + i, true, RA_GFP);
+    if (pfn < 0) break; // filemap_alloc_folio failed, or filemap_add_folio's charge (-ENOMEM)
+    ctx.env.lru?.pinned.add(pfn); // locked (filemap_add_folio) until read_pages' I/O ends
     if (i === mark) ctx.env.pages.flags[pfn] |= PG_READAHEAD;
     read++;
   }
+  readPages(ctx, f, index + batch, index + i);
   return read;
+}
+
+/**
+ * read_pages: the batch of new folios over pages [from, to) of f submitted and read (at once in
+ * vmlab), each unlocked: until then reclaim, the memory limit's charge of the next folio
+ * included, leaves them (shrink_folio_list: folio_trylock fails).
+ * Linux: mm/readahead.c read_pages
+ */
+function readPages(ctx: MmContext, f: FileObject, from: number, to: number): void {
+  const pinned = ctx.env.lru?.pinned;
+  if (pinned === undefined) return;
+  for (let j = from; j < to; j++) {
+    const pfn = f.cache.get(j);
+    if (pfn !== undefined) pinned.delete(pfn);
+  }
 }
 
 /**
@@ -161,15 +186,20 @@ export function pageCacheRaOrder(ctx: MmContext, file: OpenFile): void {
       const head = clash
         ? -1
         : order === 0
-          ? pc.readSmall(f, index, true)
-          : pc.addFolio(f, index, order, true);
+          ? pc.readSmall(f, index, true, RA_GFP)
+          : pc.addFolio(f, index, order, true, RA_GFP);
       if (head < 0) {
         err = true; // filemap_add_folio: -EEXIST, or -ENOMEM
         break;
       }
+      for (let j = index; j < index + nr; j++) {
+        const p = pc.find(f, j);
+        if (p >= 0) ctx.env.lru?.pinned.add(p); // locked until read_pages
+      }
       if (index === mark - (mark % nr)) flags[pc.find(f, index)] |= PG_READAHEAD;
       index += nr;
     }
+    readPages(ctx, f, start, index); // read_pages(ractl)
     if (!err) return;
   }
   // the fallback (with what ->readahead left of the window)

@@ -258,6 +258,14 @@ export function shmemFault(
       if (huge >= 0) return shmemFinishFault(ctx, mm, vma, vpn, pa, huge, write) ? VmFault.OK : VmFault.OOM;
       const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
       if (p < 0) return VmFault.OOM;
+      // shmem_alloc_and_add_folio: mem_cgroup_charge(folio, fault_mm, gfp) with the mapping's gfp;
+      // refused (-ENOMEM), the folio is put back: VM_FAULT_OOM
+      const charge = env.pageCache.memcgCharge;
+      if (charge !== null && !charge(1, Gfp.HIGHUSER_MOVABLE)) {
+        env.pages.refcount[p] = 0;
+        env.buddy.free(p, 0);
+        return VmFault.OOM;
+      }
       env.phys.zeroFrame(pfnUnchecked(p));
       // shmem_alloc_and_add_folio: a shmem folio is swap-backed (__folio_set_swapbacked) and
       // joins the anon LRU (folio_add_lru; page_is_file_lru is false for it)
@@ -375,6 +383,13 @@ function shmemReadSlot(ctx: MmContext, owner: ShmemOwner, index: number, slot: n
   const swap = env.swap!;
   const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
   if (p < 0) return -1;
+  // mem_cgroup_swapin_charge_folio with the mapping's gfp: refused, the folio is put back
+  const charge = env.pageCache.memcgCharge;
+  if (charge !== null && !charge(1, Gfp.HIGHUSER_MOVABLE)) {
+    env.pages.refcount[p] = 0;
+    env.buddy.free(p, 0);
+    return -1;
+  }
   env.phys.loadFrame(swap.contents, slot, pfnUnchecked(p));
   const shadow = swap.addToCache(slot, p); // for workingset_refault
   swap.pswpin++;

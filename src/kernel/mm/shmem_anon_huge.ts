@@ -93,7 +93,8 @@ export function shmemSizeStats(
  * none. shmem_alloc_and_add_folio tries those orders from the highest
  * (vma_thp_gfp_mask: direct reclaim only with MADV_HUGEPAGE, defrag=madvise),
  * each failure counted in the size's shmem_fallback (and THP_FILE_FALLBACK
- * for the PMD order). The folio, from `index` rounded down, is zeroed,
+ * for the PMD order). The memory limit refusing the folio's charge ends the
+ * huge attempt (THP_FILE_FALLBACK_CHARGE, shmem_fallback_charge). The folio, from `index` rounded down, is zeroed,
  * swap-backed and on the anon LRU page by page, the object holding one
  * reference of each page; the size's shmem_alloc counts it (THP_FILE_ALLOC
  * too for the PMD order). Returns the frame of `index`, or -1 (none: the
@@ -133,6 +134,20 @@ export function shmemObjAllocHuge(
       if (order === pc.pmdOrder) pc.shmemThp.stats.thp_file_fallback++; // count_vm_event(THP_FILE_FALLBACK)
       shmemSizeStats(pc, order).shmem_fallback++; // count_mthp_stat(order, MTHP_STAT_SHMEM_FALLBACK)
       continue;
+    }
+    // mem_cgroup_charge(folio, fault_mm, gfp): refused, shmem_alloc_and_add_folio gives up the
+    // huge orders (THP_FILE_FALLBACK and _CHARGE for the PMD size, the order's shmem_fallback and
+    // shmem_fallback_charge) and shmem_get_folio_gfp falls back to a 4K page
+    if (pc.memcgCharge !== null && !pc.memcgCharge(nr, gfp)) {
+      env.buddy.free(head, order);
+      if (order === pc.pmdOrder) {
+        pc.shmemThp.stats.thp_file_fallback++;
+        pc.shmemThp.stats.thp_file_fallback_charge++;
+      }
+      const st = shmemSizeStats(pc, order);
+      st.shmem_fallback++;
+      st.shmem_fallback_charge++;
+      return -1;
     }
     const pages = env.pages;
     for (let i = 0; i < nr; i++) {

@@ -30,6 +30,8 @@ export interface ShmemHugeCache {
   };
   readonly pmdOrder: number;
   addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number;
+  /** mem_cgroup_charge of a new folio (PageCache.memcgCharge; null: no memory limit) */
+  readonly memcgCharge: ((nr: number, gfp: number) => boolean) | null;
   readSmall(f: FileObject, index: number, io: boolean): number;
 }
 
@@ -261,8 +263,10 @@ export function shmemVmaPmdAllowed(
  * the file's contents, charged whole (shmem_inode_acct_blocks of 512 pages)
  * and counted in THP_FILE_ALLOC. No block of that order (the gfp of
  * vma_thp_gfp_mask, defrag=madvise: direct reclaim only for MADV_HUGEPAGE):
- * THP_FILE_FALLBACK; that or a refused charge (-ENOSPC) falls back to a 4K
- * page, as does a policy that refuses. Returns the frame of `index`, or -1
+ * THP_FILE_FALLBACK; the memory limit refusing the folio's charge (its gfp
+ * & GFP_RECLAIM_MASK: without MADV_HUGEPAGE it may not block) THP_FILE_FALLBACK
+ * and THP_FILE_FALLBACK_CHARGE; any of these or a refused block charge
+ * (-ENOSPC) falls back to a 4K page, as does a policy that refuses. Returns the frame of `index`, or -1
  * (PageCache.takeNospc tells -ENOSPC from -ENOMEM).
  * Linux: mm/shmem.c shmem_get_folio_gfp, shmem_alloc_and_add_folio, shmem_suitable_orders
  */
@@ -291,6 +295,20 @@ export function shmemAllocPage(
         return f.cache.get(index)!;
       }
       if (head === -1) pc.shmemThp.stats.thp_file_fallback++; // no folio of HPAGE_PMD_NR pages
+      if (head === -3) {
+        // the memory limit refused the folio's charge: THP_FILE_FALLBACK and
+        // THP_FILE_FALLBACK_CHARGE, and the order's shmem_fallback and shmem_fallback_charge
+        pc.shmemThp.stats.thp_file_fallback++;
+        pc.shmemThp.stats.thp_file_fallback_charge++;
+        const st = pc.shmemThp.sizeStats.get(order) ?? {
+          shmem_alloc: 0,
+          shmem_fallback: 0,
+          shmem_fallback_charge: 0,
+        };
+        pc.shmemThp.sizeStats.set(order, st);
+        st.shmem_fallback++;
+        st.shmem_fallback_charge++;
+      }
     }
   }
   return pc.readSmall(f, index, false);

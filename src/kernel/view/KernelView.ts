@@ -31,6 +31,7 @@ import { explainKernelAccess } from "./explainKernel.ts";
 import { hugepagesInfo } from "./hugepages.ts";
 import { checkInvariants } from "./invariants.ts";
 import { type LimitInfo, limitsInfo } from "./limits.ts";
+import { type MemcgInfo, memcgInfo } from "./memcg.ts";
 import {
   counters,
   deviceInfos,
@@ -364,6 +365,11 @@ export class KernelView {
   /** The THP settings, mTHP counts, deferred split queue and thp_* counters (thp.ts formatThp). */
   thp(): Record<string, number | string> {
     return thpInfo(this.k);
+  }
+
+  /** The memory cgroup's memory.current, memory.max, memory.events, memory.stat (memcg.ts formatMemcg). */
+  memcg(): MemcgInfo {
+    return memcgInfo(this.k);
   }
 
   /** The buddy allocator's zones (proc.ts formatBuddyinfo). */

@@ -1,5 +1,5 @@
 /**
- * `show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|frames|vmstat|stats|tlb [cpu=N]`
+ * `show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|memcg|frames|vmstat|stats|tlb [cpu=N]`
  * and `show P maps|smaps|pagetable [ADDR]`: the machine's and a process's
  * state as text: the kernel's view (KernelView) read, its data put in
  * words by the kernel's own /proc formatters (kernel/view/proc.ts, procfs.ts).
@@ -10,6 +10,7 @@ import { formatPagemap } from "../../../kernel/view/crash.ts";
 import { formatExtfrag } from "../../../kernel/view/extfrag.ts";
 import { formatHugepages } from "../../../kernel/view/hugepages.ts";
 import { formatLimits } from "../../../kernel/view/limits.ts";
+import { formatMemcg } from "../../../kernel/view/memcg.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
 import {
   formatBuddyinfo,
@@ -43,6 +44,7 @@ const SHOW_WHAT = [
   "frames",
   "stats",
   "vmstat",
+  "memcg",
   "thp",
   "hugepages",
   "tlb",
@@ -116,6 +118,9 @@ export function show(c: CompileContext, s: Stmt): Run {
         return;
       case "meminfo":
         rt.out.push(...formatMeminfo(v.meminfo()));
+        return;
+      case "memcg":
+        rt.out.push(...formatMemcg(v.memcg()));
         return;
       case "ipcs":
       case "shm":
