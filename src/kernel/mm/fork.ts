@@ -11,6 +11,7 @@ import { assert } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
+import { copyPresentPage, folioNeedsCowForDma } from "./gup.ts";
 import { isFilePmd } from "./huge_memory.ts";
 import { copyHugetlbPageRange, hugetlbDupVmaPrivate } from "./hugetlb.ts";
 import type { MmContext } from "./internal.ts";
@@ -258,11 +259,20 @@ function copyPageRanges(
       }
       if (pt.present(e.hi, e.lo) && !pt.special(e.hi, e.lo)) {
         const pfn = pt.pfn(e.hi, e.lo, 0);
+        if (
+          pages.kind[pfn] === PageKind.UserAnon &&
+          pages.flags[pfn] & PageFlag.AnonExclusive &&
+          folioNeedsCowForDma(ctx, parent, v.vmFlags, pfn)
+        ) {
+          // folio_try_dup_anon_rmap_pte refuses a maybe-pinned exclusive page: copy_present_page
+          const n = copyPresentPage(ctx, child, child.vmaAt(vpn)!, vpn, pfn);
+          if (n === null) return false;
+          setPteAt(ctx, cpa, n.hi, n.lo, child, vpn);
+          continue;
+        }
         pages.refcount[pfn]++;
         pages.mapcount[pfn]++;
-        // copy_present_pte: folio_try_dup_anon_rmap_pte clears PageAnonExclusive (it would
-        // refuse, and the page be copied at once, for a page that may be DMA-pinned; vmlab's
-        // pins are never long-term)
+        // copy_present_pte: folio_try_dup_anon_rmap_pte clears PageAnonExclusive
         pages.flags[pfn] &= ~PageFlag.AnonExclusive;
         rssAdd(ctx, child, v, pfn, 1);
         if (cow && pt.write(e.hi, e.lo)) {
