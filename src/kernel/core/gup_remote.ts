@@ -11,6 +11,7 @@
  */
 
 import { GUP_PIN_COUNTING_BIAS, largeFolioHead } from "../mm/gup.ts";
+import { splitPmd } from "../mm/huge_memory.ts";
 import { Errno, VmFault } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doWpPage, putPage } from "../mm/memory.ts";
@@ -130,13 +131,15 @@ export interface GupPage {
 function tryGrabFolio(k: KernelCore, pfn: number, head: number, foll: number): void {
   if (head === -2) return; // is_zero_folio: no reference, no count
   const pages = k.pages;
+  // folio_ref_add: vmlab counts a THP's or mTHP's references page by page, a HugeTLB folio's on its head
+  const ref = pages.kind[pfn] === PageKind.Hugetlb ? head : pfn;
   if (foll & Foll.GET) {
-    pages.refcount[pfn]++;
+    pages.refcount[ref]++;
     return;
   }
   if (!(foll & Foll.PIN)) return;
   if (head >= 0) {
-    pages.refcount[pfn]++;
+    pages.refcount[ref]++;
     k.userMm.pincount.set(head, (k.userMm.pincount.get(head) ?? 0) + 1);
   } else pages.refcount[pfn] += GUP_PIN_COUNTING_BIAS;
   k.userMm.follPinAcquired++;
@@ -159,7 +162,7 @@ export function gupPutFolio(k: KernelCore, p: GupPage, foll: number): void {
       else k.userMm.pincount.delete(p.head);
     } else pages.refcount[p.pfn] -= GUP_PIN_COUNTING_BIAS - 1;
   }
-  putPage(k.userMm, p.pfn);
+  putPage(k.userMm, pages.kind[p.pfn] === PageKind.Hugetlb ? p.head : p.pfn); // folio_put_refs
 }
 
 /**
@@ -215,13 +218,16 @@ export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: numb
       const writable = pt.write(leaf.hi, leaf.lo);
       if (!write || canFollowWritePte(k, writable, zero || special ? -1 : pfn, vma, foll)) {
         if (special && !zero) return -Errno.EFAULT; // vm_normal_page NULL: follow_pfn_pte
-        if (!writable && !zero && gupMustUnshare(k, vma, foll, pfn)) unshare = true;
+        // (a HugeTLB folio's unshare, hugetlb_wp's, is not modelled: it is taken as it is)
+        if (!writable && !zero && vma.htlb === null && gupMustUnshare(k, vma, foll, pfn)) unshare = true;
         else {
           const head = zero
             ? -2
-            : leaf.level > 0
-              ? pfn - (pfn % pt.ptrsPerTable ** leaf.level)
-              : largeFolioHead(k.userMm, pfn);
+            : vma.htlb !== null
+              ? pfn - (pfn % 2 ** vma.htlb.h.order) // a HugeTLB folio (PMD, PUD or contiguous PTEs)
+              : leaf.level > 0
+                ? pfn - (pfn % pt.ptrsPerTable ** leaf.level)
+                : largeFolioHead(k.userMm, pfn);
           const page = { pfn, head };
           tryGrabFolio(k, pfn, head, foll);
           if (foll & Foll.TOUCH) touchPage(k, mm, vpn, write);
@@ -255,15 +261,44 @@ function faultinPage(
   k.faultingMm = mm;
   let r: VmFault;
   if (unshare) {
-    // handle_pte_fault: FAULT_FLAG_UNSHARE on a present read-only PTE goes to do_wp_page
     k.userMm.pgfault++;
-    const leaf = k.userMm.leafFor(mm, vpn)!;
-    r = doWpPage(k.userMm, mm, vma, vpn, leaf.pa, leaf.hi, leaf.lo, true);
+    r = unshareFault(k, mm, vma, vpn);
   } else r = k.userMm.handleMmFault(mm, vma, vpn, write);
   k.faultingMm = null;
   faultDirtySharedPage(k, caller);
   accountFault(caller, r);
   return r & ~VmFault.MAJOR;
+}
+
+/**
+ * handle_mm_fault with FAULT_FLAG_UNSHARE on a present read-only entry: a
+ * huge PMD whose folio is ours alone (PageAnonExclusive, or every page
+ * mapped once with no other reference) is only marked exclusive; else the
+ * PMD is split (VM_FAULT_FALLBACK) and the PTE's do_wp_page unshares the
+ * 4K page: reused and marked exclusive, or copied into a read-only, clean page.
+ * Linux: mm/huge_memory.c do_huge_pmd_wp_page; mm/memory.c do_wp_page, wp_page_copy
+ */
+function unshareFault(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  const pt = k.arch.pgtable;
+  let leaf = k.userMm.leafFor(mm, vpn)!;
+  if (leaf.level === pt.pmdLevel) {
+    const nr = pt.hpagePmdNr;
+    const base = leaf.pfn - (vpn % nr);
+    const pages = k.pages;
+    let mine = (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
+    if (!mine) {
+      mine = true;
+      for (let i = 0; i < nr && mine; i++)
+        mine = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;
+    }
+    if (mine) {
+      for (let i = 0; i < nr; i++) pages.flags[base + i] |= PageFlag.AnonExclusive;
+      return VmFault.OK;
+    }
+    splitPmd(k.userMm, mm, vpn);
+    leaf = k.userMm.leafFor(mm, vpn)!;
+  }
+  return doWpPage(k.userMm, mm, vma, vpn, leaf.pa, leaf.hi, leaf.lo, true);
 }
 
 /**

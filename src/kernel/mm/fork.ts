@@ -12,7 +12,7 @@ import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
 import { copyPresentPage, folioNeedsCowForDma } from "./gup.ts";
-import { isFilePmd } from "./huge_memory.ts";
+import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import { copyHugetlbPageRange, hugetlbDupVmaPrivate } from "./hugetlb.ts";
 import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
@@ -196,7 +196,11 @@ function copyPageRanges(
         vpn += nr - 1; // copy_huge_pmd: a file VMA's PMD is not copied (the child refaults it)
         continue;
       }
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
+      // copy_huge_pmd: folio_try_dup_anon_rmap_pmd refuses a maybe-pinned exclusive huge page: the
+      // parent's PMD is split (__split_huge_pmd, -EAGAIN) and its PTEs copied below, page by page
+      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && pinnedHugePmd(ctx, parent, v.vmFlags, pmd))
+        splitPmd(ctx, parent, vpn);
+      else if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
         // copy_huge_pmd: share the huge page, write-protected on both sides; the child's PMD
         // deposits a table of its own (pte_alloc_one, pgtable_trans_huge_deposit, mm_inc_nr_ptes)
         const table = pteAllocOne(ctx, child, true);
@@ -287,6 +291,21 @@ function copyPageRanges(
     }
   }
   return true;
+}
+
+/** A huge PMD of an exclusive anonymous folio fork must not share (folio_needs_cow_for_dma). */
+function pinnedHugePmd(
+  ctx: MmContext,
+  parent: MmStruct,
+  vmFlags: number,
+  pmd: { hi: number; lo: number },
+): boolean {
+  const pt = ctx.env.pgtable;
+  if (pt.special(pmd.hi, pmd.lo)) return false; // the huge zero page
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  const pages = ctx.env.pages;
+  if (pages.kind[base] !== PageKind.UserAnon || !(pages.flags[base] & PageFlag.AnonExclusive)) return false;
+  return folioNeedsCowForDma(ctx, parent, vmFlags, base);
 }
 
 /**
