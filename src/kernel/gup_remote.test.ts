@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { type TaskHandle, taskOf } from "./core/task.ts";
 import { KernelImpl as Kernel } from "./KernelImpl.ts";
+import { migratable } from "./mm/migrate.ts";
 import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { checkInvariants } from "./view/invariants.ts";
@@ -89,6 +90,26 @@ describe("process_vm_readv / process_vm_writev", () => {
     expect(got).toEqual([103]);
     // nothing at all: -EFAULT
     expect(k.remoteRw(0, b, abuf, bbuf + 4096n, 10, "process_vm_readv").ret).toBe(-14);
+  });
+
+  it("readv's read pin unshares a target page shared with its child; an untouched one maps the zero page", () => {
+    const { k, a, b, abuf } = setup();
+    const bbuf = k.mmap(b, mmapArgs(2 * 4096));
+    k.remoteRw(0, b, abuf, bbuf, 4096, "process_vm_writev");
+    const c = k.fork(b, "C")!;
+    const shared = leaf(k, b, bbuf).pfn;
+    const minA = a.minFlt;
+    // page 0: FOLL_PIN without FOLL_WRITE on a page B shares with C: gup_must_unshare, B gets a
+    // read-only copy; page 1 (untouched): a read fault maps the zero page, pinned without a count
+    expect(k.remoteRw(0, b, abuf, bbuf, 8192, "process_vm_readv").ret).toBe(8192);
+    expect(a.minFlt - minA).toBe(2);
+    const l = leaf(k, b, bbuf);
+    expect(l.pfn).not.toBe(shared);
+    expect([l.writable, leaf(k, c, bbuf).pfn]).toEqual([false, shared]);
+    expect(leaf(k, b, bbuf + 4096n).pfn).toBe(k.zeroPfn);
+    // nr_foll_pin_acquired: 1 (the writev) + 1 (the copy; the zero page is not counted)
+    expect(vmstat(k, "nr_foll_pin_acquired")).toBe(2);
+    expect(checkInvariants(k)).toEqual([]);
   });
 
   it("writev to a read-only mapping is -EFAULT (no FOLL_FORCE), with nothing faulted", () => {
@@ -233,6 +254,56 @@ describe("pin_user_pages", () => {
     k.vmscan.fbatches.drain(); // the copy's LRU add batch reference dropped
     expect(k.pages.refcount[l.pfn]).toBe(1025);
     k.unpinUserPages(p);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("FOLL_LONGTERM: a write pin of a shared disk-file mapping is -EFAULT, a read pin of a private file page breaks COW", () => {
+    const { k, a } = setup();
+    k.createFile("data", 2 * 4096, "disk");
+    const f = k.pageCache.files.get("data")!;
+    const sh = k.mmap(a, mmapArgs(4096, { file: f, shared: true }));
+    // writable_file_mapping_allowed: the mapping needs dirty tracking (ext4's page_mkwrite)
+    expect(k.pinUserPages(a, sh, 1, true, true).ret).toBe(-14);
+    // a short-term write pin of it is fine
+    const st = k.pinUserPages(a, sh, 1, true, false);
+    expect(st.ret).toBe(1);
+    k.unpinUserPages(st);
+    const pr = k.mmap(a, mmapArgs(4096, { file: f, offset: 4096 }));
+    expect(k.userAccess(0, a, pr, Access.Read).ok).toBe(true);
+    const filePfn = leaf(k, a, pr).pfn;
+    // gup_must_unshare: a long-term read pin of a file page in a COW mapping unshares it
+    const p = k.pinUserPages(a, pr, 1, false, true);
+    const l = leaf(k, a, pr);
+    expect(l.pfn).not.toBe(filePfn);
+    expect([k.pages.kind[l.pfn], l.writable, p.pfns[0]]).toEqual([PageKind.UserAnon, false, l.pfn]);
+    // a short-term read pin of the file page would have taken it as it is
+    k.unpinUserPages(p);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("compaction's isolation refuses a pinned page (folio_expected_refs), and takes it once unpinned", () => {
+    const { k, a, abuf } = setup();
+    k.vmscan.fbatches.drain();
+    const pfn = leaf(k, a, abuf).pfn;
+    expect(migratable(k.vmscan, pfn)).toBe(true);
+    const p = k.pinUserPages(a, abuf, 1, true, false);
+    expect(migratable(k.vmscan, pfn)).toBe(false);
+    k.unpinUserPages(p);
+    expect(migratable(k.vmscan, pfn)).toBe(true);
+  });
+
+  it("a pin outlives the mapping: the page is freed by the unpin", () => {
+    const { k, a, abuf } = setup();
+    k.vmscan.fbatches.drain();
+    const pfn = leaf(k, a, abuf).pfn;
+    const p = k.pinUserPages(a, abuf, 1, true, false);
+    k.munmap(a, abuf, 4096n);
+    // the PTE's reference is gone, the pin's 1024 remain: still a user page
+    expect([k.pages.refcount[pfn], k.pages.mapcount[pfn]]).toEqual([1024, 0]);
+    k.unpinUserPages(p);
+    // the last reference: folio_put frees it (to the CPU's pcp list)
+    expect(k.pages.refcount[pfn]).toBe(0);
+    expect(k.pages.kind[pfn]).not.toBe(PageKind.UserAnon);
     expect(checkInvariants(k)).toEqual([]);
   });
 });
