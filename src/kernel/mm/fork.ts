@@ -198,7 +198,12 @@ function copyPageRanges(
       }
       // copy_huge_pmd: folio_try_dup_anon_rmap_pmd refuses a maybe-pinned exclusive huge page: the
       // parent's PMD is split (__split_huge_pmd, -EAGAIN) and its PTEs copied below, page by page
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo) && pinnedHugePmd(ctx, parent, v.vmFlags, pmd))
+      if (
+        parent.hasPinned &&
+        pmd !== null &&
+        isHugePmd(ctx, pmd.hi, pmd.lo) &&
+        pinnedHugePmd(ctx, parent, v.vmFlags, pmd)
+      )
         splitPmd(ctx, parent, vpn);
       else if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
         // copy_huge_pmd: share the huge page, write-protected on both sides; the child's PMD
@@ -264,6 +269,7 @@ function copyPageRanges(
       if (pt.present(e.hi, e.lo) && !pt.special(e.hi, e.lo)) {
         const pfn = pt.pfn(e.hi, e.lo, 0);
         if (
+          parent.hasPinned &&
           pages.kind[pfn] === PageKind.UserAnon &&
           pages.flags[pfn] & PageFlag.AnonExclusive &&
           folioNeedsCowForDma(ctx, parent, v.vmFlags, pfn)
