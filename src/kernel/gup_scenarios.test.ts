@@ -90,6 +90,36 @@ expect swapped(A, a) == 1
   });
 });
 
+describe("pins and the invariant checker", () => {
+  it("a pinned page-cache, shmem or swap-cache page holds the pin's references; one outlives its process", () => {
+    const src = `machine ram=64M swap=16M
+file f size=8K
+spawn A
+A: m = mmap 8K shared file=f
+A: write m 8K value=2
+A: s = mmap 8K shared
+A: write s 8K value=3
+A: a = mmap 8K
+A: write a 8K value=4
+A: madvise a 8K pageout
+A: read a 8K
+expect swapcache(A, a 8K) == 2
+kernel: p1 = pin_user_pages A m 2 write
+kernel: p2 = pin_user_pages A s 2
+kernel: p3 = pin_user_pages A a 2
+expect vmstat.nr_foll_pin_acquired == 6
+A: exit
+kernel: n = unpin_user_pages p1
+kernel: n = unpin_user_pages p2
+kernel: n = unpin_user_pages p3
+expect vmstat.nr_foll_pin_released == 6
+`;
+    const r = runScenario(src, { checkInvariants: true });
+    expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  });
+});
+
 describe("the scenario forms", () => {
   it("check their words at their line", () => {
     const err = (src: string) => {

@@ -138,6 +138,8 @@ function tryGrabFolio(k: KernelCore, pfn: number, head: number, foll: number): v
     return;
   }
   if (!(foll & Foll.PIN)) return;
+  const held = k.userMm.pinnedRefs;
+  held.set(ref, (held.get(ref) ?? 0) + (head >= 0 ? 1 : GUP_PIN_COUNTING_BIAS));
   if (head >= 0) {
     pages.refcount[ref]++;
     k.userMm.pincount.set(head, (k.userMm.pincount.get(head) ?? 0) + 1);
@@ -156,6 +158,11 @@ export function gupPutFolio(k: KernelCore, p: GupPage, foll: number): void {
   const pages = k.pages;
   if (foll & Foll.PIN) {
     k.userMm.follPinReleased++;
+    const ref = pages.kind[p.pfn] === PageKind.Hugetlb ? p.head : p.pfn;
+    const held = k.userMm.pinnedRefs;
+    const left = (held.get(ref) ?? 0) - (p.head >= 0 ? 1 : GUP_PIN_COUNTING_BIAS);
+    if (left > 0) held.set(ref, left);
+    else held.delete(ref);
     if (p.head >= 0) {
       const n = (k.userMm.pincount.get(p.head) ?? 1) - 1;
       if (n > 0) k.userMm.pincount.set(p.head, n);

@@ -57,6 +57,8 @@ export class UserMm implements MmContext {
   follPinReleased = 0;
   /** folio->_pincount of large folios, by head pfn (a small folio's pins are GUP_PIN_COUNTING_BIAS in its refcount); core/gup_remote.ts */
   readonly pincount = new Map<number, number>();
+  /** the references FOLL_PIN pins hold, by the frame that holds them (1024 a small folio's pin, 1 a large one's): the invariant checker's */
+  readonly pinnedRefs = new Map<number, number>();
   /** /proc/vmstat pgmajfault (MmContext) */
   pgmajfault = 0;
   /** the last handleMmFault was a write fault on a shared disk-file mapping (MmContext), and the pages it dirtied */
