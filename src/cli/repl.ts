@@ -35,6 +35,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: pkey_free K | A: wrpkru 0x55555550          (x86-64, machine pku=on)
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
   A: open F | A: close F | A: n = syscall read|write F BUF SIZE [offset=N] | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
+  A: n = syscall process_vm_readv|process_vm_writev|proc_mem_read|proc_mem_write B LOCAL REMOTE SIZE
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v
   kernel: p = alloc_pages order=N | kernel: free_pages ADDR order=N
   kernel: read ADDR | kernel: write ADDR [value=N] | kernel: exec ADDR
@@ -42,6 +43,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   kernel: n = get_user A ADDR | put_user A ADDR V | strncpy_from_user A SRC N
   kernel: stac | kernel: clac | kernel: pan on|off | kernel: sum on|off
   kernel: pagefault_disable | kernel: pagefault_enable
+  kernel: p = pin_user_pages A ADDR N [write] [longterm] | kernel: unpin_user_pages p
   show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|memcg|frames|vmstat|stats|tlb|tasks|pagetables
   show A maps|smaps|task|vad | show A pagetable [ADDR] | show A vtop ADDR | show kernel vtop ADDR
   show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]

@@ -23,10 +23,12 @@ import type { CoreDump } from "./core/coredump.ts";
 import type { UserAccessRecord } from "./core/entry.ts";
 import type { MincoreResult } from "./core/fadvise.ts";
 import type { OomSysctls } from "./core/oom.ts";
+import type { RemoteRw } from "./core/process_vm_access.ts";
 import type { RlimitName, TaskHandle } from "./core/task.ts";
 import type { Uaccess } from "./core/uaccess.ts";
 import type { FileHandle } from "./fs/file.ts";
 import type { ShmctlResult } from "./ipc/shm.ts";
+import type { PinnedPages, RemoteHow } from "./KernelGup.ts";
 import { KernelImpl } from "./KernelImpl.ts";
 import { mmapArgs as defaultMmapArgs, type MmapRequest } from "./mm/mmap.ts";
 import type { DirtySysctls } from "./mm/page_writeback.ts";
@@ -71,6 +73,7 @@ export {
 } from "./core/memfd.ts";
 export { Ms } from "./core/mman.ts";
 export type { OomSysctls } from "./core/oom.ts";
+export type { RemoteRw } from "./core/process_vm_access.ts";
 export type { RlimitName, TaskHandle } from "./core/task.ts";
 export {
   COPY_USER_FIXUP,
@@ -94,6 +97,7 @@ export {
   type ShmInfo,
   type ShmidDs,
 } from "./ipc/shm.ts";
+export type { PinnedPages, RemoteHow } from "./KernelGup.ts";
 export { BareBuddy } from "./mm/buddy_bare.ts";
 export { Gfp, parseGfp } from "./mm/gfp.ts";
 export { Mcl } from "./mm/mlock.ts";
@@ -455,6 +459,24 @@ export interface Kernel<C extends Mmu = Mmu> {
    * its own readahead state of a file unless fork shared it); bytes moved, or -errno.
    */
   fileIo(cpuId: number, f: FileHandle, uva: bigint, len: number, write: boolean, offset?: number): number;
+  /**
+   * The task current on `cpuId` reads or writes `target`'s memory at `remote` through its own
+   * buffer at `local` (KernelGup.ts): process_vm_readv/writev (pin_user_pages_remote, no
+   * FOLL_FORCE) or pread/pwrite of /proc/PID/mem (access_remote_vm, FOLL_FORCE); faults in the
+   * target count against the caller. `ret`: the bytes moved or -errno.
+   */
+  remoteRw(
+    cpuId: number,
+    target: TaskHandle,
+    local: bigint,
+    remote: bigint,
+    len: number,
+    how: RemoteHow,
+  ): RemoteRw;
+  /** pin_user_pages of `n` pages from `addr` by a driver in `task`'s context (FOLL_WRITE, FOLL_LONGTERM as asked). */
+  pinUserPages(task: TaskHandle, addr: bigint, n: number, write: boolean, longterm: boolean): PinnedPages;
+  /** unpin_user_pages_dirty_lock of a pinUserPages result; the number of pages unpinned (0 the second time). */
+  unpinUserPages(p: PinnedPages): number;
   /** open(2) of a file by a task: a new struct file in its file table (f_pos 0, file_ra_state_init); fork shares it with the child. */
   openFile(task: TaskHandle, f: FileHandle): void;
   /** close(2) of the task's struct file of a file: 0, or -EBADF if it holds none. */

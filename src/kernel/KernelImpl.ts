@@ -37,7 +37,7 @@ import type { Vaddr } from "./core/vaddr.ts";
 import * as vfs from "./core/vfs.ts";
 import { type FileHandle, type FileObject, fileOf } from "./fs/file.ts";
 import * as shm from "./ipc/shm.ts";
-import { KernelWindowsServices } from "./KernelWindows.ts";
+import { KernelGupServices } from "./KernelGup.ts";
 import type { BuddyAllocator } from "./mm/buddy.ts";
 import { compactNodes, newCompactStats } from "./mm/compaction.ts";
 import { Gfp } from "./mm/gfp.ts";
@@ -78,7 +78,7 @@ import { KernelView } from "./view/KernelView.ts";
  * (nothing checks them against `config.arch`).
  */
 export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
-  extends KernelWindowsServices
+  extends KernelGupServices
   implements KernelCore
 {
   readonly config: ResolvedKernelConfig;

@@ -66,7 +66,7 @@ export function populate(k: KernelCore, task: Task, vpn: number, write: boolean)
  * PMD is touched instead (follow_huge_pmd: touch_pmd makes the entry young,
  * and dirty for a write, and leaves the folio's flags alone).
  */
-function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): void {
+export function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boolean): void {
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)))

@@ -145,6 +145,12 @@ export class MmStruct {
    * VM_INIT_DEF_MASK (VM_NOHUGEPAGE, which vmlab never sets) of the parent's (kernel/fork.c).
    */
   defFlags = 0;
+  /**
+   * MMF_HAS_PINNED: a FOLL_PIN get_user_pages ran on this mm once (mm_set_has_pinned_flag, never
+   * cleared; copy_process does not inherit it). Fork then copies a maybe-pinned exclusive
+   * anonymous page at once (folio_needs_cow_for_dma). Linux: mm/gup.c mm_set_has_pinned_flag
+   */
+  hasPinned = false;
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
   /**

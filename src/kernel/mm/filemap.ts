@@ -440,7 +440,8 @@ function doCowFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pa: num
   env.pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   env.lru?.addAnon(pfn, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags); // folio_add_lru_vma
   mm.rssAnon++;
-  const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
+  // set_pte_range: maybe_mkwrite(pte_mkdirty()), read-only in a VMA without VM_WRITE (FOLL_FORCE)
+  const e = userPte(ctx, pfn, vma.vmFlags, (vma.vmFlags & VmFlag.WRITE) !== 0, true, false);
   setPteAt(ctx, pa, e.hi, e.lo);
   return got.major ? VmFault.MAJOR : VmFault.OK;
 }

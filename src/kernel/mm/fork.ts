@@ -11,7 +11,8 @@ import { assert } from "../../base/assert.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
-import { isFilePmd } from "./huge_memory.ts";
+import { copyPresentPage, folioNeedsCowForDma } from "./gup.ts";
+import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import { copyHugetlbPageRange, hugetlbDupVmaPrivate } from "./hugetlb.ts";
 import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
@@ -195,7 +196,16 @@ function copyPageRanges(
         vpn += nr - 1; // copy_huge_pmd: a file VMA's PMD is not copied (the child refaults it)
         continue;
       }
-      if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
+      // copy_huge_pmd: folio_try_dup_anon_rmap_pmd refuses a maybe-pinned exclusive huge page: the
+      // parent's PMD is split (__split_huge_pmd, -EAGAIN) and its PTEs copied below, page by page
+      if (
+        parent.hasPinned &&
+        pmd !== null &&
+        isHugePmd(ctx, pmd.hi, pmd.lo) &&
+        pinnedHugePmd(ctx, parent, v.vmFlags, pmd)
+      )
+        splitPmd(ctx, parent, vpn);
+      else if (pmd !== null && isHugePmd(ctx, pmd.hi, pmd.lo)) {
         // copy_huge_pmd: share the huge page, write-protected on both sides; the child's PMD
         // deposits a table of its own (pte_alloc_one, pgtable_trans_huge_deposit, mm_inc_nr_ptes)
         const table = pteAllocOne(ctx, child, true);
@@ -258,11 +268,21 @@ function copyPageRanges(
       }
       if (pt.present(e.hi, e.lo) && !pt.special(e.hi, e.lo)) {
         const pfn = pt.pfn(e.hi, e.lo, 0);
+        if (
+          parent.hasPinned &&
+          pages.kind[pfn] === PageKind.UserAnon &&
+          pages.flags[pfn] & PageFlag.AnonExclusive &&
+          folioNeedsCowForDma(ctx, parent, v.vmFlags, pfn)
+        ) {
+          // folio_try_dup_anon_rmap_pte refuses a maybe-pinned exclusive page: copy_present_page
+          const n = copyPresentPage(ctx, child, child.vmaAt(vpn)!, vpn, pfn);
+          if (n === null) return false;
+          setPteAt(ctx, cpa, n.hi, n.lo, child, vpn);
+          continue;
+        }
         pages.refcount[pfn]++;
         pages.mapcount[pfn]++;
-        // copy_present_pte: folio_try_dup_anon_rmap_pte clears PageAnonExclusive (it would
-        // refuse, and the page be copied at once, for a page that may be DMA-pinned; vmlab's
-        // pins are never long-term)
+        // copy_present_pte: folio_try_dup_anon_rmap_pte clears PageAnonExclusive
         pages.flags[pfn] &= ~PageFlag.AnonExclusive;
         rssAdd(ctx, child, v, pfn, 1);
         if (cow && pt.write(e.hi, e.lo)) {
@@ -277,6 +297,21 @@ function copyPageRanges(
     }
   }
   return true;
+}
+
+/** A huge PMD of an exclusive anonymous folio fork must not share (folio_needs_cow_for_dma). */
+function pinnedHugePmd(
+  ctx: MmContext,
+  parent: MmStruct,
+  vmFlags: number,
+  pmd: { hi: number; lo: number },
+): boolean {
+  const pt = ctx.env.pgtable;
+  if (pt.special(pmd.hi, pmd.lo)) return false; // the huge zero page
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  const pages = ctx.env.pages;
+  if (pages.kind[base] !== PageKind.UserAnon || !(pages.flags[base] & PageFlag.AnonExclusive)) return false;
+  return folioNeedsCowForDma(ctx, parent, vmFlags, base);
 }
 
 /**

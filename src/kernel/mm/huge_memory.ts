@@ -381,7 +381,9 @@ export function hugeWp(
     if (exclusive) for (let i = 0; i < nr; i++) env.pages.flags[base + i] |= PageFlag.AnonExclusive;
   }
   if (exclusive) {
-    const e = pt.modify(pmd.hi, pmd.lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    // maybe_pmd_mkwrite(pmd_mkdirty()): writable only in a VM_WRITE VMA (a FOLL_FORCE write: not)
+    const w = vma.vmFlags & VmFlag.WRITE ? PteFlag.WRITE : 0;
+    const e = pt.modify(pmd.hi, pmd.lo, w | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, haddr, pmd.pa, pmd, e, true);
     return VmFault.OK;
   }

@@ -39,6 +39,8 @@ import type { ShmemObject, Vma } from "./vma.ts";
 export const enum Errno {
   EPERM = 1,
   ENOENT = 2,
+  ESRCH = 3,
+  EIO = 5,
   EBADF = 9,
   EAGAIN = 11,
   ENOMEM = 12,
@@ -329,6 +331,8 @@ export interface MmContext {
   readonly hstate?: HState;
   /** every HugeTLB pool, the default first (absent with `hstate`) */
   readonly hstates?: readonly HState[];
+  /** folio->_pincount of pinned large folios by head pfn (mm/gup.ts; absent in bare test contexts: no pins) */
+  readonly pincount?: Map<number, number>;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

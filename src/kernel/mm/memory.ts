@@ -162,7 +162,7 @@ export function doAnonymousPage(
     0,
     vma.vmFlags,
     (vma.vmFlags & VmFlag.WRITE) !== 0,
-    true,
+    (vma.vmFlags & VmFlag.WRITE) !== 0, // pte_mkwrite(pte_mkdirty()) only for VM_WRITE (a FOLL_FORCE write: neither)
     false,
   );
   env.pages.mapcount[pfn] = 1;
@@ -178,7 +178,12 @@ export function doAnonymousPage(
  * page or a page shared with another process (after fork) is copied
  * (wp_page_copy), the old PTE cleared and flushed first. A reuse flushes the
  * page's cache lines first (wp_page_reuse's flush_cache_page: VIVT and
- * aliasing VIPT caches, mm/cacheflush.ts).
+ * aliasing VIPT caches, mm/cacheflush.ts). The new or reused PTE is writable
+ * only in a VM_WRITE VMA (maybe_mkwrite): a FOLL_FORCE write (core/gup_remote.ts)
+ * into a read-only private mapping leaves it read-only on an exclusive page.
+ * With `unshare` (FAULT_FLAG_UNSHARE, GUP's -EMLINK for a read pin of a shared
+ * anonymous page): a page we may reuse is only marked exclusive, a copy is
+ * mapped read-only and clean (wp_page_copy's unshare case).
  * Linux: mm/memory.c do_wp_page (wp_page_reuse, wp_page_copy, wp_page_shared)
  */
 export function doWpPage(
@@ -189,6 +194,7 @@ export function doWpPage(
   pa: number,
   hi: number,
   lo: number,
+  unshare = false,
 ): VmFault {
   const env = ctx.env;
   const pages = env.pages;
@@ -210,8 +216,11 @@ export function doWpPage(
   ) {
     // wp_page_reuse of an exclusive page, or of one wp_can_reuse_anon_folio found to be ours alone
     pages.flags[old] |= PageFlag.AnonExclusive;
+    if (unshare) return VmFault.OK; // do_wp_page: an unshare fault leaves the PTE as it is
     env.cache.flushCachePage(mm, vpn, old); // wp_page_reuse: flush_cache_page(vma, address, pte_pfn(orig_pte))
-    const e = pt.modify(hi, lo, PteFlag.WRITE | PteFlag.DIRTY | PteFlag.YOUNG, 0);
+    // maybe_mkwrite(pte_mkdirty(pte_mkyoung())): writable only in a VM_WRITE VMA
+    const w = vma.vmFlags & VmFlag.WRITE ? PteFlag.WRITE : 0;
+    const e = pt.modify(hi, lo, w | PteFlag.DIRTY | PteFlag.YOUNG, 0);
     ptepSetAccessFlags(ctx, mm, vpn, pa, { hi, lo }, e, true);
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
     return VmFault.OK;
@@ -237,7 +246,9 @@ export function doWpPage(
   env.cache.flushCachePage(mm, vpn, old);
   pages.mapcount[pfn] = 1;
   pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
-  const e = userPte(ctx, pfn, vma.vmFlags, true, true, false);
+  // wp_page_copy: maybe_mkwrite(pte_mkdirty()), or for an unshare fault neither
+  const mkwrite = !unshare && (vma.vmFlags & VmFlag.WRITE) !== 0;
+  const e = userPte(ctx, pfn, vma.vmFlags, mkwrite, !unshare, false);
   ptepClearFlush(ctx, mm, pa, vpn, 0);
   setPteAt(ctx, pa, e.hi, e.lo);
   if (special) mm.rssAnon++;

@@ -52,6 +52,13 @@ export class UserMm implements MmContext {
   pgfault = 0;
   /** /proc/vmstat pgreuse (MmContext) */
   pgreuse = 0;
+  /** /proc/vmstat nr_foll_pin_acquired / nr_foll_pin_released: FOLL_PIN references taken and dropped (try_grab_folio, gup_put_folio) */
+  follPinAcquired = 0;
+  follPinReleased = 0;
+  /** folio->_pincount of large folios, by head pfn (a small folio's pins are GUP_PIN_COUNTING_BIAS in its refcount); core/gup_remote.ts */
+  readonly pincount = new Map<number, number>();
+  /** the references FOLL_PIN pins hold, by the frame that holds them (1024 a small folio's pin, 1 a large one's): the invariant checker's */
+  readonly pinnedRefs = new Map<number, number>();
   /** /proc/vmstat pgmajfault (MmContext) */
   pgmajfault = 0;
   /** the last handleMmFault was a write fault on a shared disk-file mapping (MmContext), and the pages it dirtied */

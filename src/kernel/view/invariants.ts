@@ -386,6 +386,8 @@ export function checkInvariants(k: KernelCore): string[] {
   // and one more while a move batch (lru_activate, lru_lazyfree...) holds it
   const inBatch = (pfn: number) =>
     (batch.has(pfn) ? 1 : 0) + (batch.queued[pfn] !== 0 ? 1 : 0) + batch.mlock.refs[pfn];
+  // and the references GUP's pins hold (core/gup_remote.ts: GUP_PIN_COUNTING_BIAS a small folio's pin)
+  const pins = (pfn: number) => k.userMm.pinnedRefs.get(pfn) ?? 0;
   problems.push(
     ...lruAddBatchProblems(k),
     ...lruMoveBatchProblems(k),
@@ -402,9 +404,12 @@ export function checkInvariants(k: KernelCore): string[] {
       );
     if (n > 1 && anonExclusive(pfn)) problems.push(`frame ${pfn}: PageAnonExclusive but mapped ${n} times`);
     // a page-cache page (shmem or file): one reference per mapping plus the cache's own
-    if (k.pages.kind[pfn] === PageKind.PageCache && k.pages.refcount[pfn] !== n + 1 + inBatch(pfn))
+    if (
+      k.pages.kind[pfn] === PageKind.PageCache &&
+      k.pages.refcount[pfn] !== n + 1 + inBatch(pfn) + pins(pfn)
+    )
       problems.push(
-        `page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1 + inBatch(pfn)}`,
+        `page-cache frame ${pfn}: refcount ${k.pages.refcount[pfn]}, expected ${n + 1 + inBatch(pfn) + pins(pfn)}`,
       );
   }
   for (let pfn = 0; pfn < k.pages.nrFrames; pfn++) {
@@ -429,9 +434,15 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`frame ${pfn}: let go by an mTHP folio that is not queued partially mapped`);
       continue;
     }
-    if (k.pages.kind[pfn] === PageKind.UserAnon && !mapcounts.has(pfn) && !k.swap?.slotOf.has(pfn))
+    // (a page GUP pinned outlives its mappings: the unpin frees it)
+    if (
+      k.pages.kind[pfn] === PageKind.UserAnon &&
+      !mapcounts.has(pfn) &&
+      !k.swap?.slotOf.has(pfn) &&
+      !pins(pfn)
+    )
       problems.push(`user frame ${pfn} is mapped by no process (leaked)`);
-    if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn))
+    if (k.pages.kind[pfn] === PageKind.PageCache && !shmemOwned.has(pfn) && !pins(pfn))
       problems.push(`page-cache frame ${pfn} belongs to no shmem object or file (leaked)`);
   }
   // swap: each slot's count is the swap PTEs that name it; every used slot holds a page
@@ -467,9 +478,9 @@ export function checkInvariants(k: KernelCore): string[] {
         problems.push(`swap cache: slot ${slot} -> pfn ${pfn} has no way back`);
       if (k.pages.kind[pfn] !== PageKind.UserAnon && !shmemOwned.has(pfn))
         problems.push(`swap cache: pfn ${pfn} is neither an anonymous page nor a shmem object's`);
-      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1 + inBatch(pfn))
+      if (k.pages.refcount[pfn] !== k.pages.mapcount[pfn] + 1 + inBatch(pfn) + pins(pfn))
         problems.push(
-          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1${inBatch(pfn) ? " + its LRU add batch's" : ""}`,
+          `swap cache: pfn ${pfn} refcount ${k.pages.refcount[pfn]}, expected its ${k.pages.mapcount[pfn]} mappings + 1${inBatch(pfn) ? " + its LRU add batch's" : ""}${pins(pfn) ? " + its pins'" : ""}`,
         );
     }
   } else if (slotRefs.size) problems.push("swap PTEs without a swap area");

@@ -297,6 +297,8 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_vmscan_immediate_reclaim",
   "nr_dirtied",
   "nr_written",
+  "nr_foll_pin_acquired",
+  "nr_foll_pin_released",
   "nr_kernel_stack",
   "nr_page_table_pages",
   "nr_swapcached",
@@ -421,6 +423,9 @@ export function vmstat(k: KernelCore): Record<string, number> {
     pgpgout: (k.pageCache.pagesOut + (k.swap?.pswpout ?? 0)) * 4,
     pgfault: k.userMm.pgfault,
     pgreuse: k.userMm.pgreuse,
+    // NR_FOLL_PIN_ACQUIRED / NR_FOLL_PIN_RELEASED: try_grab_folio and gup_put_folio of FOLL_PIN (core/gup_remote.ts)
+    nr_foll_pin_acquired: k.userMm.follPinAcquired,
+    nr_foll_pin_released: k.userMm.follPinReleased,
     pgmajfault: k.userMm.pgmajfault,
     pgrotated: k.vmscan.fbatches.pgrotated,
     ...k.dropCachesStats,

@@ -14,6 +14,7 @@ import { expect, letStmt } from "./stmts/expect.ts";
 import { explain } from "./stmts/explain.ts";
 import { fallocate } from "./stmts/fallocate.ts";
 import { file, ftruncate } from "./stmts/files.ts";
+import { pinUserPages } from "./stmts/gup.ts";
 import {
   allocPages,
   device,
@@ -182,6 +183,8 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
   ["get_user", uaccess],
   ["put_user", uaccess],
   ["strncpy_from_user", uaccess],
+  ["pin_user_pages", pinUserPages],
+  ["unpin_user_pages", pinUserPages],
   ["stac", userAccessWindow],
   ["clac", userAccessWindow],
   ["pan", userAccessWindow],

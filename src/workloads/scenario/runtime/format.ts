@@ -53,6 +53,8 @@ export function sizeName(n: number): string {
 const ERRNO_NAMES: Record<string, string> = {
   "-1": "EPERM",
   "-2": "ENOENT",
+  "-3": "ESRCH",
+  "-5": "EIO",
   "-9": "EBADF",
   "-11": "EAGAIN",
   "-12": "ENOMEM",

@@ -8,6 +8,7 @@
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
 import { errnoName, faultSummary } from "../runtime/format.ts";
+import { REMOTE_CALLS, remoteSyscall } from "./gup.ts";
 
 /** uaccess statements: the arguments after P, as the usage line names them */
 const UACCESS_ARGS: Record<string, string> = {
@@ -129,10 +130,11 @@ export function syscall(c: CompileContext, s: Stmt): Run {
   const args = argWords(s);
   const call = args[0]?.ident;
   if (call === "fsync" || call === "fdatasync") return fsync(c, s);
+  if (call != null && REMOTE_CALLS.has(call)) return remoteSyscall(c, s); // stmts/gup.ts
   const o = c.opts(s, ["offset"]);
   if (call !== "read" && call !== "write")
     c.fail(
-      "syscall read|write FILE BUF SIZE [offset=N], or syscall fsync|fdatasync FILE",
+      "syscall read|write FILE BUF SIZE [offset=N], syscall fsync|fdatasync FILE, or syscall process_vm_readv|process_vm_writev|proc_mem_read|proc_mem_write Q LOCAL REMOTE SIZE",
       args[0]?.pos ?? s.verbPos,
     );
   const fw = args[1];
