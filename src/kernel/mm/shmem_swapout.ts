@@ -181,38 +181,13 @@ function shmemSplitWrite(
   order: number,
   end: number,
 ): number {
-  const um = v.env.userMm;
-  const pc = v.env.pageCache;
-  const pages = v.env.pages;
-  const nr = 2 ** order;
-  const resident = shmemPages(owner);
-  const head = resident.get(start)!;
-  if (owner instanceof ShmemObject) shmemObjFolioGone(um, owner, start);
-  else pc.splitFolio(owner, start);
-  countFolioSplit(um, order); // THP_SPLIT_PAGE (PMD order), count_mthp_stat(order, MTHP_STAT_SPLIT)
-  // __split_huge_page: "Some pages can be beyond EOF: drop them from page cache" (shmem: nr_dropped)
-  let dropped = 0;
-  let pfnGone = false;
-  for (let i = nr - 1; i >= 1 && start + i >= end; i--) {
-    const p = head + i;
-    resident.delete(start + i);
-    if (!(owner instanceof ShmemObject)) owner.dirty.delete(start + i);
-    v.del(p);
-    v.owner[p] = undefined;
-    pages.flags[p] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
-    pages.refcount[p]--; // the page cache's reference (folio_put)
-    freeUnmapped(um, p);
-    dropped++;
-    if (p === pfn) pfnGone = true;
-  }
-  // shmem_uncharge -> shmem_recalc_inode: nrpages fell by the pages dropped, their blocks go
-  if (dropped > 0 && !(owner instanceof ShmemObject)) {
-    owner.unrecalced += dropped;
-    pc.shmemRecalc(owner);
-  }
+  const head = shmemPages(owner).get(start)!;
+  shmemSplitFolio(v, owner, start, order, end);
+  const index = start + (pfn - head);
+  const pfnGone = index !== start && index >= end;
   // the head first (shmem_writepage goes on with it), then the tails of the list, highest index first
   let written = shmemWritePage(v, head, owner, start);
-  for (let i = Math.min(nr, end - start) - 1; i >= 1; i--)
+  for (let i = Math.min(2 ** order, end - start) - 1; i >= 1; i--)
     written += shmemWritePage(v, head + i, owner, start + i);
   return written === 0 && pfnGone ? 1 : written;
 }
@@ -258,4 +233,47 @@ export function shmemWritePage(v: ShmemEvict, pfn: number, owner: ShmemOwner, in
   pages.refcount[pfn]--; // the owner's reference
   freeUnmapped(um, pfn);
   return 1;
+}
+
+/**
+ * split_huge_page_to_list_to_order of the large shmem folio of `owner` at
+ * index `start`, unmapped already: its mark gone (NR_SHMEM_THPS:
+ * ShmemHugePages), THP_SPLIT_PAGE for the PMD order and the size's
+ * stats/split; __split_huge_page drops its tails at or past `end`
+ * (DIV_ROUND_UP(i_size) or shmem_fallocend; never the head) from the page
+ * cache and frees them (__filemap_remove_folio, folio_put: no shadow), and
+ * shmem_uncharge recalculates a tmpfs inode (shmem_recalc_inode: their
+ * blocks uncharged). The pages below `end` stay in the cache, 4K folios.
+ * Returns the pages dropped.
+ * Linux: mm/huge_memory.c split_huge_page_to_list_to_order, __split_huge_page; mm/shmem.c shmem_uncharge
+ */
+export function shmemSplitFolio(v: ShmemEvict, owner: ShmemOwner, start: number, order: number, end: number): number {
+  const um = v.env.userMm;
+  const pc = v.env.pageCache;
+  const pages = v.env.pages;
+  const nr = 2 ** order;
+  const resident = shmemPages(owner);
+  const head = resident.get(start)!;
+  if (owner instanceof ShmemObject) shmemObjFolioGone(um, owner, start);
+  else pc.splitFolio(owner, start);
+  countFolioSplit(um, order); // THP_SPLIT_PAGE (PMD order), count_mthp_stat(order, MTHP_STAT_SPLIT)
+  // "Some pages can be beyond EOF: drop them from page cache" (shmem: nr_dropped)
+  let dropped = 0;
+  for (let i = nr - 1; i >= 1 && start + i >= end; i--) {
+    const p = head + i;
+    resident.delete(start + i);
+    if (!(owner instanceof ShmemObject)) owner.dirty.delete(start + i);
+    v.del(p);
+    v.owner[p] = undefined;
+    pages.flags[p] &= ~(PageFlag.Dirty | PageFlag.SwapBacked);
+    pages.refcount[p]--; // the page cache's reference (folio_put)
+    freeUnmapped(um, p);
+    dropped++;
+  }
+  // shmem_uncharge -> shmem_recalc_inode: nrpages fell by the pages dropped, their blocks go
+  if (dropped > 0 && !(owner instanceof ShmemObject)) {
+    owner.unrecalced += dropped;
+    pc.shmemRecalc(owner);
+  }
+  return dropped;
 }
