@@ -247,7 +247,13 @@ export function shmemWritePage(v: ShmemEvict, pfn: number, owner: ShmemOwner, in
  * Returns the pages dropped.
  * Linux: mm/huge_memory.c split_huge_page_to_list_to_order, __split_huge_page; mm/shmem.c shmem_uncharge
  */
-export function shmemSplitFolio(v: ShmemEvict, owner: ShmemOwner, start: number, order: number, end: number): number {
+export function shmemSplitFolio(
+  v: ShmemEvict,
+  owner: ShmemOwner,
+  start: number,
+  order: number,
+  end: number,
+): number {
   const um = v.env.userMm;
   const pc = v.env.pageCache;
   const pages = v.env.pages;
