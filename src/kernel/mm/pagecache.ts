@@ -5,7 +5,7 @@ import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
-import { shmemAllocPage } from "./shmem_huge.ts";
+import { type ShmemSb, shmemAllocPage } from "./shmem_huge.ts";
 
 /**
  * readahead_gfp_mask: the mapping's gfp (GFP_HIGHUSER_MOVABLE) with __GFP_NORETRY | __GFP_NOWARN,
@@ -104,6 +104,8 @@ export class PageCache {
       number,
       { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
     >(),
+    /** the tmpfs superblocks' shrinklists (mm/shmem_shrink.ts): shm_mnt's (null) first */
+    sbs: new Map<FileObject | null, ShmemSb>([[null, { inodes: [], nrDeferred: 0 }]]),
   };
 
   /** HPAGE_PMD_ORDER: pageblock_order is HUGETLB_PAGE_ORDER, the PMD order, on every architecture vmlab has */

@@ -11,20 +11,17 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag } from "./arch.ts";
 import { Gfp } from "./gfp.ts";
-import { countFolioSplit } from "./huge_memory.ts";
 import { type MmContext, VmFault } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { allocUserPage, putPage } from "./memory.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
-import type { PageCache } from "./pagecache.ts";
 import { ptePa, setPteAt, userPte } from "./pgtable.ts";
 import {
   shmemObjAllocHuge,
   shmemObjFolioGone,
   shmemObjFolioStart,
   shmemObjMapPmd,
-  shmemObjSplit,
 } from "./shmem_anon_huge.ts";
 import { swapinNrPages } from "./swap_state.ts";
 import type { SwapArea } from "./swapfile.ts";
@@ -78,37 +75,18 @@ export function shmemSetSwapEntry(swap: SwapArea, owner: ShmemOwner, index: numb
 }
 
 /**
- * A tmpfs page reclaim took out of the page cache (shmem_writeout's side,
- * then __remove_mapping): written to swap (`toSwap`: shmem_writeout's
- * shmem_recalc_inode(inode, 0, nr) balances it and gives back the pages
- * dropped clean before), or dropped clean (never written, zeros: nrpages
- * falls, alloced does not, so its charge stays until the inode's next
- * recalc, PageCache.shmemRecalc). A shared anonymous or SysV object's pages
- * were charged whole (shmem_acct_size): nothing to do. A huge folio is split
- * (one Linux writes whole goes by mm/shmem_swapout.ts instead).
- * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_writeout, shmem_recalc_inode
+ * A clean order-0 shmem page reclaim dropped (never written, zeros:
+ * __remove_mapping, no shmem_writepage): for a tmpfs page nrpages falls,
+ * alloced does not, so its charge stays until the inode's next recalc
+ * (PageCache.shmemRecalc). A shared anonymous or SysV object's pages were
+ * charged whole (shmem_acct_size): nothing to do. (A dirty page goes by
+ * mm/shmem_swapout.ts shmemWritePage, a large folio by shmemSwapOutFolio.)
+ * Linux: mm/vmscan.c shrink_folio_list, __remove_mapping; mm/shmem.c shmem_recalc_inode
  */
-export function shmemReclaimed(
-  ctx: MmContext,
-  pc: PageCache,
-  owner: ShmemOwner,
-  index: number,
-  toSwap: boolean,
-): void {
-  if (owner instanceof ShmemObject) {
-    // shmem_writepage splitting (no CONFIG_THP_SWAP, i_size inside, no swap cluster: the whole-folio
-    // case is mm/shmem_swapout.ts): split_huge_page_to_list_to_order (mm/shmem_anon_huge.ts)
-    if (owner.folios.size > 0) shmemObjSplit(ctx, owner, index);
-    return;
-  }
-  // shmem_writeout of a huge folio Linux splits (no CONFIG_THP_SWAP: 32-bit; i_size inside it; no
-  // free swap cluster): split_huge_page_to_list_to_order first; a folio within i_size on a 64-bit
-  // kernel went to swap whole instead (mm/shmem_swapout.ts)
-  // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order
-  if (owner.folios.size > 0) countFolioSplit(ctx, pc.splitFolio(owner, index));
-  owner.dirty.delete(index); // a tmpfs page written through a mapping
-  if (toSwap) pc.shmemRecalc(owner);
-  else owner.unrecalced++;
+export function shmemDroppedClean(owner: ShmemOwner, index: number): void {
+  if (owner instanceof ShmemObject) return;
+  owner.dirty.delete(index);
+  owner.unrecalced++;
 }
 
 /**

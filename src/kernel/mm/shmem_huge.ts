@@ -27,12 +27,24 @@ export interface ShmemHugeCache {
       number,
       { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
     >;
+    /** the tmpfs superblocks' shrinklists (mm/shmem_shrink.ts): a tmpfs file's own mount, null shm_mnt's */
+    readonly sbs: Map<FileObject | null, ShmemSb>;
   };
   readonly pmdOrder: number;
   addShmemFolio(f: FileObject, start: number, order: number, gfp: number): number;
   /** mem_cgroup_charge of a new folio (PageCache.memcgCharge; null: no memory limit) */
   readonly memcgCharge: ((nr: number, gfp: number) => boolean) | null;
   readSmall(f: FileObject, index: number, io: boolean): number;
+}
+
+/**
+ * A tmpfs superblock's shrinklist (sbinfo->shrinklist: the inodes with a
+ * large folio past i_size, oldest first) and its shrinker's nr_deferred.
+ * Linux: mm/shmem.c struct shmem_sb_info
+ */
+export interface ShmemSb {
+  readonly inodes: FileObject[];
+  nrDeferred: number;
 }
 
 /** SHMEM_HUGE_*: the huge= values of a tmpfs mount, and shmem_enabled's two more. Linux: mm/shmem.c */
@@ -292,6 +304,7 @@ export function shmemAllocPage(
       const head = pc.addShmemFolio(f, start, order, gfp);
       if (head >= 0) {
         pc.shmemThp.stats.thp_file_alloc++; // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC)
+        shmemShrinklistAdd(pc, f, start + nr); // part of it past i_size: the shrinklist (mm/shmem_shrink.ts)
         return f.cache.get(index)!;
       }
       if (head === -1) pc.shmemThp.stats.thp_file_fallback++; // no folio of HPAGE_PMD_NR pages
@@ -387,4 +400,22 @@ export function shmemGetUnmappedArea(
   inflated += offset - inflatedOffset;
   if (inflatedOffset > offset) inflated += hpage;
   return inflated > taskSizeVpn - nrPages ? addr : inflated;
+}
+
+/**
+ * shmem_get_folio_gfp, a large folio just allocated for `f` whose next index
+ * (`next`) lies past i_size (DIV_ROUND_UP(i_size, PAGE_SIZE)): "Part of the
+ * large folio is beyond i_size: subject to shrink under memory pressure",
+ * the inode onto its superblock's shrinklist (list_add_tail) unless it is on it.
+ */
+export function shmemShrinklistAdd(pc: ShmemHugeCache, f: FileObject, next: number): void {
+  if (Math.ceil(f.sizeBytes / 4096) >= next) return;
+  const sbs = pc.shmemThp.sbs;
+  const key = f.shmemHuge === null ? null : f;
+  let sb = sbs.get(key);
+  if (sb === undefined) {
+    sb = { inodes: [], nrDeferred: 0 };
+    sbs.set(key, sb);
+  }
+  if (!sb.inodes.includes(f)) sb.inodes.push(f);
 }

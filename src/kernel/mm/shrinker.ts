@@ -3,9 +3,10 @@
  * registration order, and do_shrink_slab works out how much of each to scan
  * from its count, the reclaim priority and the work carried over from before
  * (nr_deferred). vmlab's shrinkers, in Linux's registration order:
+ * shm_mnt's superblock (shmem_init, from mnt_init: mm/shmem_shrink.ts),
  * thp-deferred_split (hugepage_init, a subsys_initcall:
- * mm/deferred_split.ts) and mm-shadow (workingset_init, a module_init:
- * mm/workingset.ts).
+ * mm/deferred_split.ts), mm-shadow (workingset_init, a module_init:
+ * mm/workingset.ts), then each tmpfs mount's superblock (its mount).
  * Linux: mm/shrinker.c shrink_slab, do_shrink_slab
  */
 
@@ -24,6 +25,8 @@ export interface Shrinker {
   readonly seeks: number;
   /** nr_deferred: the scan work carried over */
   nrDeferred: number;
+  /** batch (0 or absent: SHRINK_BATCH; a superblock's is 1024) */
+  readonly batch?: number;
 }
 
 /**
@@ -43,8 +46,9 @@ export function doShrinkSlab(s: Shrinker, priority: number, stats: { slabs_scann
   let totalScan = Math.min((nr >> priority) + delta, 2 * freeable);
   let freed = 0;
   let scanned = 0;
-  while (totalScan >= SHRINK_BATCH || totalScan >= freeable) {
-    const n = Math.min(SHRINK_BATCH, totalScan);
+  const batch = s.batch || SHRINK_BATCH; // shrinker->batch ? shrinker->batch : SHRINK_BATCH
+  while (totalScan >= batch || totalScan >= freeable) {
+    const n = Math.min(batch, totalScan);
     const ret = s.scan(n);
     if (ret === SHRINK_STOP) break;
     freed += ret;

@@ -16,6 +16,7 @@ import {
   tryToUnmapAnon,
 } from "./rmap.ts";
 import { shmemPages } from "./shmem.ts";
+import { shmemSbShrink } from "./shmem_shrink.ts";
 import { doShrinkSlab, type Shrinker } from "./shrinker.ts";
 import { cullUnevictable, folioMarkAccessed, LruAddBatches, lazyfreeable, MoveOp } from "./swap.ts";
 import { tryToUnmapFlush, tryToUnmapFlushDirty } from "./tlbbatch.ts";
@@ -522,15 +523,15 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   }
 
   /**
-   * shrink_slab: every shrinker in registration order, thp-deferred_split then mm-shadow (the
-   * latter keeps shadows only under the linux policy); returns the objects they freed.
-   * Linux: mm/shrinker.c shrink_slab
+   * shrink_slab: every shrinker in registration order (shm_mnt's superblock, thp-deferred_split, mm-shadow
+   * under the linux policy, the tmpfs mounts': mm/shmem_shrink.ts); returns what they freed. Linux: shrink_slab
    */
   shrinkSlab(priority: number): number {
     if (this.splitShrinker === undefined) this.splitShrinker = deferredSplitShrinker(this);
-    let freed = this.splitShrinker === null ? 0 : doShrinkSlab(this.splitShrinker, priority, this.stats);
+    let freed = shmemSbShrink(this, true, priority, this.stats);
+    if (this.splitShrinker !== null) freed += doShrinkSlab(this.splitShrinker, priority, this.stats);
     if (this.env.policy === "linux") freed += doShrinkSlab(this.workingset.nodes, priority, this.stats);
-    return freed;
+    return freed + shmemSbShrink(this, false, priority, this.stats);
   }
 
   /**

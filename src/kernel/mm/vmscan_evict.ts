@@ -5,7 +5,6 @@
  * workingset_eviction, mm/workingset.ts) and freed.
  * Linux: mm/vmscan.c shrink_folio_list, pageout, __remove_mapping; mm/shmem.c shmem_writeout
  */
-import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { freeUnmapped } from "./memory.ts";
 import { PageFlag } from "./PageDesc.ts";
@@ -13,8 +12,8 @@ import { DirtyFolio, fileFolioDirty, type ReclaimWriteback } from "./page_writeb
 import type { PageCache } from "./pagecache.ts";
 import type { PfnSetLike } from "./pfnset.ts";
 import { folioReferenced, type RmapEnv, type RmapPages, tryToUnmapFile, tryToUnmapShmem } from "./rmap.ts";
-import { type ShmemOwner, shmemPages, shmemReclaimed, shmemSetSwapEntry } from "./shmem.ts";
-import { SHMEM_SPLIT, shmemSwapOutFolio } from "./shmem_swapout.ts";
+import { type ShmemOwner, shmemDroppedClean, shmemPages } from "./shmem.ts";
+import { SHMEM_SPLIT, shmemSwapOutFolio, shmemWritePage } from "./shmem_swapout.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { tryToUnmapFlushDirty } from "./tlbbatch.ts";
 import { ShmemObject } from "./vma.ts";
@@ -48,8 +47,9 @@ export interface EvictPages extends RmapPages {
  * as it is written, as for anonymous pages (Linux frees it on a later pass,
  * when the writeback has ended). 0 without a free slot: the page stays
  * in the object, unmapped, and is activated (AOP_WRITEPAGE_ACTIVATE). A page
- * of a PMD-size folio takes the folio with it where Linux writes it whole
- * (mm/shmem_swapout.ts). Returns the pages reclaimed.
+ * of a large folio takes the folio with it: written whole, or split and its
+ * pages below i_size written, those past it dropped (mm/shmem_swapout.ts).
+ * Returns the pages reclaimed.
  * Linux: mm/vmscan.c shrink_folio_list, pageout; mm/shmem.c shmem_writeout
  */
 export function shmemWriteout(v: EvictPages, pfn: number): number {
@@ -73,28 +73,18 @@ export function shmemWriteout(v: EvictPages, pfn: number): number {
     freeUnmapped(v.env.userMm, pfn);
     return 1;
   }
-  // a PMD-size folio goes whole where Linux (CONFIG_THP_SWAP) would not split it (mm/shmem_swapout.ts)
+  // a large folio: whole (CONFIG_THP_SWAP), or split by shmem_writepage (mm/shmem_swapout.ts)
   if (obj.folios.size > 0) {
     const n = shmemSwapOutFolio(v, pfn, obj, index);
     if (n !== SHMEM_SPLIT) return Math.max(n, 0);
   }
   tryToUnmapShmem(v, pfn);
+  const dirty = (pages.flags[pfn] & PageFlag.Dirty) !== 0;
   // shrink_folio_list: a dirty folio is kept when the reclaim may not write (kswapd's boosted run)
-  if (pages.flags[pfn] & PageFlag.Dirty && !v.reclaimCtx.mayWritepage) return 0;
-  if (pages.flags[pfn] & PageFlag.Dirty) {
-    const swap = v.env.swap;
-    const slot = swap === null ? -1 : swap.allocSlot();
-    if (slot < 0) return 0;
-    tryToUnmapFlushDirty(v.env.userMm.env.tlbUbc);
-    v.env.phys.saveFrame(pfnUnchecked(pfn), swap!.contents, slot);
-    swap!.wrotePage(slot);
-    v.stats.nr_vmscan_write++; // pageout
-    shmemSetSwapEntry(swap!, obj, index, slot); // the owner's swap entry
-    // the page went through the swap cache (add_to_swap_cache in shmem_writeout), which
-    // __remove_mapping leaves with a shadow when the write is done
-    swap!.setShadow(slot, v.evictShadow(pfn, 1));
-  }
-  shmemReclaimed(v.env.userMm, v.env.pageCache, obj, index, (pages.flags[pfn] & PageFlag.Dirty) !== 0);
+  if (dirty && !v.reclaimCtx.mayWritepage) return 0;
+  // pageout -> shmem_writepage: to a swap slot, or (none free) kept (mm/shmem_swapout.ts)
+  if (dirty) return shmemWritePage(v, pfn, obj, index);
+  shmemDroppedClean(obj, index);
   resident.delete(index);
   v.del(pfn);
   v.owner[pfn] = undefined;

@@ -1,0 +1,101 @@
+/**
+ * The tmpfs superblock shrinker (Linux 6.12 mm/shmem.c shmem_unused_huge_shrink,
+ * shmem_unused_huge_scan/count; fs/super.c super_cache_scan): an inode whose
+ * large folio reaches past i_size is on its superblock's shrinklist
+ * (shmem_get_folio_gfp), and the shrinker splits the folio holding i_size,
+ * freeing its pages past it. drop_caches 2 (drop_slab: shrink_slab at
+ * priority 0) runs it.
+ */
+import { describe, expect, it } from "vitest";
+import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
+
+const M1 = 1 << 20;
+
+describe("shmem_unused_huge_shrink", () => {
+  it("drop_caches 2 splits a huge tmpfs folio across i_size: its 256 pages past i_size freed, the rest unmapped", () => {
+    // a 1M file (256 pages) on a huge=always mount, its one folio 0..511 PMD-mapped: on the
+    //   shrinklist. drop_slab -> do_shrink_slab(priority 0): freeable 1 (the list's length; no dentry
+    //   or inode on the LRUs), delta (1 >> 0) * 4 / DEFAULT_SEEKS = 2, total_scan min(0 + 2, 2) = 2:
+    //   one call of nr_to_scan 2 (slabs_scanned 2); super_cache_scan: fs_objects mult_frac(2, 1, 2)
+    //   = 1, shmem_unused_huge_scan of 2: the folio at i_size / 4K = 256, end 256 inside 0..512:
+    //   split_folio (THP_SPLIT_PAGE; unmap_folio clears the PMD and maps nothing again), pages
+    //   256..511 dropped (Shmem 1M, ShmemHugePages 0, their blocks uncharged: Committed_AS less
+    //   1M); one folio split: drop_slab's loop stops (1 >> 0 is not above 1)
+    const v = checkedMetrics(`machine ram=64M swap=16M
+file t size=1M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a 1M value=3
+let shp0 = meminfo.ShmemHugePages
+let spm0 = meminfo.ShmemPmdMapped
+let c0 = meminfo.Committed_AS
+drop_caches 2
+let shmem = meminfo.Shmem
+let shp = meminfo.ShmemHugePages
+let spm = meminfo.ShmemPmdMapped
+let split = vmstat.thp_split_page
+let scanned = vmstat.slabs_scanned
+let uncharged = c0 - meminfo.Committed_AS
+let p = present(A, a 2M)
+drop_caches 2
+let split2 = vmstat.thp_split_page
+let scanned2 = vmstat.slabs_scanned
+A: catch SIGBUS
+A: read a+1M
+expect A.signal == SIGBUS
+A: read a+4K
+expect byte(A, a+4K) == 3
+let p2 = present(A, a 2M)
+`);
+    expect([v("shp0"), v("spm0")]).toEqual([2 * M1, 2 * M1]);
+    expect([v("shmem"), v("shp"), v("spm"), v("split"), v("scanned"), v("uncharged")]).toEqual([
+      M1,
+      0,
+      0,
+      1,
+      2,
+      M1,
+    ]);
+    // unmap_folio left nothing mapped; the read's fault maps the 16 pages of its fault-around window
+    expect([v("p"), v("p2")]).toEqual([0, 16]);
+    // the inode left the list: a second drop_caches finds nothing to count
+    expect([v("split2"), v("scanned2")]).toEqual([1, 2]);
+  });
+
+  it("nothing to gain (i_size grown to the folio's end, or fallocate past it): the inode leaves the list unsplit", () => {
+    for (const between of ["A: r = ftruncate t 2M", "A: r = fallocate t 1M 1M keep_size"]) {
+      const v = checkedMetrics(`machine ram=64M swap=16M
+file t size=1M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a 1M value=3
+${between}
+drop_caches 2
+let split = vmstat.thp_split_page
+let scanned = vmstat.slabs_scanned
+let shp = meminfo.ShmemHugePages
+drop_caches 2
+let scanned2 = vmstat.slabs_scanned
+`);
+      // the count was 1 (scanned 2), the folio kept whole, and then the list is empty
+      expect([v("split"), v("scanned"), v("shp"), v("scanned2")], between).toEqual([0, 2, 2 * M1, 2]);
+    }
+  });
+
+  it("a memfd's folio across i_size is on shm_mnt's shrinklist", () => {
+    const v = checkedMetrics(`machine ram=64M swap=16M
+thp shmem_enabled=always
+spawn A
+A: memfd m
+A: r = ftruncate m 1M
+A: a = mmap 2M prot=rw shared file=m at=0x40000000
+A: write a 1M value=3
+let shp0 = meminfo.ShmemHugePages
+drop_caches 2
+let shmem = meminfo.Shmem
+let shp = meminfo.ShmemHugePages
+let split = vmstat.thp_split_page
+`);
+    expect([v("shp0"), v("shp"), v("split"), v("shmem")]).toEqual([2 * M1, 0, 1, M1]);
+  });
+});
