@@ -146,6 +146,13 @@ export function userFault(
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
+  // do_mem_abort's addr = untagged_addr(far): under TCR_EL1.TBI0 (which __cpu_setup sets) the
+  // walk ignored a TTBR0 address's top byte, and so do is_ttbr0_addr, the VMA lookup and
+  // si_addr (without SA_EXPOSE_TAGBITS the signal hides the tag: arch_untagged_si_addr)
+  if ((vaHi & 0x00800000) === 0 && vaHi >>> 24 !== 0) {
+    vaHi = vaHi & 0x00ffffff;
+    if (va !== null) va &= 0x00ff_ffff_ffff_ffffn;
+  }
   return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
 }
 
