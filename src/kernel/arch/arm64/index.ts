@@ -8,7 +8,7 @@
  *
  * KPTI (pti=on) unmaps the kernel at EL0 (tramp_pg_dir in TTBR1, ASID pairs).
  *
- * Not modelled yet: FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
+ * Not modelled yet: the fixmap, KASLR, pkeys/POE, MTE.
  */
 
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
@@ -58,7 +58,10 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
   return {
     name: cfg.arch,
     // CONFIG_ARM64_CONTPTE=y (arm64 defconfig since 6.9)
-    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc), { contpte: new Arm64ContPte() }),
+    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc), {
+      contpte: new Arm64ContPte(),
+      hwAf: cfg.hafdbs !== "off",
+    }),
     layout,
     va,
     view: ARM64_VIEW,
@@ -79,7 +82,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     },
     // PAN: CONFIG_ARM64_PAN
     cpuInit: (machine, rootPfn) =>
-      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits),
+      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits, cfg.hafdbs),
     newTlb: (machine) =>
       new Arm64Tlb(
         arm64Cpus(machine),

@@ -133,7 +133,10 @@ export function pagingInit(
 /**
  * __cpu_setup and the rest of each CPU's bring-up: TCR_EL1 with T0SZ =
  * T1SZ = 16 (48-bit VAs), 16-bit ASIDs, HA and HD (hardware Access flag
- * and dirty state, as Linux sets them when the CPU has them), IPS from the
+ * and dirty state, as Linux sets them when the CPU has them: HA in
+ * __cpu_setup when ID_AA64MMFR1_EL1.HAFDBS is not 0, HD by the ARM64_HW_DBM
+ * capability's cpu_enable_hw_dbm when it is 2 and the CPU's DBM is not
+ * broken; `hafdbs`), IPS from the
  * PA range; TTBR1_EL1 = swapper_pg_dir; TTBR0_EL1 = the reserved empty
  * table (here: zero with ASID 0, with EPD0 off: init_mm has no user half,
  * so any user address faults); PSTATE.PAN on (CONFIG_ARM64_PAN).
@@ -144,14 +147,15 @@ export function cpuInit(
   reservedPgPfn: number,
   pan: boolean,
   asidBits: 8 | 16,
+  hafdbs: "dbm" | "af" | "off" = "dbm",
 ): void {
   for (const cpu of cpus) {
     // TCR_EL1.AS: 16-bit ASIDs where the CPU has them (__cpu_setup: tcr_set_asid_bits... ID_AA64MMFR0_EL1.ASIDBits)
     cpu.setTcr({
       t0sz: 16,
       t1sz: 16,
-      ha: true,
-      hd: true,
+      ha: hafdbs !== "off",
+      hd: hafdbs === "dbm",
       as: asidBits === 16,
       // the ASID lives in TTBR1_EL1 (TCR_A1 in __cpu_setup): cpu_do_switch_mm writes it there
       a1: true,

@@ -7,12 +7,52 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Task } from "../../core/task.ts";
+import { mmapArgs } from "../../Kernel.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
-import { anonPages as anon, accessOk as ok } from "../../mm.testkit.ts";
+import { anonPages as anon, accessOk as ok, settled } from "../../mm.testkit.ts";
 import type { Arm64Tlb } from "./mmuContext.ts";
 
-function boot(): Kernel<Arm64Cpu, Arm64Tlb> {
-  return new Kernel<Arm64Cpu, Arm64Tlb>({ arch: "arm64", ramBytes: 64 << 20, cpus: 2, checkCoherence: true });
+function boot(hafdbs?: "dbm" | "af" | "off"): Kernel<Arm64Cpu, Arm64Tlb> {
+  return new Kernel<Arm64Cpu, Arm64Tlb>({
+    arch: "arm64",
+    ramBytes: 64 << 20,
+    cpus: 2,
+    checkCoherence: true,
+    ...(hafdbs ? { hafdbs } : {}),
+  });
+}
+
+/**
+ * A parent's written private page, forked: the child's PTE is old and write-protected
+ * (copy_present_pte: pte_mkold, ptep_set_wrprotect); and a shared page only read, so mapped
+ * writable-clean (PAGE_SHARED: PTE_WRITE | PTE_RDONLY). The child's read of the first and its
+ * write of the second: their faults, the ESR of the last one, the TLBIs the kernel issued.
+ */
+function oldAndClean(hafdbs?: "dbm" | "af" | "off") {
+  const k = boot(hafdbs);
+  const p = k.spawn("parent") as Task;
+  k.switchTo(0, p);
+  const priv = anon(k, p, 1);
+  expect(ok(k.userAccess(0, p, priv, Access.Write, 1))).toBe(1);
+  const shared = k.mmap(p, mmapArgs(4096, { shared: true }));
+  const c = k.fork(p, "child") as Task;
+  k.switchTo(0, c);
+  const cpu = k.machine.cpus[0] as Arm64Cpu;
+  const read = k.userAccess(0, c, priv, Access.Read);
+  const readEsr = cpu.esr;
+  expect(ok(k.userAccess(0, c, shared, Access.Read))).toBe(0);
+  const b = k.tlbMgr.broadcasts;
+  const write = k.userAccess(0, c, shared, Access.Write, 7);
+  const writeEsr = cpu.esr;
+  const out = {
+    readFaults: read.ok ? read.faults : -1,
+    writeFaults: write.ok ? write.faults : -1,
+    tlbis: k.tlbMgr.broadcasts - b,
+    afFaults: cpu.faultsByKind.accessFlag,
+  };
+  expect(ok(k.userAccess(0, c, shared, Access.Read))).toBe(7);
+  settled(k);
+  return { ...out, readEsr, writeEsr };
 }
 
 /** A pointer tag in the top byte (TBI0: bits 63:56 of a TTBR0 address). */
@@ -34,5 +74,42 @@ describe("arm64 review 13", () => {
     const r = k.userAccess(0, t, past | TAG, Access.Read);
     expect(r.ok).toBe(false);
     if (!r.ok) expect([r.signal, r.siCode, r.siAddr]).toEqual(["SIGSEGV", "SEGV_MAPERR", past]);
+  });
+
+  it("hafdbs=dbm (the default, TCR_EL1.HA and HD): hardware sets AF and clears AP[2]", () => {
+    const r = oldAndClean();
+    expect([r.readFaults, r.writeFaults, r.tlbis, r.afFaults]).toEqual([0, 0, 0, 0]);
+  });
+
+  it("hafdbs=off: an Access flag fault (DFSC 0x0b) for the old page, a permission fault for the clean one", () => {
+    const r = oldAndClean("off");
+    // EC 0x24 << 26 | IL | DFSC 0b001011 (access flag, level 3) = 0x9200000b: do_page_fault,
+    // handle_pte_fault's pte_mkyoung, ptep_set_access_flags with dirty = 0: no TLBI (an entry
+    // with AF = 0 is never cached)
+    expect([r.readFaults, r.afFaults, r.readEsr]).toEqual([1, 1, 0x9200000b]);
+    // WnR | DFSC 0b001111 (permission, level 3) = 0x9200004f: pte_mkdirty clears PTE_RDONLY,
+    // and __ptep_set_access_flags' `if (dirty) flush_tlb_page`: one TLBI VALE1IS
+    expect([r.writeFaults, r.writeEsr, r.tlbis]).toEqual([1, 0x9200004f, 1]);
+  });
+
+  it("hafdbs=af (HA without HD, a CPU with broken DBM): no Access flag fault, the clean page's write faults", () => {
+    const r = oldAndClean("af");
+    expect([r.readFaults, r.afFaults]).toEqual([0, 0]);
+    expect([r.writeFaults, r.writeEsr, r.tlbis]).toEqual([1, 0x9200004f, 1]);
+  });
+
+  it("hafdbs=off: fault-around maps its prefaulted pages young (arch_wants_old_prefaulted_pte is cpu_has_hw_af)", () => {
+    const k = boot("off");
+    const p = k.spawn("parent") as Task;
+    k.switchTo(0, p);
+    const shared = k.mmap(p, mmapArgs(4 * 4096, { shared: true }));
+    for (let i = 0n; i < 4n; i++) expect(ok(k.userAccess(0, p, shared + i * 4096n, Access.Write, 3))).toBe(3);
+    const c = k.fork(p, "child") as Task; // a shared VMA without anon_vma: nothing copied
+    k.switchTo(0, c);
+    const first = k.userAccess(0, c, shared, Access.Read); // do_read_fault, do_fault_around
+    const next = k.userAccess(0, c, shared + 4096n, Access.Read);
+    expect([first.ok && first.faults, next.ok && next.faults]).toEqual([1, 0]);
+    expect((k.machine.cpus[0] as Arm64Cpu).faultsByKind.accessFlag).toBe(0);
+    settled(k);
   });
 });
