@@ -58,7 +58,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
   return {
     name: cfg.arch,
     // CONFIG_ARM64_CONTPTE=y (arm64 defconfig since 6.9)
-    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc), {
+    // PXNTable on a user table, UXNTable on a kernel one (pgalloc.h p?d_populate)
+    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48, true), {
       contpte: new Arm64ContPte(),
       hwAf: cfg.hafdbs !== "off",
     }),

@@ -54,7 +54,8 @@ const PAGE_KERNEL_ROX_PROT: Arm64MapFlags = { global: true, accessed: true };
 /** The boot mapper of TTBR1's range: 48-bit VAs, tables from memblock. */
 export function bootMapper(machine: Machine, memblock: Memblock): Arm64Mapper {
   const tables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
-  return new Arm64Mapper(machine.phys, tables, 48, 48);
+  // __create_pgd_mapping's and map_range's tables: UXNTable (PXNTable too with NO_EXEC_MAPPINGS)
+  return new Arm64Mapper(machine.phys, tables, 48, 48, true);
 }
 
 /**
@@ -85,10 +86,11 @@ export function pagingInit(
   const rootPfn: Pfn = toPfn(boot.newRoot());
   pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
 
-  // ---- map_mem: the linear map, page by page ----
+  // ---- map_mem: the linear map, page by page; NO_EXEC_MAPPINGS: its tables PXNTable too ----
   const linearVpn = va.vpn(layout.directMap);
+  const linear: Arm64MapFlags = { ...PAGE_KERNEL, noExecTables: true };
   for (let pfn = 0; pfn < nrFrames; pfn++) {
-    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, PAGE_KERNEL);
+    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, linear);
     assert(r.ok, "boot: linear map");
   }
   // ---- map_kernel: the image at KIMAGE_VADDR, 2M blocks ----

@@ -112,4 +112,33 @@ describe("arm64 review 13", () => {
     expect((k.machine.cpus[0] as Arm64Cpu).faultsByKind.accessFlag).toBe(0);
     settled(k);
   });
+
+  /** show_pte's entries of an oops: name -> the descriptor's bits 60:59 (UXNTable, PXNTable) */
+  function xnTableBits(oops: readonly string[]): Record<string, number> {
+    const line = oops.find((l) => l.includes("pgd=")) ?? "";
+    const out: Record<string, number> = {};
+    for (const m of line.matchAll(/(\w+)=([0-9a-f]{16})/g))
+      out[m[1]] = Number((BigInt(`0x${m[2]}`) >> 59n) & 3n);
+    return out;
+  }
+
+  it("table descriptors carry Linux's hierarchical XN: PXNTable for user tables, UXNTable for the kernel's", () => {
+    const k = boot();
+    const t = k.spawn("tables") as Task;
+    k.switchTo(0, t);
+    const a = anon(k, t, 1);
+    ok(k.userAccess(0, t, a, Access.Write, 1));
+    // pgalloc.h p4d_populate, pud_populate, pmd_populate of a user mm: P?D_TABLE_PXN (bit 59 = 1);
+    // the PTE is a page (its bit 59 is software: 0)
+    const user = k.kernelAccess(0, a, Access.Read); // PAN: the oops, show_pte of the user tables
+    expect(!user.ok && xnTableBits(user.oops)).toEqual({ pgd: 1, p4d: 1, pud: 1, pmd: 1, pte: 0 });
+    // map_mem (NO_EXEC_MAPPINGS): the linear map's tables UXNTable | PXNTable (3); exec of it faults
+    const k2 = boot();
+    const lin = k2.kernelAccess(0, k2.directVa(0x100000), Access.Exec);
+    expect(!lin.ok && xnTableBits(lin.oops)).toEqual({ pgd: 3, p4d: 3, pud: 3, pmd: 3, pte: 0 });
+    // the vmalloc area's PGD entry, from pud_populate(&init_mm): UXNTable alone (2)
+    const k3 = boot();
+    const vm = k3.kernelAccess(0, 0xffff_8000_0000_0000n, Access.Write);
+    expect(!vm.ok && xnTableBits(vm.oops)).toEqual({ pgd: 2, p4d: 2, pud: 0 });
+  });
 });
