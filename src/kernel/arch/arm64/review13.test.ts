@@ -76,6 +76,20 @@ describe("arm64 review 13", () => {
     if (!r.ok) expect([r.signal, r.siCode, r.siAddr]).toEqual(["SIGSEGV", "SEGV_MAPERR", past]);
   });
 
+  it("an EL1 abort on a tagged user address: the PAN oops at untagged_addr(far), with the user tables", () => {
+    const k = boot();
+    const t = k.spawn("tagged") as Task;
+    k.switchTo(0, t);
+    const a = anon(k, t, 1);
+    ok(k.userAccess(0, t, a, Access.Write, 1));
+    // do_page_fault: is_ttbr0_addr(untagged) && is_el1_permission_fault, no exception-table entry
+    const r = k.kernelAccess(0, a | TAG, Access.Read);
+    expect(!r.ok && r.oops[0]).toBe(
+      `Unable to handle kernel access to user memory outside uaccess routines at virtual address ${a.toString(16).padStart(16, "0")}`,
+    );
+    expect(!r.ok && r.oops.some((l) => l.startsWith("user pgtable: 4k pages, 48-bit VAs"))).toBe(true);
+  });
+
   it("hafdbs=dbm (the default, TCR_EL1.HA and HD): hardware sets AF and clears AP[2]", () => {
     const r = oldAndClean();
     expect([r.readFaults, r.writeFaults, r.tlbis, r.afFaults]).toEqual([0, 0, 0, 0]);
