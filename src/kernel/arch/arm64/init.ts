@@ -62,7 +62,8 @@ export function bootMapper(machine: Machine, memblock: Memblock): Arm64Mapper {
  * paging_init: swapper_pg_dir with the linear map of all RAM in 4K pages
  * (rodata_full, the default since CONFIG_RODATA_FULL_DEFAULT_ENABLED:
  * map_mem passes NO_BLOCK_MAPPINGS | NO_CONT_MAPPINGS so that
- * set_memory_* can change single pages), the kernel image at KIMAGE_VADDR
+ * set_memory_* can change single pages; the image's text and rodata
+ * read-only there, as mark_linear_text_alias_ro leaves them), the kernel image at KIMAGE_VADDR
  * in 2M blocks (map_kernel: text ROX, rodata RO, data RW), and vmemmap in
  * 2M blocks (vmemmap_populate). The vmalloc area starts after the image
  * (vm_area_add_early reserves the image's part of it).
@@ -86,11 +87,16 @@ export function pagingInit(
   const rootPfn: Pfn = toPfn(boot.newRoot());
   pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
 
-  // ---- map_mem: the linear map, page by page; NO_EXEC_MAPPINGS: its tables PXNTable too ----
+  // ---- map_mem: the linear map, page by page; NO_EXEC_MAPPINGS: its tables PXNTable too. The
+  // linear alias of [_stext, __init_begin), text and rodata, ends read-only:
+  // mark_linear_text_alias_ro (smp_cpus_done) remaps it PAGE_KERNEL_RO ----
   const linearVpn = va.vpn(layout.directMap);
   const linear: Arm64MapFlags = { ...PAGE_KERNEL, noExecTables: true };
+  const linearRo: Arm64MapFlags = { ...PAGE_KERNEL_RO, noExecTables: true };
+  const textAliasEnd = IMAGE_START_PFN + (KERNEL_TEXT + KERNEL_RODATA) / 4096;
   for (let pfn = 0; pfn < nrFrames; pfn++) {
-    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, linear);
+    const ro = pfn >= IMAGE_START_PFN && pfn < textAliasEnd;
+    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, ro ? linearRo : linear);
     assert(r.ok, "boot: linear map");
   }
   // ---- map_kernel: the image at KIMAGE_VADDR, 2M blocks ----

@@ -155,4 +155,23 @@ describe("arm64 review 13", () => {
     const vm = k3.kernelAccess(0, 0xffff_8000_0000_0000n, Access.Write);
     expect(!vm.ok && xnTableBits(vm.oops)).toEqual({ pgd: 2, p4d: 2, pud: 0 });
   });
+
+  it("the linear alias of the image's text and rodata is read-only (mark_linear_text_alias_ro)", () => {
+    const k = boot();
+    // the image at 16 MiB: text 2M, rodata 2M, data 2M (init.ts); [_stext, __init_begin) is the first 4M
+    const text = k.directVa(16 << 20);
+    const rodataEnd = k.directVa((20 << 20) - 4096);
+    const data = k.directVa(20 << 20);
+    expect(k.kernelAccess(0, text, Access.Read).ok).toBe(true);
+    expect(k.kernelAccess(0, data, Access.Write, 1).ok).toBe(true);
+    // PAGE_KERNEL_RO: AP[2] = 1, no DBM; a store is a level 3 permission fault, WnR:
+    // 0x96000000 | 0x40 | 0x0f, and __do_kernel_fault's "write to read-only memory"
+    for (const v of [text, rodataEnd]) {
+      const r = k.kernelAccess(0, v, Access.Write, 1);
+      expect(!r.ok && r.oops[0]).toBe(
+        `Unable to handle kernel write to read-only memory at virtual address ${v.toString(16)}`,
+      );
+      expect(!r.ok && r.oops.includes("  ESR = 0x000000009600004f")).toBe(true);
+    }
+  });
 });
