@@ -174,4 +174,25 @@ describe("arm64 review 13", () => {
       expect(!r.ok && r.oops.includes("  ESR = 0x000000009600004f")).toBe(true);
     }
   });
+
+  it("explain under hafdbs=off: an Access flag fault is pte_mkyoung, a writable-clean write pte_mkdirty, not do_wp_page", () => {
+    const k = boot("off");
+    const p = k.spawn("parent") as Task;
+    k.switchTo(0, p);
+    const priv = anon(k, p, 1);
+    ok(k.userAccess(0, p, priv, Access.Write, 1));
+    const shared = k.mmap(p, mmapArgs(4096, { shared: true }));
+    ok(k.userAccess(0, p, shared, Access.Read)); // PAGE_SHARED: PTE_WRITE | PTE_RDONLY, clean
+    const c = k.fork(p, "child") as Task; // the private PTE old and write-protected in the child
+    const text = (t: Task, va: bigint, a: Access) => k.view.explain(t, va, a).join(" ").replace(/\s+/g, " ");
+    expect(text(c, priv, Access.Read)).toContain("DFSC = 0x0b: access-flag fault, level 3");
+    expect(text(c, priv, Access.Read)).toContain("handle_pte_fault: the PTE is present but old: pte_mkyoung");
+    // a write to the old, write-protected private page: handle_pte_fault's do_wp_page (mapcount 2)
+    expect(text(c, priv, Access.Write)).toContain("do_wp_page -> wp_page_copy");
+    // the parent's write to its writable-clean shared page: a permission fault that pte_mkdirty fixes
+    const w = text(p, shared, Access.Write);
+    expect(w).toContain("DFSC = 0x0f: permission fault, level 3");
+    expect(w).toContain("handle_pte_fault: the PTE is writable (pte_write) but clean");
+    expect(w).not.toContain("do_wp_page");
+  });
 });
