@@ -3,9 +3,11 @@
  * tlbflush.h, pgtable.h) and the Arm ARM (D8): each test pins one
  * difference found and fixed, with figures derived by hand from the source.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
+import { runScenario } from "../../../workloads/scenario/session.ts";
 import type { Task } from "../../core/task.ts";
 import { mmapArgs } from "../../Kernel.ts";
 import { KernelImpl as Kernel } from "../../KernelImpl.ts";
@@ -194,5 +196,15 @@ describe("arm64 review 13", () => {
     expect(w).toContain("DFSC = 0x0f: permission fault, level 3");
     expect(w).toContain("handle_pte_fault: the PTE is writable (pte_write) but clean");
     expect(w).not.toContain("do_wp_page");
+  });
+
+  it("examples/arm64/hafdbs.vm: every expectation holds with hafdbs=off; with dbm the faults are gone", () => {
+    const src = readFileSync(new URL("../../../../examples/arm64/hafdbs.vm", import.meta.url), "utf8");
+    expect(runScenario(src, { checkInvariants: true }).failed).toBe(0);
+    const dbm = runScenario(src.replace(/^(machine .*)hafdbs=off$/m, "$1hafdbs=dbm"), {
+      checkInvariants: true,
+    });
+    // no Access flag fault, no dirty-bit fault, no TLBI: the four fault/TLBI counts fail
+    expect(dbm.failed).toBe(4);
   });
 });
