@@ -56,6 +56,13 @@ export interface KernelConfig {
    * issues range TLBIs (RVAE1IS, RVALE1IS) instead of one TLBI per page (default off)
    */
   tlbiRange?: boolean;
+  /**
+   * arm64: ID_AA64MMFR1_EL1.HAFDBS (default `dbm`): hardware Access flag and dirty state (TCR_EL1.HA
+   * and HD, as __cpu_setup and cpu_enable_hw_dbm set them), `af` the Access flag alone (HD left
+   * clear: a CPU with broken DBM, cpu_has_broken_dbm), `off` neither: an old page's access is an
+   * Access flag fault, a writable-clean page's write a permission fault (software dirty bit)
+   */
+  hafdbs?: "dbm" | "af" | "off";
   /** panic on the first oops (kernel.panic_on_oops) */
   panicOnOops?: boolean;
   /** paging-structure caches in the CPUs */
@@ -270,6 +277,7 @@ const PKU_IS_X86_64 =
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 const TLBI_RANGE_IS_ARM64 =
   "is arm64's (FEAT_TLBIRANGE: range TLBIs); x86 invalidates a range page by page with INVLPG up to tlb_single_page_flush_ceiling";
+const HAFDBS_IS_ARM64 = "is arm64's (ID_AA64MMFR1_EL1.HAFDBS: hardware Access flag and dirty state)";
 const SVNAPOT_IS_RISCV = "is RISC-V's (the Svnapot extension: 64K NAPOT HugeTLB pages)";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
 
@@ -293,6 +301,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     pan: config.pan ?? true,
     asidBits: config.asidBits ?? 16,
     tlbiRange: config.tlbiRange ?? false,
+    hafdbs: config.hafdbs ?? "dbm",
     panicOnOops: config.panicOnOops ?? false,
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
@@ -375,6 +384,9 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   if (c.asidBits !== 8 && c.asidBits !== 16) throw new InputError(`asid_bits=${c.asidBits}: must be 8 or 16`);
   if (config.tlbiRange !== undefined && c.arch !== "arm64" && !isRiscv(c.arch))
     throw new InputError(`tlbi_range: ${TLBI_RANGE_IS_ARM64}`);
+  if (config.hafdbs !== undefined && c.arch !== "arm64") throw new InputError(`hafdbs: ${HAFDBS_IS_ARM64}`);
+  if (!["dbm", "af", "off"].includes(c.hafdbs))
+    throw new InputError(`hafdbs=${c.hafdbs}: must be dbm, af or off`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
   if (!int(c.pageCluster, MAX_PAGE_CLUSTER))
     throw new InputError(`page_cluster=${c.pageCluster}: must be 0 .. ${MAX_PAGE_CLUSTER}`);
@@ -537,6 +549,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
   const asidBits = v.number("asid_bits");
   if (asidBits !== 8n && asidBits !== 16n) bad("asid_bits", `must be 8 or 16, not ${asidBits}`);
   if (v.given("tlbi_range") && arch !== "arm64" && !isRiscv(arch)) bad("tlbi_range", TLBI_RANGE_IS_ARM64);
+  const hafdbs = oneOf("hafdbs", ["dbm", "af", "off"]) as "dbm" | "af" | "off";
+  if (v.given("hafdbs") && arch !== "arm64") bad("hafdbs", HAFDBS_IS_ARM64);
   if (v.given("asid_bits") && arch !== "arm64")
     bad("asid_bits", "is arm64's (ID_AA64MMFR0_EL1.ASIDBits); x86 has 12-bit PCIDs, 6 of them used per CPU");
   const ram = v.number("ram");
@@ -625,7 +639,12 @@ export function machineConfig(v: MachineValues): MachineSettings {
       ...(isRiscv(arch)
         ? { rfence, svnapot: v.onOff("svnapot") }
         : arch === "arm64"
-          ? { pan: v.onOff("pan"), asidBits: Number(asidBits) as 8 | 16, tlbiRange: v.onOff("tlbi_range") }
+          ? {
+              pan: v.onOff("pan"),
+              asidBits: Number(asidBits) as 8 | 16,
+              tlbiRange: v.onOff("tlbi_range"),
+              ...(v.given("hafdbs") ? { hafdbs } : {}),
+            }
           : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
       ...(X86_64_ARCHS.includes(arch) ? { pku: v.onOff("pku") } : {}),
       vmallocSync,

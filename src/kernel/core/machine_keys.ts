@@ -104,6 +104,15 @@ export const MACHINE_KEYS: {
     modelled: true,
     archs: ["arm64"],
   },
+  {
+    key: "hafdbs",
+    default: "dbm",
+    values:
+      "dbm, af, off (arm64: ID_AA64MMFR1_EL1.HAFDBS: TCR_EL1.HA and HD; HA alone, as Cortex-A55 (erratum 1024718); neither, Access flag faults and software dirty bits; a vmlab extension)",
+    modelled: true,
+    archs: ["arm64"],
+    onlyGiven: true,
+  },
   { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   {

@@ -210,7 +210,20 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     out.push(`  access_error: the VMA does not allow a ${accessName(access)}: SIGSEGV, si_code SEGV_ACCERR`);
     return out;
   }
-  if (leaf === null) {
+  // the present entry handle_pte_fault finds: the walk's leaf, or an old PTE (an arm64 Access flag
+  // fault: no TCR_EL1.HA, machine hafdbs=off), which a write to a read-only one takes to do_wp_page
+  let pte0 = leaf;
+  if (leaf === null && verdict.faultKind === HwFaultKind.AccessFlag) {
+    const old = k.userMm.readPte(mm, vpn);
+    if (old !== null && (!write || pt.write(old.hi, old.lo))) {
+      out.push(
+        `  handle_pte_fault: the PTE is present but old: pte_mkyoung${write ? ", pte_mkdirty" : ""} and ptep_set_access_flags (a minor fault; ${write ? "the write's change is flushed: TLBI VALE1IS" : "no TLBI, an entry with AF = 0 is never cached"})`,
+      );
+      return out;
+    }
+    if (old !== null) pte0 = { hi: old.hi, lo: old.lo, level: 0 };
+  }
+  if (pte0 === null) {
     const pte = k.userMm.readPte(mm, vpn);
     const f = vma.file;
     if (pte !== null && pt.protnone(pte.hi, pte.lo)) out.push("  a PROT_NONE entry");
@@ -254,9 +267,14 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
       out.push("  the page will be mapped no-execute, so the fetch faults again and gets SEGV_ACCERR");
     return out;
   }
-  const pfn = pt.pfn(leaf.hi, leaf.lo, leaf.level);
+  const pfn = pt.pfn(pte0.hi, pte0.lo, pte0.level);
   if (write) {
-    if (pt.special(leaf.hi, leaf.lo))
+    if (pt.write(pte0.hi, pte0.lo) && !pt.dirty(pte0.hi, pte0.lo))
+      // handle_pte_fault: pte_write, so no do_wp_page (arm64 without TCR_EL1.HD: a writable-clean page)
+      out.push(
+        `  handle_pte_fault: the PTE is writable (pte_write) but clean, and the hardware does not set its dirty state: pte_mkdirty and ptep_set_access_flags make it dirty (a minor fault${pt.accessFlagsFlush ? "; the change is flushed: TLBI VALE1IS" : ""})`,
+      );
+    else if (pt.special(pte0.hi, pte0.lo))
       out.push(
         "  do_wp_page on the zero page -> wp_page_copy: a new zeroed page replaces it (a minor fault)",
       );

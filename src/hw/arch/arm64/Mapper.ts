@@ -21,7 +21,13 @@
  * plus the arm64-only `pxn`, `uxn` (override the above), `dbm`, `attrIndx`
  * (0..7, default 0) and `sh` (default 3, Inner Shareable). Table
  * descriptors are plain (bits[1:0] = 11, no APTable/XNTable): leaf
- * descriptors alone decide the rights.
+ * descriptors alone decide the rights; unless the mapper is made with
+ * `xnTables`, as Linux v6.12 makes its tables (arch/arm64/include/asm/pgalloc.h
+ * pmd_populate, pud_populate, p4d_populate; arch/arm64/mm/mmu.c
+ * alloc_init_cont_pte and the others, kernel/pi/map_range.c): a user table
+ * (ensureTable with `user`) gets PXNTable, a kernel one (init_mm's: ensureTable
+ * without `user`, map) UXNTable, and with the flag `noExecTables`
+ * (NO_EXEC_MAPPINGS, map_mem's linear map) PXNTable too.
  */
 import { assert } from "../../../base/assert.ts";
 import {
@@ -66,6 +72,8 @@ export interface Arm64MapFlags extends MapFlags {
   attrIndx?: number;
   /** shareability, 0..3 */
   sh?: number;
+  /** with `xnTables`: the tables map creates get PXNTable too (Linux's NO_EXEC_MAPPINGS) */
+  noExecTables?: boolean;
 }
 
 export class Arm64Mapper extends Mapper8 implements PageTableMapper {
@@ -80,6 +88,8 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     readonly vaBits = 48,
     /** the output address size (RAM and tables must be below it) */
     readonly paBits = 48,
+    /** Linux's hierarchical XN on the table descriptors made here (see above); default plain */
+    readonly xnTables = false,
   ) {
     super(phys, alloc);
     assert(Number.isInteger(vaBits) && vaBits >= 25 && vaBits <= 48, "Arm64Mapper: vaBits");
@@ -106,7 +116,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
   }
 
   /** Follows (or, with `create`, makes) the tables down to `level`; the table's address, or -1. */
-  private tableAt(rootPfn: Pfn, vpn: Vpn, level: number, create: boolean): PhysAddr | -1 {
+  private tableAt(rootPfn: Pfn, vpn: Vpn, level: number, create: boolean, tableHi = 0): PhysAddr | -1 {
     let tablePa = pfnToPa(rootPfn);
     for (let l = this.levels - 1; l > level; l--) {
       const entryPa = this.entryPaIn(tablePa, vpn, l);
@@ -119,6 +129,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
         if (t === -1) return -1;
         this.phys.zeroFrame(t);
         ({ hi, lo } = tableDesc(t));
+        hi = (hi | tableHi) >>> 0;
         this.phys.write64(entryPa, hi, lo);
       } else if (!Arm64Mapper.isTable(lo, l)) return -1;
       tablePa = physAddrUnchecked((hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0));
@@ -136,6 +147,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     if (vpn % PAGES_PER[size] !== 0 || pfn % PAGES_PER[size] !== 0) return { ok: false, error: "misaligned" };
     if (pfn < 0 || pfn >= this.maxFrame) return { ok: false, error: "bad-frame" };
     let tablePa = pfnToPa(rootPfn);
+    const xn = this.xnTables ? DescHi.UXN_TABLE | (flags.noExecTables ? DescHi.PXN_TABLE : 0) : 0;
     for (let level = this.levels - 1; level > size; level--) {
       const entryPa = this.entryPaIn(tablePa, vpn, level);
       let { hi, lo } = this.read(entryPa);
@@ -144,6 +156,7 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
         if (t === -1) return { ok: false, error: "no-memory" };
         this.phys.zeroFrame(t);
         ({ hi, lo } = tableDesc(t));
+        hi = (hi | xn) >>> 0;
         this.phys.write64(entryPa, hi, lo);
       } else if (!Arm64Mapper.isTable(lo, level)) return { ok: false, error: "huge-in-the-way" };
       tablePa = physAddrUnchecked((hi & DescHi.ADDR_HI_MASK) * 4294967296 + ((lo & Desc.ADDR_LO_MASK) >>> 0));
@@ -156,8 +169,9 @@ export class Arm64Mapper extends Mapper8 implements PageTableMapper {
     return { ok: true, flush: null };
   }
 
-  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, _user = false): Pfn | -1 {
-    const t = this.tableAt(rootPfn, vpn, level, true);
+  ensureTable(rootPfn: Pfn, vpn: Vpn, level: number, user = false): Pfn | -1 {
+    const xn = this.xnTables ? (user ? DescHi.PXN_TABLE : DescHi.UXN_TABLE) : 0;
+    const t = this.tableAt(rootPfn, vpn, level, true, xn);
     return t === -1 ? -1 : paToPfn(t);
   }
 

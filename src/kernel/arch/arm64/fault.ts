@@ -119,6 +119,14 @@ const TASK_SIZE = 1n << 48n;
 const PAGE_OFFSET = 0xffff_0000_0000_0000n;
 const PAGE_SIZE = 4096n;
 
+/**
+ * untagged_addr (arch/arm64/include/asm/memory.h): addr & sign_extend64(addr, 55): a TTBR0
+ * address (bit 55 clear) loses its top-byte tag (TCR_EL1.TBI0), a TTBR1 one is kept whole.
+ */
+export function untaggedAddr(addr: bigint): bigint {
+  return (addr >> 55n) & 1n ? addr : addr & 0x00ff_ffff_ffff_ffffn;
+}
+
 /** is_ttbr0_addr: a user address (below TASK_SIZE) */
 export function isTtbr0Addr(addr: bigint): boolean {
   return addr < TASK_SIZE;

@@ -8,7 +8,7 @@
  *
  * KPTI (pti=on) unmaps the kernel at EL0 (tramp_pg_dir in TTBR1, ASID pairs).
  *
- * Not modelled yet: FEAT_TLBIRANGE, the fixmap, KASLR, pkeys/POE, MTE.
+ * Not modelled yet: the fixmap, KASLR, pkeys/POE, MTE.
  */
 
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
@@ -58,7 +58,11 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
   return {
     name: cfg.arch,
     // CONFIG_ARM64_CONTPTE=y (arm64 defconfig since 6.9)
-    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc), { contpte: new Arm64ContPte() }),
+    // PXNTable on a user table, UXNTable on a kernel one (pgalloc.h p?d_populate)
+    pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48, true), {
+      contpte: new Arm64ContPte(),
+      hwAf: cfg.hafdbs !== "off",
+    }),
     layout,
     va,
     view: ARM64_VIEW,
@@ -79,7 +83,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     },
     // PAN: CONFIG_ARM64_PAN
     cpuInit: (machine, rootPfn) =>
-      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits),
+      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits, cfg.hafdbs),
     newTlb: (machine) =>
       new Arm64Tlb(
         arm64Cpus(machine),

@@ -54,14 +54,16 @@ const PAGE_KERNEL_ROX_PROT: Arm64MapFlags = { global: true, accessed: true };
 /** The boot mapper of TTBR1's range: 48-bit VAs, tables from memblock. */
 export function bootMapper(machine: Machine, memblock: Memblock): Arm64Mapper {
   const tables: FrameAllocator = { allocFrame: () => memblock.alloc(1, 1, PageKind.PageTable) };
-  return new Arm64Mapper(machine.phys, tables, 48, 48);
+  // __create_pgd_mapping's and map_range's tables: UXNTable (PXNTable too with NO_EXEC_MAPPINGS)
+  return new Arm64Mapper(machine.phys, tables, 48, 48, true);
 }
 
 /**
  * paging_init: swapper_pg_dir with the linear map of all RAM in 4K pages
  * (rodata_full, the default since CONFIG_RODATA_FULL_DEFAULT_ENABLED:
  * map_mem passes NO_BLOCK_MAPPINGS | NO_CONT_MAPPINGS so that
- * set_memory_* can change single pages), the kernel image at KIMAGE_VADDR
+ * set_memory_* can change single pages; the image's text and rodata
+ * read-only there, as mark_linear_text_alias_ro leaves them), the kernel image at KIMAGE_VADDR
  * in 2M blocks (map_kernel: text ROX, rodata RO, data RW), and vmemmap in
  * 2M blocks (vmemmap_populate). The vmalloc area starts after the image
  * (vm_area_add_early reserves the image's part of it).
@@ -85,10 +87,16 @@ export function pagingInit(
   const rootPfn: Pfn = toPfn(boot.newRoot());
   pages.setKind(IMAGE_START_PFN, IMAGE_END_PFN - IMAGE_START_PFN, PageKind.KernelImage);
 
-  // ---- map_mem: the linear map, page by page ----
+  // ---- map_mem: the linear map, page by page; NO_EXEC_MAPPINGS: its tables PXNTable too. The
+  // linear alias of [_stext, __init_begin), text and rodata, ends read-only:
+  // mark_linear_text_alias_ro (smp_cpus_done) remaps it PAGE_KERNEL_RO ----
   const linearVpn = va.vpn(layout.directMap);
+  const linear: Arm64MapFlags = { ...PAGE_KERNEL, noExecTables: true };
+  const linearRo: Arm64MapFlags = { ...PAGE_KERNEL_RO, noExecTables: true };
+  const textAliasEnd = IMAGE_START_PFN + (KERNEL_TEXT + KERNEL_RODATA) / 4096;
   for (let pfn = 0; pfn < nrFrames; pfn++) {
-    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, PAGE_KERNEL);
+    const ro = pfn >= IMAGE_START_PFN && pfn < textAliasEnd;
+    const r = boot.map(rootPfn, vpnAdd(linearVpn, pfn), pfnUnchecked(pfn), 0, ro ? linearRo : linear);
     assert(r.ok, "boot: linear map");
   }
   // ---- map_kernel: the image at KIMAGE_VADDR, 2M blocks ----
@@ -133,7 +141,10 @@ export function pagingInit(
 /**
  * __cpu_setup and the rest of each CPU's bring-up: TCR_EL1 with T0SZ =
  * T1SZ = 16 (48-bit VAs), 16-bit ASIDs, HA and HD (hardware Access flag
- * and dirty state, as Linux sets them when the CPU has them), IPS from the
+ * and dirty state, as Linux sets them when the CPU has them: HA in
+ * __cpu_setup when ID_AA64MMFR1_EL1.HAFDBS is not 0, HD by the ARM64_HW_DBM
+ * capability's cpu_enable_hw_dbm when it is 2 and the CPU's DBM is not
+ * broken; `hafdbs`), IPS from the
  * PA range; TTBR1_EL1 = swapper_pg_dir; TTBR0_EL1 = the reserved empty
  * table (here: zero with ASID 0, with EPD0 off: init_mm has no user half,
  * so any user address faults); PSTATE.PAN on (CONFIG_ARM64_PAN).
@@ -144,14 +155,15 @@ export function cpuInit(
   reservedPgPfn: number,
   pan: boolean,
   asidBits: 8 | 16,
+  hafdbs: "dbm" | "af" | "off" = "dbm",
 ): void {
   for (const cpu of cpus) {
     // TCR_EL1.AS: 16-bit ASIDs where the CPU has them (__cpu_setup: tcr_set_asid_bits... ID_AA64MMFR0_EL1.ASIDBits)
     cpu.setTcr({
       t0sz: 16,
       t1sz: 16,
-      ha: true,
-      hd: true,
+      ha: hafdbs !== "off",
+      hd: hafdbs === "dbm",
       as: asidBits === 16,
       // the ASID lives in TTBR1_EL1 (TCR_A1 in __cpu_setup): cpu_do_switch_mm writes it there
       a1: true,

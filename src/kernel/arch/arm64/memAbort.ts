@@ -40,6 +40,7 @@ import {
   isTtbr0Addr,
   isTtbr0AddrOf,
   type ShowPteContext,
+  untaggedAddr,
   userFaultSignal,
 } from "./fault.ts";
 
@@ -146,6 +147,13 @@ export function userFault(
   vaHi: number,
   vaLo: number,
 ): SigInfo | null {
+  // do_mem_abort's addr = untagged_addr(far): under TCR_EL1.TBI0 (which __cpu_setup sets) the
+  // walk ignored a TTBR0 address's top byte, and so do is_ttbr0_addr, the VMA lookup and
+  // si_addr (without SA_EXPOSE_TAGBITS the signal hides the tag: arch_untagged_si_addr)
+  if ((vaHi & 0x00800000) === 0 && vaHi >>> 24 !== 0) {
+    vaHi = vaHi & 0x00ffffff;
+    if (va !== null) va = untaggedAddr(va);
+  }
   return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
 }
 
@@ -173,14 +181,17 @@ const rec = new WalkRecord();
 export function kernelAccess(
   k: KernelCore,
   cpuId: number,
-  va: bigint,
+  far: bigint,
   access: Access,
   value: number,
 ): KernelAccessResult {
+  // do_mem_abort, do_page_fault: addr = untagged_addr(far), the address every decision and the
+  // oops use (TBI0: the walk ignored a TTBR0 address's top byte)
+  const va = untaggedAddr(far);
   return kernelModeAccess(
     k,
     cpuId,
-    va,
+    far,
     access,
     value,
     (c, task) => {
@@ -268,7 +279,8 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
  * plain EL1 access to `va` takes on `cpu` (no exception-table entry),
  * changing nothing.
  */
-export function explainKernelFault(k: KernelCore, c: Mmu, va: bigint, esr: number): string[] {
+export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: number): string[] {
+  const va = untaggedAddr(far); // do_mem_abort's untagged_addr(far)
   const cpu = arm64Cpu(c);
   const task = contextTask(k, cpu.id);
   const { hi, lo } = fromBig(va);

@@ -218,6 +218,8 @@ export interface Arm64PgtableOptions {
   epan?: boolean;
   /** CONFIG_ARM64_CONTPTE: the hooks that fold large folios' PTEs with PTE_CONT (contpte.ts; absent: off) */
   contpte?: ContPte | null;
+  /** cpu_has_hw_af: hardware Access flag updates (absent: true, as vmlab's default CPUs) */
+  hwAf?: boolean;
 }
 
 /** The address bits of a descriptor (PTE_ADDR_LOW) as a page number. */
@@ -281,8 +283,11 @@ export class Arm64Pgtable implements Pgtable {
    * (arch/arm64/include/asm/pgtable.h)
    */
   readonly clearYoungFlush = true;
-  /** arch_wants_old_prefaulted_pte: cpu_has_hw_af (TCR_EL1.HA is set: init.ts) */
-  readonly oldPrefaultedPte = true;
+  /**
+   * arch_wants_old_prefaulted_pte: cpu_has_hw_af, ID_AA64MMFR1_EL1.HAFDBS not 0 (TCR_EL1.HA set:
+   * init.ts); without it a prefaulted page is mapped young, or its first access would fault
+   */
+  readonly oldPrefaultedPte: boolean;
   readonly levelNames: readonly string[] = ["PTE", "PMD", "PUD", "PGD"];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);
@@ -302,6 +307,7 @@ export class Arm64Pgtable implements Pgtable {
   ) {
     this.protMap = protectionMap(opts.epan ?? false);
     this.contpte = opts.contpte ?? null;
+    this.oldPrefaultedPte = opts.hwAf ?? true;
   }
 
   /** pte_none */
