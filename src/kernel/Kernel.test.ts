@@ -144,11 +144,23 @@ describe("kernel faults", () => {
       "#PF: error_code(0x0000) - not-present page",
       "PGD 0 P4D 0",
       "Oops: 0000 [#1] PREEMPT SMP NOPTI",
-      `CPU: 0 PID: ${task.pid} Comm: ${task.comm}`,
+      // dump_stack_print_info (lib/dump_stack.c): 6.12's UID, print_tainted(), the release
+      `CPU: 0 UID: 0 PID: ${task.pid} Comm: ${task.comm} Not tainted 6.12.0 #1`,
     ]);
     expect(task.alive).toBe(false);
     expect(k.contextTask(0)).not.toBe(task); // a new worker runs the next kernel code
     expect(k.panicked).toBeNull();
+    // oops_end's add_taint(TAINT_DIE): the next oops prints 'D' among taint_flags' characters and
+    // print_tainted_verbose's line
+    const next = k.contextTask(0);
+    const r2 = k.kernelAccess(0, 8n, Access.Read);
+    expect(r2.ok).toBe(false);
+    if (r2.ok) return;
+    expect(r2.oops.slice(-3)).toEqual([
+      "Oops: 0000 [#2] PREEMPT SMP NOPTI",
+      `CPU: 0 UID: 0 PID: ${next.pid} Comm: ${next.comm} Tainted: G      D            6.12.0 #1`,
+      "Tainted: [D]=DIE",
+    ]);
   });
 
   it("oopses on an unmapped kernel address, dumping the tables down to the empty entry", () => {

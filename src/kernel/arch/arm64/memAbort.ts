@@ -12,6 +12,7 @@
  * check at EL1, PAN left set), so their faults reach do_page_fault with an
  * exception-table entry.
  */
+
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
 import { Access, Mode } from "../../../hw/access.ts";
@@ -19,6 +20,7 @@ import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
@@ -255,7 +257,8 @@ function showPteContext(k: KernelCore, cpu: Arm64Cpu): ShowPteContext {
  */
 export function die(k: KernelCore, cpu: Mmu, task: Task, report: string[], esr = -1): KernelAccessResult {
   // make_task_dead(SIGSEGV): init's exit code is 0x0000000b
-  return oopsEnd(k, cpu, task, [...report, `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`], esr, 11);
+  const info = dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1);
+  return oopsEnd(k, cpu, task, [...report, ...info], esr, 11);
 }
 
 /** ESR of BRK #0x800 (BUG_BRK_IMM), the instruction BUG() is. */

@@ -16,6 +16,7 @@
  * user-access routines set SUM around their ordinary loads and stores, so
  * their faults take the user path, with an exception-table fixup.
  */
+
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
 import type { Access } from "../../../hw/access.ts";
@@ -24,6 +25,7 @@ import { Scause } from "../../../hw/arch/riscv/fault.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
@@ -271,7 +273,7 @@ export function die(
   const lines = [
     ...report,
     `${str} [#${k.oopses.length + 1}]`,
-    `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+    ...dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1),
     `epc : ${hex(regs.epc)}`,
     `status: ${hex(savedStatus(cpu))} badaddr: ${hex(regs.badaddr)} cause: ${hex(BigInt(regs.cause))}`,
   ];

@@ -5,8 +5,10 @@
  * (lib/bug.c, arch/x86/kernel/traps.c handle_bug: the ud2 is an "invalid
  * opcode" trap).
  */
+
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { oopsEnd as endOops } from "../../core/entry.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { Task } from "../../core/task.ts";
@@ -29,7 +31,7 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
     message,
     `kernel BUG at ${file}!`,
     `invalid opcode: 0000 [#${k.oopses.length + 1}] PREEMPT SMP ${k.config.pti ? "PTI" : "NOPTI"}`,
-    `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+    ...dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1),
   ]);
   if (r.ok) return [];
   return r.panic ? [...r.oops, `Kernel panic - not syncing: ${r.panic}`] : r.oops;

@@ -8,6 +8,7 @@ import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { faultAddr, kernelModeAccess } from "../../core/entry.ts";
 import { lockMmAndFindVma } from "../../core/findvma.ts";
 import { accountFault } from "../../core/gup.ts";
@@ -148,7 +149,7 @@ export function kernelAccess(
       if (out === Outcome.GP) {
         return oopsEnd(k, cpu, task, [
           `general protection fault, probably for non-canonical address 0x${px(va)}: 0000 [#${k.oopses.length + 1}] PREEMPT SMP ${k.config.pti ? "PTI" : "NOPTI"}`,
-          `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+          ...dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1),
         ]);
       }
       if (spuriousKernelFault(k, cpu, va, access)) return null;

@@ -6,6 +6,7 @@
  * kernel prints it (show_fault_oops, the 32-bit dump_pagetable's `*pdpt`,
  * `*pde`, `*pte`, then __die and __show_regs' EIP / EAX / CR lines).
  */
+
 import { fromBig } from "../../../base/u64.ts";
 import { pfnUnchecked, vpnUnchecked } from "../../../base/units.ts";
 import { type Access, Mode } from "../../../hw/access.ts";
@@ -16,6 +17,7 @@ import { Outcome, PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
 import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { kernelModeAccess } from "../../core/entry.ts";
 import { contextTask } from "../../core/sched.ts";
 import type { SigInfo } from "../../core/signal.ts";
@@ -181,7 +183,7 @@ export function kernelAccess32(
       if (out === Outcome.GP)
         return oopsEnd(k, cpu, task, [
           `general protection fault: 0000 [#${k.oopses.length + 1}] PREEMPT SMP${cfg.pti ? " PTI" : ""}`,
-          `CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`,
+          ...dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1),
         ]);
       const ec = cpu.errorCode;
       const addr = Number(va);
@@ -298,7 +300,7 @@ function pageFaultOops32(
   // __die_header's " PTI" (CONFIG_MITIGATION_PAGE_TABLE_ISOLATION, PAE only; vmlab's pti=off kernel is built without it)
   const pti = k.config.pti ? " PTI" : "";
   lines.push(`Oops: ${ec.toString(16).padStart(4, "0")} [#${k.oopses.length + 1}] PREEMPT SMP${pti}`);
-  lines.push(`CPU: ${cpu.id} PID: ${task.pid} Comm: ${task.comm}`);
+  lines.push(...dumpStackInfo(cpu.id, task.uid, task.pid, task.comm, k.oopses.length + 1));
   lines.push(`EIP: 0x${px32(ec & PfErr.ID ? va : KERNEL_ACCESS_EIP)}`);
   lines.push(`EAX: ${px32(va)} EBX: 00000000 ECX: 00000000 EDX: 00000000`);
   lines.push(controlRegs(cpu));

@@ -2,6 +2,7 @@ import type { Pfn, Vpn } from "../../../base/units.ts";
 import { PfErr } from "../../../hw/arch/x86_64/fault.ts";
 import { Pte } from "../../../hw/arch/x86_64/pte.ts";
 import type { PageTableMapper as Mapper } from "../../../hw/mmu/Mapper.ts";
+import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { px } from "../../core/vaddr.ts";
 
 /** What the oops report needs to know about the fault. */
@@ -62,7 +63,7 @@ export function oopsReport(info: OopsInfo, mapper: Mapper): string[] {
   lines.push(
     `Oops: ${ec.toString(16).padStart(4, "0")} [#${info.serial}] PREEMPT SMP ${info.pti ? "PTI" : "NOPTI"}`,
   );
-  lines.push(`CPU: ${info.cpu} PID: ${info.pid} Comm: ${info.comm}`);
+  lines.push(...dumpStackInfo(info.cpu, info.uid, info.pid, info.comm, info.serial));
   return lines;
 }
 
