@@ -163,6 +163,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * implies PROT_EXEC in mmap, mprotect and brk's heap) unless it is 0xffffffff, and returns the old one.
    */
   personality(task: TaskHandle, persona: number): number;
+  /**
+   * prctl(2) with option and arg2..arg5: PR_SET_THP_DISABLE (41: MMF_DISABLE_THP set or cleared,
+   * 0) and PR_GET_THP_DISABLE (42: 0 or 1); -22 (EINVAL) for a non-zero unused argument or another option.
+   */
+  prctl(task: TaskHandle, option: number, a2: number, a3: number, a4: number, a5: number): number;
   /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL: not -1000..1000) or -13 (EACCES: below its floor without privilege). */
   setOomScoreAdj(task: TaskHandle, adj: number): number;
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */

@@ -270,7 +270,7 @@ function noLeafTable(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): boolea
   const pmdAt = pmdPa(ctx, mm, vpn);
   if (pmdAt < 0) return false;
   readEntry(ctx, pmdAt); // pmdp_get
-  return ctx.env.pgtable.none(entryRead.hi, entryRead.lo) && !hugeEligible(ctx, vma, vpn);
+  return ctx.env.pgtable.none(entryRead.hi, entryRead.lo) && !hugeEligible(ctx, mm, vma, vpn);
 }
 
 /**

@@ -52,6 +52,27 @@ export function personality(task: Task, persona: number): number {
   return old;
 }
 
+/** prctl(2)'s THP options (include/uapi/linux/prctl.h) */
+export const PR_SET_THP_DISABLE = 41;
+export const PR_GET_THP_DISABLE = 42;
+
+/**
+ * prctl(2), the options vmlab models (any other: -EINVAL). PR_SET_THP_DISABLE sets (arg2 non-zero)
+ * or clears MMF_DISABLE_THP of the caller's mm (under mmap_write_lock) and returns 0;
+ * PR_GET_THP_DISABLE returns it, 0 or 1. arg3..arg5 (and GET's arg2) not 0: -EINVAL.
+ * Linux: kernel/sys.c SYSCALL_DEFINE5(prctl)
+ */
+export function prctl(task: Task, option: number, a2: number, a3: number, a4: number, a5: number): number {
+  const mm = userOf(task);
+  if (option === PR_GET_THP_DISABLE) {
+    if (a2 || a3 || a4 || a5) return -Errno.EINVAL;
+    return mm.disableThp ? 1 : 0;
+  }
+  if (option !== PR_SET_THP_DISABLE || a3 || a4 || a5) return -Errno.EINVAL;
+  mm.disableThp = a2 !== 0;
+  return 0;
+}
+
 /**
  * mmap; returns the address or -errno (as a bigint). The architecture's
  * sys_mmap refuses an offset off a page boundary first, for anonymous

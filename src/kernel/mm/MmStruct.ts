@@ -151,6 +151,12 @@ export class MmStruct {
    * anonymous page at once (folio_needs_cow_for_dma). Linux: mm/gup.c mm_set_has_pinned_flag
    */
   hasPinned = false;
+  /**
+   * MMF_DISABLE_THP: prctl(PR_SET_THP_DISABLE, 1) ran (kernel/sys.c); no transparent huge page
+   * of any order on this mm's VMAs (vma_thp_disabled: faults, khugepaged, MADV_COLLAPSE, shmem,
+   * file PMD mappings). In MMF_INIT_MASK: a forked child inherits it (kernel/fork.c mmf_init_flags).
+   */
+  disableThp = false;
   /** pages of private writable mappings charged against overcommit (Committed_AS share) */
   committed = 0;
   /**

@@ -59,7 +59,7 @@ export function handleMmFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: numbe
         ptepSetAccessFlags(ctx, mm, vpn, pmdAt, pmd, young, write);
       return VmFault.OK;
     }
-  } else if ((pmdAt < 0 || pt.none(pmdHi, pmdLo)) && hugeEligible(ctx, vma, vpn)) {
+  } else if ((pmdAt < 0 || pt.none(pmdHi, pmdLo)) && hugeEligible(ctx, mm, vma, vpn)) {
     const r = hugeFault(ctx, mm, vma, vpn, write);
     if (r !== null) return r;
   }

@@ -36,7 +36,7 @@ import {
 } from "./readahead.ts";
 import { shmemSwapinIndex } from "./shmem.ts";
 import { shmemAllocPage, shmemVmaSuitable } from "./shmem_huge.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { thpVmFlags, type Vma, VmFlag } from "./vma.ts";
 
 /**
  * May a file page be mapped writable before it is written? Not for private (COW) or disk-backed shared mappings (write-notify).
@@ -115,7 +115,12 @@ function doSyncMmapReadahead(ctx: MmContext, vma: Vma, index: number): void {
  * FGP_CREAT). Returns the frame and whether I/O was needed, or null.
  * Linux: mm/filemap.c filemap_fault, do_sync_mmap_readahead, do_async_mmap_readahead
  */
-function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major: boolean } | null {
+function filePage(
+  ctx: MmContext,
+  mm: MmStruct,
+  vma: Vma,
+  index: number,
+): { pfn: number; major: boolean } | null {
   const f = vma.file!;
   const pc = ctx.env.pageCache;
   const have = pc.find(f, index);
@@ -143,7 +148,7 @@ function filePage(ctx: MmContext, vma: Vma, index: number): { pfn: number; major
     // shmem_get_folio: a huge folio where the policy and the VMA allow it (mm/shmem_huge.ts)
     const vpn = vma.vmStart + (index - vma.vmPgoff);
     const suitable = shmemVmaSuitable(ctx.env.pgtable.hpagePmdNr, vpn, vma);
-    const pfn = shmemAllocPage(pc, f, index, 0, vma.vmFlags, suitable);
+    const pfn = shmemAllocPage(pc, f, index, 0, thpVmFlags(mm, vma.vmFlags), suitable);
     return pfn < 0 ? null : { pfn, major: false };
   }
   if (f.folioOrder === 0) {
@@ -308,7 +313,7 @@ function mapFolioPmd(
   const pc = ctx.env.pageCache;
   const start = pc.folioStart(f, first);
   const nr = pc.folioPages(f, start);
-  if (nr === 1 || !filePmdSuitable(ctx, vma, vpn, start, nr)) return false;
+  if (nr === 1 || !filePmdSuitable(ctx, mm, vma, vpn, start, nr)) return false;
   const pmdPa = emptyPmdForSetPmd(ctx, mm, vpn - (vpn % nr));
   if (pmdPa < 0) return false;
   if (write && vma.vmFlags & VmFlag.SHARED) for (let i = 0; i < nr; i++) f.dirty.add(start + i);
@@ -388,7 +393,7 @@ export function filemapFault(
     // do_read_fault: fault-around first; it maps the page itself when it is cached
     if (faultAround(ctx, mm, vma, vpn, freshTable)) return VmFault.OK;
     if (!pteNoneAt(ctx, pa)) return VmFault.OK;
-    const got = filePage(ctx, vma, index);
+    const got = filePage(ctx, mm, vma, index);
     if (got === null) return vmfError(ctx);
     const res = got.major ? VmFault.MAJOR : VmFault.OK;
     if (got.major) {
@@ -403,7 +408,7 @@ export function filemapFault(
     return res;
   }
   if (!shared) return doCowFault(ctx, mm, vma, vpn, pa, index);
-  const got = filePage(ctx, vma, index);
+  const got = filePage(ctx, mm, vma, index);
   if (got === null) return vmfError(ctx);
   // do_shared_fault -> finish_fault: do_set_pmd maps a PMD-size folio writable and dirty; then
   // fault_dirty_shared_page (ctx.faultDirtyShared)
@@ -429,7 +434,7 @@ function doCowFault(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number, pa: num
   mm.anonVmaPrepare(vma);
   const pfn = allocUserPage(ctx); // folio_prealloc: zeroed, charged, on no list yet
   if (pfn < 0) return VmFault.OOM;
-  const got = filePage(ctx, vma, index);
+  const got = filePage(ctx, mm, vma, index);
   if (got === null) {
     putPage(ctx, pfn); // uncharge_out: folio_put
     return vmfError(ctx);

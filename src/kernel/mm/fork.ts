@@ -95,6 +95,7 @@ export function newMm(ctx: MmContext): MmStruct | null {
 export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmStruct | null {
   const child = newMm(ctx);
   if (child === null) return null;
+  child.disableThp = parent.disableThp; // mm_init: mmf_init_flags keeps MMF_DISABLE_THP (MMF_INIT_MASK)
   khugepagedFork(ctx, child, parent); // dup_mmap: khugepaged_fork
   // dup_mmap: flush_cache_dup_mm(oldmm) before the parent's PTEs are write-protected
   ctx.env.cache.flushCacheDupMm(parent);

@@ -35,21 +35,22 @@ import {
   ptepSetAccessFlags,
   setPteAt,
 } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { thpVmFlags, type Vma, VmFlag } from "./vma.ts";
 
 /**
  * May this anonymous fault be served by a huge page? (thp_vma_allowable_order)
  * A private anonymous VMA, THP enabled for it (always, or madvise with
  * MADV_HUGEPAGE: the PMD size's own hugepages-<size>kB/enabled, or the
- * top-level one where that is inherit), not MADV_NOHUGEPAGE, and the aligned 2 MiB around vpn
- * inside the VMA.
+ * top-level one where that is inherit), not MADV_NOHUGEPAGE nor the mm's MMF_DISABLE_THP
+ * (vma_thp_disabled: prctl PR_SET_THP_DISABLE), and the aligned 2 MiB around vpn inside the VMA.
  * Linux: mm/huge_memory.c __thp_vma_allowable_orders
  */
-export function hugeEligible(ctx: MmContext, vma: Vma, vpn: number): boolean {
+export function hugeEligible(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): boolean {
   // hugepages-<PMD size>kB/enabled (mm/mthp.ts): inherit (its default) takes the top-level enabled
   const mode = pmdThpMode(ctx.env.mthp, ctx.settings.thp);
   if (
     mode === "never" ||
+    mm.disableThp ||
     vma.shmem !== null ||
     vma.file !== null ||
     vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE | VmFlag.HUGETLB)
@@ -403,19 +404,20 @@ export function isFilePmd(ctx: MmContext, hi: number, lo: number): boolean {
  * May the PMD-size folio of `f` that starts at page index `start` be mapped
  * by one PMD at vpn's 2 MiB block in this VMA? thp_vma_suitable_order: the
  * VMA's start and offset agree modulo the PMD size and the block lies inside
- * the VMA; vma_thp_disabled: not MADV_NOHUGEPAGE; and the folio is of
+ * the VMA; vma_thp_disabled: not MADV_NOHUGEPAGE nor MMF_DISABLE_THP; and the folio is of
  * HPAGE_PMD_ORDER and is the one the block maps.
  * Linux: mm/memory.c do_set_pmd, include/linux/huge_mm.h thp_vma_suitable_order
  */
 export function filePmdSuitable(
   ctx: MmContext,
+  mm: MmStruct,
   vma: Vma,
   vpn: number,
   start: number,
   nrPages: number,
 ): boolean {
   const nr = ctx.env.pgtable.hpagePmdNr;
-  if (nrPages !== nr || vma.vmFlags & VmFlag.NOHUGEPAGE) return false;
+  if (nrPages !== nr || thpVmFlags(mm, vma.vmFlags) & VmFlag.NOHUGEPAGE) return false;
   if ((vma.vmStart - vma.vmPgoff) % nr !== 0) return false;
   const haddr = vpn - (vpn % nr);
   return haddr >= vma.vmStart && haddr + nr <= vma.vmEnd && vma.vmPgoff + (haddr - vma.vmStart) === start;

@@ -219,12 +219,12 @@ function putNewFolio(ctx: MmContext, pfn: number): void {
  * anon_vma. Linux: mm/khugepaged.c hugepage_vma_revalidate
  */
 function revalidate(ctx: MmContext, mm: MmStruct, haddr: number, expectAnon: boolean): Scan {
-  if (mm.dead) return Scan.ANY_PROCESS;
+  if (mm.dead || mm.disableThp) return Scan.ANY_PROCESS; // hpage_collapse_test_exit_or_disable
   const vma = mm.findVma(haddr);
   if (vma === null || vma.vmEnd <= haddr) return Scan.VMA_NULL;
   const nr = ctx.env.pgtable.hpagePmdNr;
   if (haddr < vma.vmStart || haddr + nr > vma.vmEnd) return Scan.ADDRESS_RANGE; // thp_vma_suitable_order
-  if (!collapseAllowable(ctx, vma, isKhugepaged)) return Scan.VMA_CHECK;
+  if (!collapseAllowable(ctx, mm, vma, isKhugepaged)) return Scan.VMA_CHECK;
   if (expectAnon && vma.anonVma === 0) return Scan.PAGE_ANON;
   return Scan.SUCCEED;
 }
@@ -376,15 +376,16 @@ function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number 
   const mm = st.scanMm;
   let progress = 1;
   let finished = true; // for_each_vma ran to its end (vma == NULL)
-  if (!mm.dead) {
+  // hpage_collapse_test_exit_or_disable: an exiting mm, or one with MMF_DISABLE_THP, is passed over
+  if (!mm.dead && !mm.disableThp) {
     outer: for (const vma of mm.vmas.slice()) {
       if (vma.vmEnd <= st.scanAddress) continue; // vma_iter_init(&vmi, mm, address)
-      if (mm.dead) {
+      if (mm.dead || mm.disableThp) {
         progress++;
         finished = false;
         break;
       }
-      if (!collapseAllowable(ctx, vma, true)) {
+      if (!collapseAllowable(ctx, mm, vma, true)) {
         progress++;
         continue;
       }
@@ -403,7 +404,7 @@ function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number 
           result = scanFile(ctx, shmemOwnerOf(vma), linearIndex(vma, st.scanAddress), true);
           mmapLockDropped = true;
           if (result === Scan.PTE_MAPPED_HUGEPAGE) {
-            if (mm.dead) {
+            if (mm.dead || mm.disableThp) {
               finished = false;
               break outer;
             }
@@ -485,7 +486,7 @@ export function khugepagedDoScan(ctx: MmContext): number {
  * Linux: mm/khugepaged.c madvise_collapse (6.12; 6.18 the same for anonymous memory)
  */
 export function madviseCollapse(ctx: MmContext, mm: MmStruct, vma: Vma, start: number, end: number): number {
-  if (!collapseAllowable(ctx, vma, false)) return -Errno.EINVAL;
+  if (!collapseAllowable(ctx, mm, vma, false)) return -Errno.EINVAL;
   const nr = ctx.env.pgtable.hpagePmdNr;
   isKhugepaged = false;
   ctx.env.lru?.fbatches.drainAll();

@@ -342,7 +342,7 @@ export function collapsePteMappedThp(ctx: MmContext, mm: MmStruct, addr: number,
     return Scan.VMA_CHECK;
   let result = findPmd(ctx, mm, haddr);
   if (result === Scan.PMD_MAPPED) return result;
-  if (!collapseAllowable(ctx, vma, false)) return Scan.VMA_CHECK;
+  if (!collapseAllowable(ctx, mm, vma, false)) return Scan.VMA_CHECK;
   const owner = shmemOwnerOf(vma);
   const index = linearIndex(vma, haddr);
   const head = shmemPages(owner).get(index);

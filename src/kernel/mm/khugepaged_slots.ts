@@ -11,7 +11,7 @@ import type { KhugepagedState, MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { pmdThpMode } from "./mthp_state.ts";
 import { shmemVmaPmdAllowed } from "./shmem_huge.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { thpVmFlags, type Vma, VmFlag } from "./vma.ts";
 
 /** The initial result of the last scan: none yet. */
 const NO_SCAN = -1;
@@ -54,7 +54,7 @@ export function hugepagePmdEnabled(ctx: MmContext): boolean {
 
 /**
  * thp_vma_allowable_order(vma, vm_flags, tva_flags, PMD_ORDER) outside a
- * fault: not MADV_NOHUGEPAGE, not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO,
+ * fault: not MADV_NOHUGEPAGE nor the mm's MMF_DISABLE_THP (vma_thp_disabled), not VM_NO_KHUGEPAGED (VM_SPECIAL: VM_IO,
  * VM_PFNMAP, VM_DONTEXPAND; and VM_HUGETLB). A shmem VMA (a tmpfs file or
  * memfd, shared anonymous memory, a SysV segment: shmem_file(vma->vm_file))
  * is judged by shmem's own policy (mm/shmem_huge.ts shmemVmaPmdAllowed:
@@ -67,8 +67,11 @@ export function hugepagePmdEnabled(ctx: MmContext): boolean {
  * VM_HUGEPAGE.
  * Linux: include/linux/huge_mm.h thp_vma_allowable_orders, mm/huge_memory.c __thp_vma_allowable_orders
  */
-export function collapseAllowable(ctx: MmContext, vma: Vma, enforceSysfs: boolean): boolean {
-  if (vma.vmFlags & (VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.HUGETLB))
+export function collapseAllowable(ctx: MmContext, mm: MmStruct, vma: Vma, enforceSysfs: boolean): boolean {
+  if (
+    thpVmFlags(mm, vma.vmFlags) &
+    (VmFlag.NOHUGEPAGE | VmFlag.IO | VmFlag.PFNMAP | VmFlag.DONTEXPAND | VmFlag.HUGETLB)
+  )
     return false;
   if (vma.shmem !== null || vma.file?.fs === "tmpfs")
     return shmemVmaPmdAllowed(ctx.env.pageCache, vma, !enforceSysfs);
@@ -103,7 +106,7 @@ function khugepagedEnterMm(st: KhugepagedState, mm: MmStruct): void {
 export function khugepagedEnterVma(ctx: MmContext, mm: MmStruct, vma: Vma): void {
   const st = ctx.khugepaged;
   if (st === undefined || st.slots.includes(mm) || !hugepagePmdEnabled(ctx)) return;
-  if (collapseAllowable(ctx, vma, true)) khugepagedEnterMm(st, mm);
+  if (collapseAllowable(ctx, mm, vma, true)) khugepagedEnterMm(st, mm);
 }
 
 /**

@@ -28,18 +28,23 @@ import type { MmStruct } from "./MmStruct.ts";
 import { MthpMode, type MthpState } from "./mthp_state.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, readEntry, setPteAt, userPte } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { thpVmFlags, type Vma, VmFlag } from "./vma.ts";
 
 /**
  * thp_vma_allowable_orders for a page fault (TVA_IN_PF | TVA_ENFORCE_SYSFS)
  * over the orders below PMD: a private anonymous VMA without
- * MADV_NOHUGEPAGE; per order, `always`, `madvise` with MADV_HUGEPAGE, or
+ * MADV_NOHUGEPAGE nor the mm's MMF_DISABLE_THP (vma_thp_disabled); per order, `always`, `madvise` with MADV_HUGEPAGE, or
  * `inherit` when the top-level enabled allows this VMA (always, or madvise
  * with MADV_HUGEPAGE). A bitmask of orders.
  * Linux: mm/huge_memory.c __thp_vma_allowable_orders; include/linux/huge_mm.h thp_vma_allowable_orders
  */
-export function mthpAllowableOrders(ctx: MmContext, m: MthpState, vma: Vma): number {
-  if (vma.shmem !== null || vma.file !== null || vma.vmFlags & (VmFlag.SHARED | VmFlag.NOHUGEPAGE)) return 0;
+export function mthpAllowableOrders(ctx: MmContext, m: MthpState, mm: MmStruct, vma: Vma): number {
+  if (
+    vma.shmem !== null ||
+    vma.file !== null ||
+    thpVmFlags(mm, vma.vmFlags) & (VmFlag.SHARED | VmFlag.NOHUGEPAGE)
+  )
+    return 0;
   const hugepage = (vma.vmFlags & VmFlag.HUGEPAGE) !== 0;
   const global = ctx.settings.thp;
   const inherit = global === "always" || (hugepage && global === "madvise");
@@ -102,7 +107,7 @@ export function doAnonymousLarge(
   vpn: number,
   pa: number,
 ): VmFault | null {
-  let orders = mthpSuitableOrders(vma, vpn, mthpAllowableOrders(ctx, m, vma));
+  let orders = mthpSuitableOrders(vma, vpn, mthpAllowableOrders(ctx, m, mm, vma));
   if (orders === 0) return null;
   const env = ctx.env;
   const pt = env.pgtable;

@@ -231,7 +231,7 @@ export function shmemFault(
     } else {
       // shmem_get_folio_gfp: a PMD-size folio where shmem_allowable_huge_orders grants one, mapped
       // by a PMD where the VMA allows it (finish_fault: do_set_pmd)
-      const huge = shmemObjAllocHuge(ctx, obj, vma, vpn, pgoff);
+      const huge = shmemObjAllocHuge(ctx, mm, obj, vma, vpn, pgoff);
       if (huge >= 0 && freshTable && shmemObjMapPmd(ctx, mm, vma, vpn, pgoff, write)) return VmFault.OK;
       if (huge >= 0) return shmemFinishFault(ctx, mm, vma, vpn, pa, huge, write) ? VmFault.OK : VmFault.OOM;
       const p = env.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);

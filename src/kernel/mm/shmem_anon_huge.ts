@@ -31,7 +31,7 @@ import {
   shmemSizeMode,
   shmemVmaSuitable,
 } from "./shmem_huge.ts";
-import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
+import { type ShmemObject, thpVmFlags, type Vma, VmFlag } from "./vma.ts";
 
 /** hugepages-<size>kB/shmem_enabled's words. Linux: mm/shmem.c thpsize_shmem_enabled_store */
 export const SHMEM_SIZE_MODES = ["always", "inherit", "within_size", "advise", "never"] as const;
@@ -103,6 +103,7 @@ export function shmemSizeStats(
  */
 export function shmemObjAllocHuge(
   ctx: MmContext,
+  mm: MmStruct,
   obj: ShmemObject,
   vma: Vma,
   vpn: number,
@@ -110,7 +111,7 @@ export function shmemObjAllocHuge(
 ): number {
   const env = ctx.env;
   const pc = env.pageCache;
-  let orders = shmemObjAllowableOrders(pc, obj, index, vma.vmFlags);
+  let orders = shmemObjAllowableOrders(pc, obj, index, thpVmFlags(mm, vma.vmFlags));
   if (orders === 0) return -1;
   // shmem_suitable_orders: thp_vma_suitable_orders, then the conflicts from the highest order
   for (let o = pc.pmdOrder; o >= 1; o--)
@@ -184,7 +185,7 @@ export function shmemObjFolioStart(obj: ShmemObject, index: number, pmdOrder: nu
 /**
  * do_set_pmd from finish_fault or filemap_map_pages (filemap_map_pmd) for a
  * shmem object: where page `index` is in a PMD-size folio that may be mapped
- * whole at vpn (thp_vma_suitable_order, not MADV_NOHUGEPAGE) and the PMD is
+ * whole at vpn (thp_vma_suitable_order, vma_thp_disabled: not MADV_NOHUGEPAGE nor MMF_DISABLE_THP) and the PMD is
  * empty (or holds the table this fault made, still empty: freed as the
  * fault's unused vmf->prealloc_pte; the caller knows the fault found the PMD
  * none), the folio is mapped by one PMD,
@@ -204,7 +205,8 @@ export function shmemObjMapPmd(
   const pc = ctx.env.pageCache;
   const nr = 2 ** pc.pmdOrder;
   const start = shmemObjFolioStart(obj, index, pc.pmdOrder);
-  if (start < 0 || obj.folios.get(start) !== pc.pmdOrder || vma.vmFlags & VmFlag.NOHUGEPAGE) return false;
+  if (start < 0 || obj.folios.get(start) !== pc.pmdOrder || thpVmFlags(mm, vma.vmFlags) & VmFlag.NOHUGEPAGE)
+    return false;
   if (!shmemVmaSuitable(nr, vpn, vma) || vma.vmPgoff + (vpn - (vpn % nr) - vma.vmStart) !== start)
     return false;
   const pmdPa = emptyPmdForSetPmd(ctx, mm, vpn - (vpn % nr));

@@ -111,8 +111,8 @@ export function shmemSbHuge(pc: ShmemHugeCache, f: FileObject): number {
  * on every mount; else the mount's huge=: always; within_size when the folio
  * that would hold the index ends within i_size (or `writeEnd`, the end of
  * the write being made); advise (and within_size otherwise) for a VMA with
- * MADV_HUGEPAGE; never. (MMF_DISABLE_THP, prctl PR_SET_THP_DISABLE, is not
- * modelled.)
+ * MADV_HUGEPAGE; never. A fault's `vmFlags` carry the mm's MMF_DISABLE_THP as
+ * VM_NOHUGEPAGE (vma.ts thpVmFlags).
  * Linux: mm/shmem.c __shmem_huge_global_enabled
  */
 export function shmemHugeGlobalEnabled(

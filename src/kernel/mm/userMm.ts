@@ -145,8 +145,8 @@ export class UserMm implements MmContext {
     this.faultDirtied = acct.dirtied - dirtied;
     return r;
   }
-  hugeEligible(vma: Vma, vpn: number): boolean {
-    return hugeEligible(this, vma, vpn);
+  hugeEligible(mm: MmStruct, vma: Vma, vpn: number): boolean {
+    return hugeEligible(this, mm, vma, vpn);
   }
   splitPmd(mm: MmStruct, vpn: number): boolean {
     return splitPmd(this, mm, vpn);

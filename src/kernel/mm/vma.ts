@@ -202,3 +202,12 @@ export function vmFlagsForProt(prot: { r: boolean; w: boolean; x: boolean }, sha
   if (shared) f |= VmFlag.SHARED | VmFlag.MAYSHARE;
   return f;
 }
+
+/**
+ * A VMA's flags as vma_thp_disabled reads them: the mm's MMF_DISABLE_THP (prctl
+ * PR_SET_THP_DISABLE) refuses transparent huge pages on each of its VMAs as VM_NOHUGEPAGE does
+ * on one. Linux: include/linux/huge_mm.h vma_thp_disabled
+ */
+export function thpVmFlags(mm: { readonly disableThp: boolean }, vmFlags: number): number {
+  return mm.disableThp ? vmFlags | VmFlag.NOHUGEPAGE : vmFlags;
+}

@@ -13,7 +13,7 @@ import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { shmemHugeGlobalEnabled, shmemObjHugeAllowed, shmemVmaSuitable } from "../mm/shmem_huge.ts";
-import { permString, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
+import { permString, thpVmFlags, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 
 /**
@@ -419,11 +419,12 @@ export function smapsInfos(k: KernelCore, t: Task): SmapsInfo[] {
     const eligible =
       v.file?.fs === "tmpfs"
         ? shmemVmaSuitable(hpage, v.vmEnd - hpage, v) &&
-          shmemHugeGlobalEnabled(k.pageCache, v.file, v.vmPgoff, 0, v.vmFlags)
+          shmemHugeGlobalEnabled(k.pageCache, v.file, v.vmPgoff, 0, thpVmFlags(mm, v.vmFlags))
         : v.shmem !== null
           ? shmemVmaSuitable(hpage, v.vmEnd - hpage, v) &&
-            shmemObjHugeAllowed(k.pageCache, v.shmem, v.vmPgoff, v.vmFlags)
-          : v.pages >= hpage && k.userMm.hugeEligible(v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
+            shmemObjHugeAllowed(k.pageCache, v.shmem, v.vmPgoff, thpVmFlags(mm, v.vmFlags))
+          : v.pages >= hpage &&
+            k.userMm.hugeEligible(mm, v, v.vmStart + ((hpage - (v.vmStart % hpage)) % hpage));
     return {
       vma: vmaInfo(k, v),
       ...s,

@@ -108,7 +108,8 @@ export function statusInfo(k: KernelCore, t: Task): StatusInfo {
     uid: t.uid,
     mem: statusMemInfo(k, t),
     threads: mm === null ? 1 : Math.max(1, mm.users),
-    thpEnabled: k.arch.noTransparentHugepage !== true,
+    // task_thp_status: IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && !test_bit(MMF_DISABLE_THP, &mm->flags)
+    thpEnabled: k.arch.noTransparentHugepage !== true && mm?.disableThp !== true,
   };
 }
 
@@ -220,7 +221,7 @@ export function formatStatus(s: StatusInfo): string[] {
   ];
   if (s.mem !== null) {
     out.push(...formatStatusMem(s.mem));
-    // task_core_dumping, task_thp_status (no prctl(PR_SET_THP_DISABLE) in vmlab)
+    // task_core_dumping, task_thp_status
     out.push("CoreDumping:\t0", `THP_enabled:\t${s.thpEnabled ? 1 : 0}`);
   }
   out.push(`Threads:\t${s.threads}`);

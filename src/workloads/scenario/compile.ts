@@ -37,6 +37,7 @@ import {
   kthread,
   oomScoreAdj,
   personality,
+  prctl,
   setuid,
   spawn,
   switchTask,
@@ -101,6 +102,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["setuid", setuid],
   ["oom_score_adj", oomScoreAdj],
   ["personality", personality],
+  ["prctl", prctl],
   ["catch", catchSig],
   ["mmap", mmap],
   ["munmap", munmapOrMprotect],
@@ -207,6 +209,7 @@ const KERNEL_STATEMENTS = new Map<string, Handler>([
 const LINUX_ONLY = new Set([
   "oom_score_adj",
   "personality",
+  "prctl",
   "mmap",
   "munmap",
   "mprotect",

@@ -6,6 +6,7 @@
 import type { Stmt } from "../lang/ast.ts";
 import { didYouMean } from "../lang/suggest.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
+import { errnoName } from "../runtime/format.ts";
 
 /** `spawn NAME [uid=N] [rlimit_stack=SIZE]`: an empty address space with its stack VMA */
 export function spawn(c: CompileContext, s: Stmt): Run {
@@ -205,5 +206,57 @@ export function personality(c: CompileContext, s: Stmt): Run {
     const old = rt.kernel.personality(c.liveProc(rt, name, pos), persona);
     const now = persona === 0xffffffff ? old : persona;
     c.assign(s, rt, BigInt(old), `(the old persona; now 0x${now.toString(16)})`);
+  };
+}
+
+/** prctl(2)'s options the statement names (include/uapi/linux/prctl.h) */
+const PRCTL_OPTIONS: Readonly<Record<string, number>> = { PR_SET_THP_DISABLE: 41, PR_GET_THP_DISABLE: 42 };
+const PRCTL_USAGE =
+  "prctl PR_SET_THP_DISABLE 1|0 or prctl PR_GET_THP_DISABLE (then up to 4 more arguments: arg2..arg5)";
+
+/**
+ * `P: [VAR =] prctl PR_SET_THP_DISABLE 1|0` and `P: VAR = prctl PR_GET_THP_DISABLE` (extension):
+ * prctl(2) for P's process, the option by name or number, then arg2..arg5 (missing ones 0).
+ * PR_SET_THP_DISABLE sets or clears MMF_DISABLE_THP (no transparent huge pages for the mm;
+ * fork's child inherits it), PR_GET_THP_DISABLE returns it; a non-zero unused argument is -22
+ * EINVAL. Linux: kernel/sys.c SYSCALL_DEFINE5(prctl)
+ */
+export function prctl(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  const a = argWords(s);
+  if (a.length < 1 || a.length > 5) c.fail(PRCTL_USAGE, a[5]?.pos ?? s.verbPos);
+  const w = a[0];
+  let option = -1;
+  if (w.ident !== null && Object.hasOwn(PRCTL_OPTIONS, w.ident)) option = PRCTL_OPTIONS[w.ident];
+  else if (w.expr !== null && w.expr.base === null && w.expr.offset >= 0n && w.expr.offset < 1n << 31n)
+    option = Number(w.expr.offset);
+  else
+    c.fail(
+      `unknown prctl option '${w.ident ?? "?"}': ${PRCTL_USAGE}${didYouMean(w.ident ?? "", Object.keys(PRCTL_OPTIONS))}`,
+      w.pos,
+    );
+  const args = a.slice(1).map((x) => {
+    if (x.expr === null) c.fail(`a number or variable: ${PRCTL_USAGE}`, x.pos);
+    c.useVars(x.expr);
+    return x.expr;
+  });
+  c.define(s);
+  return (rt) => {
+    const t = c.liveProc(rt, name, pos);
+    const v = [0, 0, 0, 0];
+    args.forEach((e, i) => {
+      v[i] = Number(c.value(e, rt, `arg${i + 2}`));
+    });
+    const r = rt.kernel.prctl(t, option, v[0], v[1], v[2], v[3]);
+    const note =
+      r < 0
+        ? `(${errnoName(BigInt(r))})`
+        : option === PRCTL_OPTIONS.PR_GET_THP_DISABLE
+          ? `(MMF_DISABLE_THP ${r === 1 ? "set: no THP for this mm" : "clear"})`
+          : option === PRCTL_OPTIONS.PR_SET_THP_DISABLE
+            ? `(MMF_DISABLE_THP ${v[0] !== 0 ? "set: no THP for this mm" : "cleared"})`
+            : "";
+    c.assign(s, rt, BigInt(r), note);
   };
 }
