@@ -1,0 +1,87 @@
+/**
+ * A review of GUP with pages returned against Linux 6.12 (mm/gup.c,
+ * include/linux/mm.h gup_must_unshare, mm/memory.c do_wp_page/wp_page_copy,
+ * mm/process_vm_access.c, fs/proc/base.c mem_rw): the cases where vmlab
+ * differed. Every figure is derived by hand in the comment beside it.
+ */
+import { describe, expect, it } from "vitest";
+import { Access } from "../hw/access.ts";
+import { type TaskHandle, taskOf } from "./core/task.ts";
+import { KernelImpl as Kernel } from "./KernelImpl.ts";
+import { PageKind } from "./mm/PageDesc.ts";
+import { mmapArgs } from "./mm/userMm.ts";
+import { checkInvariants } from "./view/invariants.ts";
+
+function setup() {
+  const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, swapBytes: 1 << 20 });
+  const a = k.spawn("A")!;
+  const b = k.spawn("B")!;
+  k.switchTo(0, a);
+  return { k, a, b };
+}
+
+/** The frame mapped at va in t (-1: none), its PTE's write and dirty bits. */
+function leaf(k: Kernel, t: TaskHandle, va: bigint): { pfn: number; writable: boolean; dirty: boolean } {
+  const l = k.userMm.leafFor(taskOf(t).mm!, Number(va / 4096n));
+  const pt = k.arch.pgtable;
+  if (l === null || !pt.present(l.hi, l.lo)) return { pfn: -1, writable: false, dirty: false };
+  return { pfn: l.pfn, writable: pt.write(l.hi, l.lo), dirty: pt.dirty(l.hi, l.lo) };
+}
+
+function vmstat(k: Kernel, name: string): number {
+  return k.view.vmstat()[name];
+}
+
+describe("gup_must_unshare and the zero page", () => {
+  it("a FOLL_LONGTERM read pin of the zero page in a private mapping unshares it: a new zeroed page, pinned", () => {
+    const { k, a } = setup();
+    const buf = k.mmap(a, mmapArgs(2 * 4096));
+    // page 0 read: do_anonymous_page maps the zero page; page 1 untouched
+    expect(k.userAccess(0, a, buf, Access.Read).ok).toBe(true);
+    expect(leaf(k, a, buf).pfn).toBe(k.zeroPfn);
+    const minA = taskOf(a).minFlt;
+    const pg = vmstat(k, "pgfault");
+    const acq = vmstat(k, "nr_foll_pin_acquired");
+    const p = k.pinUserPages(a, buf, 2, false, true);
+    expect(p.ret).toBe(2);
+    // follow_page_pte: the zero page is not anonymous, so gup_must_unshare is FOLL_LONGTERM &&
+    // is_cow_mapping: -EMLINK, a FAULT_FLAG_UNSHARE fault, wp_page_copy of the zero pfn
+    // (vma_alloc_zeroed_movable_folio) mapped read-only and clean (unshare: no maybe_mkwrite)
+    const l0 = leaf(k, a, buf);
+    const l1 = leaf(k, a, buf + 4096n);
+    expect([l0.pfn === k.zeroPfn, l1.pfn === k.zeroPfn]).toEqual([false, false]);
+    expect([k.pages.kind[l0.pfn], l0.writable, l0.dirty]).toEqual([PageKind.UserAnon, false, false]);
+    expect([k.pages.kind[l1.pfn], l1.writable, l1.dirty]).toEqual([PageKind.UserAnon, false, false]);
+    expect(p.pfns).toEqual([l0.pfn, l1.pfn]);
+    // faults charged to A: page 0 one (unshare), page 1 two (the read fault mapping the zero
+    // page, then the unshare): 3, and 3 in pgfault
+    expect([taskOf(a).minFlt - minA, vmstat(k, "pgfault") - pg]).toEqual([3, 3]);
+    // try_grab_folio: both real pages pinned (the zero page would not have been counted)
+    expect(vmstat(k, "nr_foll_pin_acquired") - acq).toBe(2);
+    expect(taskOf(a).mm!.rssAnon).toBe(2);
+    k.unpinUserPages(p);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("a short-term read pin takes the zero page as it is (gup_must_unshare: not FOLL_LONGTERM)", () => {
+    const { k, a } = setup();
+    const buf = k.mmap(a, mmapArgs(4096));
+    expect(k.userAccess(0, a, buf, Access.Read).ok).toBe(true);
+    const acq = vmstat(k, "nr_foll_pin_acquired");
+    const p = k.pinUserPages(a, buf, 1, false, false);
+    expect([p.ret, p.pfns[0], leaf(k, a, buf).pfn]).toEqual([1, k.zeroPfn, k.zeroPfn]);
+    // try_grab_folio: no pin on the zero page
+    expect(vmstat(k, "nr_foll_pin_acquired") - acq).toBe(0);
+    k.unpinUserPages(p);
+  });
+
+  it("a FOLL_LONGTERM read pin of a shared anonymous mapping's page is taken as it is (not a COW mapping)", () => {
+    const { k, a } = setup();
+    const buf = k.mmap(a, mmapArgs(4096, { shared: true }));
+    expect(k.userAccess(0, a, buf, Access.Read).ok).toBe(true);
+    const before = leaf(k, a, buf).pfn;
+    const p = k.pinUserPages(a, buf, 1, false, true);
+    expect([p.ret, p.pfns[0], leaf(k, a, buf).pfn]).toEqual([1, before, before]);
+    k.unpinUserPages(p);
+  });
+});
