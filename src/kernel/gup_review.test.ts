@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../hw/access.ts";
 import { type TaskHandle, taskOf } from "./core/task.ts";
 import { KernelImpl as Kernel } from "./KernelImpl.ts";
-import { PageKind } from "./mm/PageDesc.ts";
+import { PageFlag, PageKind } from "./mm/PageDesc.ts";
 import { mmapArgs } from "./mm/userMm.ts";
 import { checkInvariants } from "./view/invariants.ts";
 
@@ -83,5 +83,56 @@ describe("gup_must_unshare and the zero page", () => {
     const p = k.pinUserPages(a, buf, 1, false, true);
     expect([p.ret, p.pfns[0], leaf(k, a, buf).pfn]).toEqual([1, before, before]);
     k.unpinUserPages(p);
+  });
+});
+
+describe("a GUP write dirties a shmem folio (folio_mark_dirty)", () => {
+  /** B's shared anonymous page, read-faulted: writable (no writenotify for shmem) and clean, a clean folio. */
+  function sharedPage() {
+    const { k, a, b } = setup();
+    const abuf = k.mmap(a, mmapArgs(4096));
+    k.uaccess.copy(0, abuf, 4096, true, () => 5);
+    const sh = k.mmap(b, mmapArgs(4096, { shared: true }));
+    k.switchTo(0, b);
+    expect(k.userAccess(0, b, sh, Access.Read).ok).toBe(true);
+    k.switchTo(0, a);
+    const l = leaf(k, b, sh);
+    expect([k.pages.kind[l.pfn], l.writable, l.dirty, k.pages.flags[l.pfn] & PageFlag.Dirty]).toEqual([
+      PageKind.PageCache,
+      true,
+      false,
+      0,
+    ]);
+    return { k, a, b, abuf, sh, pfn: l.pfn };
+  }
+
+  it("process_vm_writev: FOLL_TOUCH and unpin_user_pages_dirty_lock mark the shmem folio dirty", () => {
+    const { k, b, abuf, sh, pfn } = sharedPage();
+    const r = k.remoteRw(0, b, abuf, sh, 4096, "process_vm_writev");
+    expect(r.ret).toBe(4096);
+    // follow_page_pte's FOLL_TOUCH: FOLL_WRITE, !pte_dirty, !folio_test_dirty: folio_mark_dirty
+    // (shmem_dirty_folio); the PTE stays clean. Without it reclaim would drop a clean shmem folio
+    // holding B's new bytes.
+    expect([leaf(k, b, sh).pfn, leaf(k, b, sh).dirty]).toEqual([pfn, false]);
+    expect(k.pages.flags[pfn] & PageFlag.Dirty).toBe(PageFlag.Dirty);
+    expect(checkInvariants(k)).toEqual([]);
+  });
+
+  it("/proc/PID/mem write: set_page_dirty_lock marks the shmem folio dirty", () => {
+    const { k, b, abuf, sh, pfn } = sharedPage();
+    expect(k.remoteRw(0, b, abuf, sh + 8n, 16, "proc_mem_write").ret).toBe(16);
+    expect(k.pages.flags[pfn] & PageFlag.Dirty).toBe(PageFlag.Dirty);
+  });
+
+  it("a read stays clean; a write pin's unpin dirties the folio", () => {
+    const { k, b, abuf, sh, pfn } = sharedPage();
+    expect(k.remoteRw(0, b, abuf, sh, 4096, "process_vm_readv").ret).toBe(4096);
+    expect(k.pages.flags[pfn] & PageFlag.Dirty).toBe(0);
+    const p = k.pinUserPages(b, sh, 1, true, false);
+    expect(p.pfns).toEqual([pfn]);
+    k.pages.flags[pfn] &= ~PageFlag.Dirty; // as if written back (shmem_writepage) while pinned
+    k.unpinUserPages(p);
+    // unpin_user_pages_dirty_lock(make_dirty): !folio_test_dirty -> folio_mark_dirty
+    expect(k.pages.flags[pfn] & PageFlag.Dirty).toBe(PageFlag.Dirty);
   });
 });

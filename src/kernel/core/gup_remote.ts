@@ -18,7 +18,7 @@ import { doWpPage, putPage } from "../mm/memory.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { accountFault, touchPage } from "./gup.ts";
+import { accountFault, folioMarkDirty, touchPage } from "./gup.ts";
 import { pkeyAccessPermitted } from "./pkeys.ts";
 import type { Task } from "./task.ts";
 import { faultDirtySharedPage } from "./writeback.ts";
@@ -177,14 +177,13 @@ export function gupPutFolio(k: KernelCore, p: GupPage, foll: number): void {
 
 /**
  * unpin_user_pages_dirty_lock: with make_dirty, each page not yet dirty is
- * made so (folio_mark_dirty_lock; vmlab: PG_dirty of an anonymous page, a
- * file page's set_page_dirty is not modelled here), then unpinned.
+ * made so (folio_mark_dirty_lock; vmlab: PG_dirty of an anonymous page or a
+ * shmem folio, core/gup.ts folioMarkDirty), then unpinned.
  * Linux: mm/gup.c unpin_user_pages_dirty_lock
  */
 export function unpinUserPagesDirtyLock(k: KernelCore, pages: readonly GupPage[], makeDirty: boolean): void {
   for (const p of pages) {
-    if (makeDirty && p.head !== -2 && k.pages.kind[p.pfn] === PageKind.UserAnon)
-      k.pages.flags[p.pfn] |= PageFlag.Dirty;
+    if (makeDirty && p.head !== -2) folioMarkDirty(k, p.pfn);
     gupPutFolio(k, p, Foll.PIN);
   }
 }
