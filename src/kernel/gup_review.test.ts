@@ -168,3 +168,16 @@ describe("a pinned THP outlives its mapping", () => {
     expect(checkInvariants(k)).toEqual([]);
   });
 });
+
+describe("MMF_HAS_PINNED", () => {
+  it("is set by a FOLL_PIN call that pins nothing (__get_user_pages_locked sets it first)", () => {
+    const { k, a, b } = setup();
+    const ro = k.mmap(b, mmapArgs(4096, { prot: { r: true, w: false, x: false } }));
+    // process_vm_writev into B's read-only VMA: check_vma_flags refuses, -EFAULT, nothing pinned
+    expect(k.remoteRw(0, b, k.mmap(a, mmapArgs(4096)), ro, 8, "process_vm_writev").ret).toBe(-14);
+    expect(taskOf(b).mm!.hasPinned).toBe(true);
+    // pin_user_pages at an address with no VMA: -EFAULT, the flag set all the same
+    expect(k.pinUserPages(a, 0x1000n, 1, false, false).ret).toBe(-14);
+    expect(taskOf(a).mm!.hasPinned).toBe(true);
+  });
+});

@@ -208,11 +208,13 @@ export type GupResult = GupPage | number;
  * Linux: mm/gup.c __get_user_pages, follow_page_pte, faultin_page
  */
 export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, foll: number): GupResult {
+  // __get_user_pages_locked: mm_set_has_pinned_flag before any VMA is looked at (a pin that
+  // fails, even at an unmapped address, leaves MMF_HAS_PINNED set)
+  if (foll & Foll.PIN) mm.hasPinned = true;
   const vma = mm.vmaAt(vpn);
   if (vma === null) return -Errno.EFAULT;
   const err = checkVmaFlags(k, caller, vma, foll);
   if (err < 0) return err;
-  if (foll & Foll.PIN) mm.hasPinned = true; // __get_user_pages_locked: mm_set_has_pinned_flag
   const write = (foll & Foll.WRITE) !== 0;
   const pt = k.arch.pgtable;
   for (let attempt = 0; attempt < 4; attempt++) {
