@@ -1,6 +1,6 @@
 /**
  * A review of GUP with pages returned against Linux 6.12 (mm/gup.c,
- * include/linux/mm.h gup_must_unshare, mm/memory.c do_wp_page/wp_page_copy,
+ * mm/internal.h gup_must_unshare, mm/memory.c do_wp_page/wp_page_copy,
  * mm/process_vm_access.c, fs/proc/base.c mem_rw): the cases where vmlab
  * differed. Every figure is derived by hand in the comment beside it.
  */

@@ -108,7 +108,7 @@ function canFollowWritePte(k: KernelCore, writable: boolean, pfn: number, vma: V
  * so that the pin and the page tables cannot diverge after a later COW; a
  * FOLL_LONGTERM read pin of a page that is not anonymous (a file page, the
  * zero page) in a COW mapping too (break COW early).
- * Linux: include/linux/mm.h gup_must_unshare
+ * Linux: mm/internal.h gup_must_unshare
  */
 function gupMustUnshare(k: KernelCore, vma: Vma, foll: number, pfn: number): boolean {
   if ((foll & (Foll.WRITE | Foll.PIN)) !== Foll.PIN) return false;
