@@ -85,15 +85,23 @@ export function touchPage(k: KernelCore, mm: MmStruct, vpn: number, write: boole
     }
     return;
   }
-  const pages = k.pages;
-  if (
-    write &&
-    !pt.dirty(leaf.hi, leaf.lo) &&
-    pages.kind[head] === PageKind.UserAnon &&
-    !(pages.flags[head] & PageFlag.Dirty)
-  )
-    pages.flags[head] |= PageFlag.Dirty;
+  if (write && !pt.dirty(leaf.hi, leaf.lo)) folioMarkDirty(k, head);
   k.vmscan.markAccessed(head);
+}
+
+/**
+ * folio_mark_dirty of a page GUP wrote through (FOLL_TOUCH, set_page_dirty_lock,
+ * unpin_user_pages_dirty_lock): PG_dirty of an anonymous page or of a shmem
+ * folio (shmem_dirty_folio: a page-cache page that is swap-backed), so reclaim
+ * writes it out rather than dropping it; a disk file's page is dirtied by the
+ * write fault that made its PTE writable (its folio_mark_dirty here is not modelled).
+ * Linux: mm/page-writeback.c folio_mark_dirty; mm/shmem.c shmem_aops.dirty_folio
+ */
+export function folioMarkDirty(k: KernelCore, pfn: number): void {
+  const pages = k.pages;
+  const kind = pages.kind[pfn];
+  if (kind === PageKind.UserAnon || (kind === PageKind.PageCache && pages.flags[pfn] & PageFlag.SwapBacked))
+    pages.flags[pfn] |= PageFlag.Dirty;
 }
 
 /**

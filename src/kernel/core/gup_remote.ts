@@ -18,7 +18,7 @@ import { doWpPage, putPage } from "../mm/memory.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { type Vma, VmFlag } from "../mm/vma.ts";
 import type { KernelCore } from "./core.ts";
-import { accountFault, touchPage } from "./gup.ts";
+import { accountFault, folioMarkDirty, touchPage } from "./gup.ts";
 import { pkeyAccessPermitted } from "./pkeys.ts";
 import type { Task } from "./task.ts";
 import { faultDirtySharedPage } from "./writeback.ts";
@@ -106,13 +106,16 @@ function canFollowWritePte(k: KernelCore, writable: boolean, pfn: number, vma: V
  * gup_must_unshare: a read-only FOLL_PIN of an anonymous page not known to
  * be exclusive (shared with a fork's child or parent) must first unshare it,
  * so that the pin and the page tables cannot diverge after a later COW; a
- * FOLL_LONGTERM read pin of a file page in a COW mapping too (break COW early).
- * Linux: include/linux/mm.h gup_must_unshare
+ * FOLL_LONGTERM read pin of a page that is not anonymous (a file page, the
+ * zero page) in a COW mapping too (break COW early).
+ * Linux: mm/internal.h gup_must_unshare
  */
 function gupMustUnshare(k: KernelCore, vma: Vma, foll: number, pfn: number): boolean {
   if ((foll & (Foll.WRITE | Foll.PIN)) !== Foll.PIN) return false;
   const pages = k.pages;
-  if (pages.kind[pfn] !== PageKind.UserAnon) return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
+  // !PageAnon (the zero page, pfn -1, too: follow_page_pte asks for it as for any page)
+  if (pfn < 0 || pages.kind[pfn] !== PageKind.UserAnon)
+    return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
   return (pages.flags[pfn] & PageFlag.AnonExclusive) === 0;
 }
 
@@ -174,14 +177,13 @@ export function gupPutFolio(k: KernelCore, p: GupPage, foll: number): void {
 
 /**
  * unpin_user_pages_dirty_lock: with make_dirty, each page not yet dirty is
- * made so (folio_mark_dirty_lock; vmlab: PG_dirty of an anonymous page, a
- * file page's set_page_dirty is not modelled here), then unpinned.
+ * made so (folio_mark_dirty_lock; vmlab: PG_dirty of an anonymous page or a
+ * shmem folio, core/gup.ts folioMarkDirty), then unpinned.
  * Linux: mm/gup.c unpin_user_pages_dirty_lock
  */
 export function unpinUserPagesDirtyLock(k: KernelCore, pages: readonly GupPage[], makeDirty: boolean): void {
   for (const p of pages) {
-    if (makeDirty && p.head !== -2 && k.pages.kind[p.pfn] === PageKind.UserAnon)
-      k.pages.flags[p.pfn] |= PageFlag.Dirty;
+    if (makeDirty && p.head !== -2) folioMarkDirty(k, p.pfn);
     gupPutFolio(k, p, Foll.PIN);
   }
 }
@@ -206,11 +208,13 @@ export type GupResult = GupPage | number;
  * Linux: mm/gup.c __get_user_pages, follow_page_pte, faultin_page
  */
 export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, foll: number): GupResult {
+  // __get_user_pages_locked: mm_set_has_pinned_flag before any VMA is looked at (a pin that
+  // fails, even at an unmapped address, leaves MMF_HAS_PINNED set)
+  if (foll & Foll.PIN) mm.hasPinned = true;
   const vma = mm.vmaAt(vpn);
   if (vma === null) return -Errno.EFAULT;
   const err = checkVmaFlags(k, caller, vma, foll);
   if (err < 0) return err;
-  if (foll & Foll.PIN) mm.hasPinned = true; // __get_user_pages_locked: mm_set_has_pinned_flag
   const write = (foll & Foll.WRITE) !== 0;
   const pt = k.arch.pgtable;
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -226,7 +230,9 @@ export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: numb
       if (!write || canFollowWritePte(k, writable, zero || special ? -1 : pfn, vma, foll)) {
         if (special && !zero) return -Errno.EFAULT; // vm_normal_page NULL: follow_pfn_pte
         // (a HugeTLB folio's unshare, hugetlb_wp's, is not modelled: it is taken as it is)
-        if (!writable && !zero && vma.htlb === null && gupMustUnshare(k, vma, foll, pfn)) unshare = true;
+        // the zero page too (follow_page_pte, follow_huge_pmd): a FOLL_LONGTERM read pin of it in a
+        // COW mapping unshares it into a zeroed anonymous page (wp_page_copy of the zero pfn)
+        if (!writable && vma.htlb === null && gupMustUnshare(k, vma, foll, zero ? -1 : pfn)) unshare = true;
         else {
           const head = zero
             ? -2
@@ -292,8 +298,9 @@ function unshareFault(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFau
     const nr = pt.hpagePmdNr;
     const base = leaf.pfn - (vpn % nr);
     const pages = k.pages;
-    let mine = (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
-    if (!mine) {
+    // do_huge_pmd_wp_page: the huge zero page goes to fallback (split, then the PTE's unshare)
+    let mine = base !== k.userMm.hugeZeroPfn && (pages.flags[base] & PageFlag.AnonExclusive) !== 0;
+    if (!mine && base !== k.userMm.hugeZeroPfn) {
       mine = true;
       for (let i = 0; i < nr && mine; i++)
         mine = pages.mapcount[base + i] === 1 && pages.refcount[base + i] === 1;

@@ -15,8 +15,8 @@
  */
 
 import { Errno } from "../mm/internal.ts";
-import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import type { KernelCore } from "./core.ts";
+import { folioMarkDirty } from "./gup.ts";
 import {
   Foll,
   type GupPage,
@@ -261,7 +261,7 @@ function accessRemoteVm(
   return done;
 }
 
-/** set_page_dirty_lock: an anonymous page's PG_dirty (a file page's dirtying is not modelled here). */
+/** set_page_dirty_lock: an anonymous page's or a shmem folio's PG_dirty (core/gup.ts folioMarkDirty). */
 function setPageDirtyLock(k: KernelCore, p: GupPage): void {
-  if (p.head !== -2 && k.pages.kind[p.pfn] === PageKind.UserAnon) k.pages.flags[p.pfn] |= PageFlag.Dirty;
+  if (p.head !== -2) folioMarkDirty(k, p.pfn);
 }

@@ -417,7 +417,9 @@ export function checkInvariants(k: KernelCore): string[] {
     if (batch.has(pfn) || batch.mlock.refs[pfn] > 0) continue;
     // a page of a whole THP, let go, whose folio a batch's reference on the head still holds
     const head = pfn - (pfn % k.userMm.env.pgtable.hpagePmdNr);
-    const headHeld = batch.has(head) || batch.mlock.refs[head] > 0;
+    // (or by a FOLL_PIN: _pincount > 0 means the folio's refcount holds the pin's reference,
+    // gup_put_folio frees it, however unmapped it is)
+    const headHeld = batch.has(head) || batch.mlock.refs[head] > 0 || k.userMm.pincount.has(head);
     if (k.pages.refcount[pfn] === 0 && inWholeThp(k.userMm.env, pfn)) {
       // or a page unmapped from a partially mapped THP, held by its folio until the deferred split
       const ds = k.userMm.env.deferredSplit;
@@ -430,7 +432,8 @@ export function checkInvariants(k: KernelCore): string[] {
     const mh = k.pages.refcount[pfn] === 0 && mthp !== undefined ? mthp.headOf(pfn) : -1;
     if (mh >= 0) {
       const ds = k.userMm.env.deferredSplit;
-      if (!(batch.has(mh) || batch.mlock.refs[mh] > 0) && ds !== undefined && ds.queue.get(mh) !== true)
+      const held = batch.has(mh) || batch.mlock.refs[mh] > 0 || k.userMm.pincount.has(mh);
+      if (!held && ds !== undefined && ds.queue.get(mh) !== true)
         problems.push(`frame ${pfn}: let go by an mTHP folio that is not queued partially mapped`);
       continue;
     }
