@@ -20,10 +20,53 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import type { PageStore } from "../../hw/PageStore.ts";
+import type { Pgtable } from "./arch.ts";
+import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { upperTablesGen } from "./pgtable.ts";
+import { entryRead, pmdPa, readEntry, upperTablesGen } from "./pgtable.ts";
 
 const NO_WORDS: Uint32Array = new Uint32Array(2);
+
+/**
+ * rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no
+ * object per mapping); and, for an 8-byte PTE in a materialised table while no store is observed
+ * (PhysMem.frameWordsToStore) and the architecture's set is that store (Pgtable.setIsStore: set
+ * is PhysMem.write64, which with nothing observing is the two stores), the table's own words and
+ * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
+ * entry as Pgtable.set would. Null otherwise.
+ */
+export const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
+
+/**
+ * rmapFind's last step: the PTE of vpn (index q of its table, frame `table`, whose words are
+ * `words`), ptep_get, and whether it maps pfn (present, not special, its frame pfn); if so it is
+ * left in `hit`, with the table's words when `held` (they may be stored into).
+ */
+export function leafHit(
+  pfn: number,
+  pt: Pgtable,
+  vpn: number,
+  q: number,
+  table: number,
+  words: Uint32Array,
+  held: boolean,
+): boolean {
+  const hi = words[2 * q + 1];
+  const lo = words[2 * q];
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return false;
+  if (pt.pfn(hi, lo, 0) !== pfn) return false;
+  const h = hit;
+  h.vpn = vpn;
+  h.pa = table * 4096 + q * 8;
+  h.hi = hi;
+  h.lo = lo;
+  // stored only when it changes (the pages of one table come one after another): a pointer's
+  // store runs V8's write barrier, a builtin call while the collector marks
+  const hw = held ? words : null;
+  if (h.words !== hw) h.words = hw;
+  h.w = 2 * q;
+  return true;
+}
 
 /** The last leaf table rmapFind went through (`mm` null: none). */
 export const leafTable = {
@@ -90,6 +133,7 @@ export function leafTableKeep(
   table: number,
   words: Uint32Array,
 ): void {
+  if (!keepOn) return;
   const epoch = upperTablesGen();
   const off = pmdAt - mm.pmdTablePa;
   if (mm.pmdTableEpoch !== epoch || mm.pmdTableRoot !== mm.pgdPfn || off < 0 || off >= 4096) return;
@@ -109,17 +153,36 @@ export function leafTableKeep(
   L.words = words;
 }
 
-/** A hit checked (VERIFY_LEAF): the walk's PMD entry address (pmdPa's) and the table's own words. */
-export function leafTableCheck(pmdAt: number, store: PageStore): void {
+/** hits checked (leafTableCheck, under vitest) */
+export const leafTableStats = { checked: 0 };
+
+/**
+ * A hit checked (VERIFY_LEAF), independently of the key: the walk's PMD entry for vpn (pmdPa,
+ * readEntry) is the one kept and holds what it held, and the frames' own words are the store's.
+ */
+export function leafTableCheck(um: MmContext, mm: MmStruct, vpn: number): void {
   const L = leafTable;
+  leafTableStats.checked++;
+  const store = um.env.phys.store;
+  const pmdAt = pmdPa(um, mm, vpn);
+  if (pmdAt >= 0) readEntry(um, pmdAt);
   if (
     pmdAt !== L.pmdAt ||
+    entryRead.hi !== L.pmdHi ||
+    entryRead.lo !== L.pmdLo ||
     store.heldWords(L.table) !== L.words ||
     store.heldWords(Math.floor(pmdAt / 4096)) !== L.pmdWords
   )
     throw new ModelBug(
       `rmapFind: kept leaf table ${L.table} (PMD entry 0x${L.pmdAt.toString(16)}), walk 0x${pmdAt.toString(16)}`,
     );
+}
+
+let keepOn = true;
+/** Tables kept or not (tests compare the two: nothing kept, every look-up walks). */
+export function setLeafTableKept(on: boolean): void {
+  keepOn = on;
+  if (!on) leafTableForget();
 }
 
 /** Drops the kept table (tests). */
