@@ -28,15 +28,7 @@ import {
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
-import {
-  hit,
-  leafHit,
-  leafTable,
-  leafTableCheck,
-  leafTableKeep,
-  leafTableWords,
-  VERIFY_LEAF,
-} from "./rmap_leaf.ts";
+import { leafTable, leafTableCheck, leafTableKeep, leafTableWords, VERIFY_LEAF } from "./rmap_leaf.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { setTlbUbcFlushPending } from "./tlbbatch.ts";
 import type { ShmemObject } from "./vma.ts";
@@ -184,8 +176,15 @@ export const enum Found {
   FilePmd = 2,
 }
 
-/** rmapFind's entry (rmap_leaf.ts) */
-export { hit };
+/**
+ * rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no
+ * object per mapping); and, for an 8-byte PTE in a materialised table while no store is observed
+ * (PhysMem.frameWordsToStore) and the architecture's set is that store (Pgtable.setIsStore: set
+ * is PhysMem.write64, which with nothing observing is the two stores), the table's own words and
+ * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
+ * entry as Pgtable.set would. Null otherwise.
+ */
+export const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
 
 /** rmapFind's PMD tables' and PTE tables' frame words (one frame each, kept while unchanged) */
 const pmdTableWords = new HeldWords();
@@ -194,11 +193,12 @@ const pteTableWords = new HeldWords();
 /**
  * page_vma_mapped_walk for one VMA of a reverse-map walk: finds the PTE (or
  * huge PMD) of vma that maps pfn and leaves it in `hit`; what it found
- * (Found.None: no mapping here). The common case, the next page of the leaf
- * table the last call went through (rmap_leaf.ts), is read here from that
- * table's words, small enough for the engine to inline into its callers
- * (shrinkAnonSmall, rmapOne); any other goes down from the PMD
- * (rmapFindWalk).
+ * (Found.None: no mapping here). The common case, a small page under a
+ * table of 8-byte entries, is read here from the tables' frame words; a huge
+ * PMD, 4-byte entries and tables outside RAM go to rmapFindRest (kept apart
+ * so that the engine inlines the frame look-ups and the entry tests into
+ * this function, called for every page reclaim scans). The next page of the
+ * last leaf table skips the walk to it while the table's key holds (rmap_leaf.ts).
  * Linux: mm/page_vma_mapped.c page_vma_mapped_walk
  */
 export function rmapFind(
@@ -213,61 +213,67 @@ export function rmapFind(
   const index = r.index[pfn];
   const pgoff = v.vmPgoff;
   if (index < pgoff || index >= pgoff + (v.vmEnd - v.vmStart)) return Found.None;
-  const vpn = v.vmStart + (index - pgoff);
-  const env = r.env.userMm.env;
-  const pt = env.pgtable;
-  const phys = env.phys;
-  // vpn modulo PTRS_PER_PTE (a power of two) from its low 32 bits: no division a call
-  const q = (vpn | 0) & (pt.ptrsPerTable - 1);
-  const kept = leafTableWords(mm, vpn - q, phys.store);
-  if (kept === null) return rmapFindWalk(r, pfn, mm, vpn, q);
-  if (VERIFY_LEAF) leafTableCheck(r.env.userMm, mm, vpn);
-  if (r.large[pfn]) return Found.None;
-  const held = directStores && pt.setIsStore && phys.snoop === null && phys.watch === null;
-  return leafHit(pfn, pt, vpn, q, leafTable.table, kept, held) ? Found.Entry : Found.None;
-}
-
-/**
- * rmapFind from the PMD down: pmd_offset (pmdPa), pmdp_get from the PMD table's words, then
- * pte_offset_map of the table it holds and ptep_get from the PTE table's words (a table of
- * 8-byte entries in RAM; a huge PMD, 4-byte entries and tables outside RAM go to
- * rmapFindRest). The leaf table it reaches is kept (rmap_leaf.ts) for the next call.
- */
-function rmapFindWalk(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, q: number): Found {
   const um = r.env.userMm;
   const pt = um.env.pgtable;
+  const vpn = v.vmStart + (index - pgoff);
   const phys = um.env.phys;
-  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
-  // of any address in the PMD's span is the same entry: no alignment needed)
-  const pmdAt = pmdPa(um, mm, vpn);
-  if (pmdAt < 0) return Found.None;
-  // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here)
-  const pmdFrame = Math.floor(pmdAt / 4096);
-  if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  // the frames' own words as the last call found them while no frame changed (HeldWords)
-  const pmdHeld = pmdTableWords.get(phys, pmdFrame);
-  const pmdWords = pmdHeld !== null ? pmdHeld : phys.frameWords(pfnUnchecked(pmdFrame));
-  const w = (pmdAt - pmdFrame * 4096) >>> 2;
-  const pmdLo = pmdWords === null ? 0 : pmdWords[w];
-  const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
-  // a huge PMD (pmd_trans_huge: a leaf at the PMD level), or a table outside RAM: the rest
-  if (!pt.table(pmdHi, pmdLo, 1)) {
-    if (!pt.leaf(pmdHi, pmdLo, pt.pmdLevel)) return Found.None; // pmd_none, or not present
-    return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+  // vpn modulo PTRS_PER_PTE (a power of two) from its low 32 bits: no division a call
+  const q = (vpn | 0) & (pt.ptrsPerTable - 1);
+  // the last leaf table's words while its key holds (rmap_leaf.ts): the walk below skipped
+  const kept = leafTableWords(mm, vpn - q, phys.store);
+  let table: number;
+  let own: Uint32Array | null;
+  if (kept !== null) {
+    if (VERIFY_LEAF) leafTableCheck(um, mm, vpn);
+    if (r.large[pfn]) return Found.None;
+    table = leafTable.table;
+    own = kept;
+  } else {
+    // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
+    // of any address in the PMD's span is the same entry: no alignment needed)
+    const pmdAt = pmdPa(um, mm, vpn);
+    if (pmdAt < 0) return Found.None;
+    // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here)
+    const pmdFrame = Math.floor(pmdAt / 4096);
+    if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    // the frames' own words as the last call found them while no frame changed (HeldWords)
+    const pmdHeld = pmdTableWords.get(phys, pmdFrame);
+    const pmdWords = pmdHeld !== null ? pmdHeld : phys.frameWords(pfnUnchecked(pmdFrame));
+    const w = (pmdAt - pmdFrame * 4096) >>> 2;
+    const pmdLo = pmdWords === null ? 0 : pmdWords[w];
+    const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
+    // a huge PMD (pmd_trans_huge: a leaf at the PMD level), or a table outside RAM: the rest
+    if (!pt.table(pmdHi, pmdLo, 1)) {
+      if (!pt.leaf(pmdHi, pmdLo, pt.pmdLevel)) return Found.None; // pmd_none, or not present
+      return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    }
+    if (r.large[pfn]) return Found.None;
+    // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
+    // from the table's frame words (ptep_get), as readEntry reads it
+    table = pt.pfn(pmdHi, pmdLo, 1);
+    if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    own = pteTableWords.get(phys, table);
+    if (pmdHeld !== null && own !== null && vpn < pt.userPgtablesCeiling && pt.pmdLevel < pt.levels - 1)
+      leafTableKeep(mm, vpn - q, phys.store, pmdAt, pmdHeld, w, pmdHi, pmdLo, table, own);
   }
-  if (r.large[pfn]) return Found.None;
-  // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
-  // from the table's frame words (ptep_get), as readEntry reads it
-  const table = pt.pfn(pmdHi, pmdLo, 1);
-  if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  const own = pteTableWords.get(phys, table);
-  if (pmdHeld !== null && own !== null && vpn < pt.userPgtablesCeiling && pt.pmdLevel < pt.levels - 1)
-    leafTableKeep(mm, vpn - q, phys.store, pmdAt, pmdHeld, w, pmdHi, pmdLo, table, own);
   // the table's own words when they may be stored into (hit.words), else its words to read
+  // (frameWordsToStore: the held words where no store is observed)
+  const held = directStores && pt.setIsStore && phys.snoop === null && phys.watch === null ? own : null;
   const words = own !== null ? own : phys.frameWords(pfnUnchecked(table));
-  if (words === null) return Found.None; // (a table held compactly reads as zeros: pte_none)
-  const held = own !== null && directStores && pt.setIsStore && phys.snoop === null && phys.watch === null;
-  return leafHit(pfn, pt, vpn, q, table, words, held) ? Found.Entry : Found.None;
+  const hi = words === null ? 0 : words[2 * q + 1];
+  const lo = words === null ? 0 : words[2 * q];
+  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return Found.None;
+  if (pt.pfn(hi, lo, 0) !== pfn) return Found.None;
+  const h = hit;
+  h.vpn = vpn;
+  h.pa = table * 4096 + q * 8;
+  h.hi = hi;
+  h.lo = lo;
+  // stored only when it changes (the pages of one table come one after another): a pointer's
+  // store runs V8's write barrier, a builtin call while the collector marks
+  if (h.words !== held) h.words = held;
+  h.w = 2 * q;
+  return Found.Entry;
 }
 
 /**

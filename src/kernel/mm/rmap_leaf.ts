@@ -20,53 +20,11 @@
  */
 import { ModelBug } from "../../base/assert.ts";
 import type { PageStore } from "../../hw/PageStore.ts";
-import type { Pgtable } from "./arch.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { entryRead, pmdPa, readEntry, upperTablesGen } from "./pgtable.ts";
 
 const NO_WORDS: Uint32Array = new Uint32Array(2);
-
-/**
- * rmapFind's entry: the page's vpn in the VMA, the entry's address and halves (a record, no
- * object per mapping); and, for an 8-byte PTE in a materialised table while no store is observed
- * (PhysMem.frameWordsToStore) and the architecture's set is that store (Pgtable.setIsStore: set
- * is PhysMem.write64, which with nothing observing is the two stores), the table's own words and
- * the entry's low word in them (`words`, `w`), through which the walk's callback may store the
- * entry as Pgtable.set would. Null otherwise.
- */
-export const hit = { vpn: 0, pa: 0, hi: 0, lo: 0, words: null as Uint32Array | null, w: 0 };
-
-/**
- * rmapFind's last step: the PTE of vpn (index q of its table, frame `table`, whose words are
- * `words`), ptep_get, and whether it maps pfn (present, not special, its frame pfn); if so it is
- * left in `hit`, with the table's words when `held` (they may be stored into).
- */
-export function leafHit(
-  pfn: number,
-  pt: Pgtable,
-  vpn: number,
-  q: number,
-  table: number,
-  words: Uint32Array,
-  held: boolean,
-): boolean {
-  const hi = words[2 * q + 1];
-  const lo = words[2 * q];
-  if (!pt.accessible(hi, lo) || pt.special(hi, lo)) return false;
-  if (pt.pfn(hi, lo, 0) !== pfn) return false;
-  const h = hit;
-  h.vpn = vpn;
-  h.pa = table * 4096 + q * 8;
-  h.hi = hi;
-  h.lo = lo;
-  // stored only when it changes (the pages of one table come one after another): a pointer's
-  // store runs V8's write barrier, a builtin call while the collector marks
-  const hw = held ? words : null;
-  if (h.words !== hw) h.words = hw;
-  h.w = 2 * q;
-  return true;
-}
 
 /** The last leaf table rmapFind went through (`mm` null: none). */
 export const leafTable = {
