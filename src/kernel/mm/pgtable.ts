@@ -321,6 +321,11 @@ export function upperTablesChanged(): void {
   upperTablesEpoch++;
 }
 
+/** The count of upperTablesChanged calls (rmap_leaf.ts keeps a PMD entry's address while it is the same). */
+export function upperTablesGen(): number {
+  return upperTablesEpoch;
+}
+
 /** Under the tests (vitest sets VITEST), every PMD table pmdPa remembers is checked against a walk from the top. */
 const VERIFY_PMD_TABLE =
   (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.VITEST !==

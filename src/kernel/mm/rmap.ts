@@ -28,6 +28,7 @@ import {
   setPteAt,
   zapDepositedTable,
 } from "./pgtable.ts";
+import { leafTable, leafTableCheck, leafTableKeep, leafTableWords, VERIFY_LEAF } from "./rmap_leaf.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { setTlbUbcFlushPending } from "./tlbbatch.ts";
 import type { ShmemObject } from "./vma.ts";
@@ -196,7 +197,8 @@ const pteTableWords = new HeldWords();
  * table of 8-byte entries, is read here from the tables' frame words; a huge
  * PMD, 4-byte entries and tables outside RAM go to rmapFindRest (kept apart
  * so that the engine inlines the frame look-ups and the entry tests into
- * this function, called for every page reclaim scans).
+ * this function, called for every page reclaim scans). The next page of the
+ * last leaf table skips the walk to it while the table's key holds (rmap_leaf.ts).
  * Linux: mm/page_vma_mapped.c page_vma_mapped_walk
  */
 export function rmapFind(
@@ -214,35 +216,48 @@ export function rmapFind(
   const um = r.env.userMm;
   const pt = um.env.pgtable;
   const vpn = v.vmStart + (index - pgoff);
-  // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
-  // of any address in the PMD's span is the same entry: no alignment needed)
-  const pmdAt = pmdPa(um, mm, vpn);
-  if (pmdAt < 0) return Found.None;
-  // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here)
   const phys = um.env.phys;
-  const pmdFrame = Math.floor(pmdAt / 4096);
-  if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  // the frames' own words as the last call found them while no frame changed (HeldWords)
-  const pmdHeld = pmdTableWords.get(phys, pmdFrame);
-  const pmdWords = pmdHeld !== null ? pmdHeld : phys.frameWords(pfnUnchecked(pmdFrame));
-  const w = (pmdAt - pmdFrame * 4096) >>> 2;
-  const pmdLo = pmdWords === null ? 0 : pmdWords[w];
-  const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
-  // a huge PMD (pmd_trans_huge: a leaf at the PMD level), or a table outside RAM: the rest
-  if (!pt.table(pmdHi, pmdLo, 1)) {
-    if (!pt.leaf(pmdHi, pmdLo, pt.pmdLevel)) return Found.None; // pmd_none, or not present
-    return rmapFindRest(r, pfn, mm, vpn, pmdAt);
-  }
-  if (r.large[pfn]) return Found.None;
-  // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
-  // from the table's frame words (ptep_get), as readEntry reads it
-  const table = pt.pfn(pmdHi, pmdLo, 1);
-  if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
   // vpn modulo PTRS_PER_PTE (a power of two) from its low 32 bits: no division a call
   const q = (vpn | 0) & (pt.ptrsPerTable - 1);
+  // the last leaf table's words while its key holds (rmap_leaf.ts): the walk below skipped
+  const kept = leafTableWords(mm, vpn - q, phys.store);
+  let table: number;
+  let own: Uint32Array | null;
+  if (kept !== null) {
+    if (VERIFY_LEAF) leafTableCheck(um, mm, vpn);
+    if (r.large[pfn]) return Found.None;
+    table = leafTable.table;
+    own = kept;
+  } else {
+    // the PMD entry as numbers (page_vma_mapped_walk's pmde), no object per mapping (pmd_offset
+    // of any address in the PMD's span is the same entry: no alignment needed)
+    const pmdAt = pmdPa(um, mm, vpn);
+    if (pmdAt < 0) return Found.None;
+    // pmdp_get: both halves from one look-up of the table's frame (readEntry, written out here)
+    const pmdFrame = Math.floor(pmdAt / 4096);
+    if (pt.entryBytes !== 8 || pmdFrame >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    // the frames' own words as the last call found them while no frame changed (HeldWords)
+    const pmdHeld = pmdTableWords.get(phys, pmdFrame);
+    const pmdWords = pmdHeld !== null ? pmdHeld : phys.frameWords(pfnUnchecked(pmdFrame));
+    const w = (pmdAt - pmdFrame * 4096) >>> 2;
+    const pmdLo = pmdWords === null ? 0 : pmdWords[w];
+    const pmdHi = pmdWords === null ? 0 : pmdWords[w + 1];
+    // a huge PMD (pmd_trans_huge: a leaf at the PMD level), or a table outside RAM: the rest
+    if (!pt.table(pmdHi, pmdLo, 1)) {
+      if (!pt.leaf(pmdHi, pmdLo, pt.pmdLevel)) return Found.None; // pmd_none, or not present
+      return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    }
+    if (r.large[pfn]) return Found.None;
+    // page_vma_mapped_walk: pte_offset_map of the PMD's table, no walk from the top; the PTE read
+    // from the table's frame words (ptep_get), as readEntry reads it
+    table = pt.pfn(pmdHi, pmdLo, 1);
+    if (table >= phys.nrFrames) return rmapFindRest(r, pfn, mm, vpn, pmdAt);
+    own = pteTableWords.get(phys, table);
+    if (pmdHeld !== null && own !== null && vpn < pt.userPgtablesCeiling && pt.pmdLevel < pt.levels - 1)
+      leafTableKeep(mm, vpn - q, phys.store, pmdAt, pmdHeld, w, pmdHi, pmdLo, table, own);
+  }
   // the table's own words when they may be stored into (hit.words), else its words to read
   // (frameWordsToStore: the held words where no store is observed)
-  const own = pteTableWords.get(phys, table);
   const held = directStores && pt.setIsStore && phys.snoop === null && phys.watch === null ? own : null;
   const words = own !== null ? own : phys.frameWords(pfnUnchecked(table));
   const hi = words === null ? 0 : words[2 * q + 1];

@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { toBig } from "../../../base/u64.ts";
+import { reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
 import { mkSwapEntry } from "../../mm/arch.ts";
-import { X86Pgtable } from "./pgtable.ts";
+import { HI_ADDR, KERNEL_MAXPHYADDR, X86Pgtable } from "./pgtable.ts";
 
 const pt = new X86Pgtable(4, false);
 const big = (e: { hi: number; lo: number }) => toBig(e.hi, e.lo);
@@ -54,5 +55,23 @@ describe("x86-64 user entries (mkUser)", () => {
             if (!(vmFlags & 4)) want |= 1n << 63n;
             expect(big(e), `pfn ${pfn} level ${level} vmFlags ${vmFlags} f ${f}`).toBe(want);
           }
+  });
+});
+
+// pte_pfn / pmd_pfn: address bits 45..12 (MAXPHYADDR 46), a large leaf's PAT bit (12) not part of
+// the frame, the bits above MAXPHYADDR (NX, the key, bits 51..46) ignored
+describe("x86-64 entries' frames (pfn)", () => {
+  it("reads back every frame mkUser makes, at both levels, whatever the bits above the address", () => {
+    expect(HI_ADDR).toBe(reservedMasks(KERNEL_MAXPHYADDR).hiAddrMask);
+    for (const pfn of [0, 1, 0x12345, 2 ** 20 - 1, 2 ** 20, 2 ** 31 + 5, 2 ** 32 + 3, 2 ** 34 - 1])
+      for (let level = 0; level < 2; level++) {
+        const lpfn = level > 0 ? pfn - (pfn % 512) : pfn;
+        const e = pt.mkUser(lpfn, level, 7 + 15 * 2 ** 32, true, true, false);
+        expect(pt.pfn(e.hi, e.lo, level), `pfn ${lpfn} level ${level}`).toBe(lpfn);
+        // bits 51..46 set (reserved above MAXPHYADDR) and, at the PMD level, PAT (bit 12)
+        const hi = (e.hi | (0x3f << 14)) >>> 0;
+        const lo = level > 0 ? (e.lo | 0x1000) >>> 0 : e.lo;
+        expect(pt.pfn(hi, lo, level), `pfn ${lpfn} level ${level}, high bits`).toBe(lpfn);
+      }
   });
 });

@@ -13,7 +13,7 @@
  */
 import { type Pfn, pfnUnchecked } from "../../../base/units.ts";
 import { Mapper } from "../../../hw/arch/x86_64/Mapper.ts";
-import { Pte, PteHi, reservedMasks } from "../../../hw/arch/x86_64/pte.ts";
+import { Pte, PteHi } from "../../../hw/arch/x86_64/pte.ts";
 import type { FrameAllocator, PageTableMapper } from "../../../hw/mmu/Mapper.ts";
 import type { PhysMem } from "../../../hw/PhysMem.ts";
 import { type Entry, type Pgtable, PteFlag } from "../../mm/arch.ts";
@@ -29,7 +29,8 @@ export const PTE_GUARD = 1 << 10;
 
 /** MAXPHYADDR of the kernel's machine. */
 export const KERNEL_MAXPHYADDR = 46;
-const HI_ADDR = reservedMasks(KERNEL_MAXPHYADDR).hiAddrMask;
+/** reservedMasks(KERNEL_MAXPHYADDR).hiAddrMask (address bits 45..32 in the high half), as a literal constant (pgtable.test.ts checks) */
+export const HI_ADDR = (1 << (KERNEL_MAXPHYADDR - 32)) - 1;
 const TWO32 = 4294967296;
 
 /** PteFlag bits as x86 PTE bits (the same at every level). */
@@ -187,12 +188,11 @@ export class X86Pgtable implements Pgtable {
     return level > 0 && (lo & Pte.P) !== 0 && (lo & Pte.PS) === 0;
   }
 
+  /** pte_pfn / pmd_pfn: address bits 45..12 (a large leaf's bit 12 is PAT) as integer operations, no division */
   pfn(hi: number, lo: number, level: number): number {
-    const addrLo =
-      level > 0 && (lo & Pte.PS) !== 0
-        ? (lo & Pte.ADDR_LO_MASK & ~Pte.PAT_LARGE) >>> 0
-        : (lo & Pte.ADDR_LO_MASK) >>> 0;
-    return ((hi & HI_ADDR) * TWO32 + addrLo) / 4096;
+    // (lo & ADDR_LO_MASK) / 4096 is lo >>> 12; PAT_LARGE is bit 12, the result's bit 0
+    const addrLo = level > 0 && (lo & Pte.PS) !== 0 ? (lo >>> 12) & ~1 : lo >>> 12;
+    return (hi & HI_ADDR) * 1048576 + addrLo;
   }
 
   isSwap(hi: number, lo: number): boolean {
@@ -261,13 +261,14 @@ export class X86Pgtable implements Pgtable {
   ): Entry {
     // pfn_pte / pfn_pmd: the frame and P, US, A (the bits leafEntry gives a user page, without its
     // flags object: this runs on every demand-zero fault), RW and D as asked, PS above the PTE level
-    let lo = (pfn % 1048576) * 4096 + (Pte.P | Pte.US | Pte.A);
+    // pfn's low 20 bits by a mask (ToInt32 keeps them for any pfn): no float modulo a call
+    let lo = (pfn & 0xfffff) * 4096 + (Pte.P | Pte.US | Pte.A);
     if (writable) lo += Pte.RW;
     if (dirty) lo += Pte.D;
     if (level > 0) lo += Pte.PS;
     if (special) lo = (lo | PTE_SPECIAL) >>> 0;
     if (!(vmFlags & (VmFlag.READ | VmFlag.WRITE | VmFlag.EXEC))) lo = ((lo & ~Pte.P) | PTE_PROTNONE) >>> 0; // PAGE_NONE
-    let hi = Math.floor(pfn / 1048576) | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT);
+    let hi = (pfn < TWO32 ? pfn >>> 20 : Math.floor(pfn / 1048576)) | (vmaPkey(vmFlags) << PteHi.PKEY_SHIFT);
     if (!(vmFlags & VmFlag.EXEC)) hi |= PteHi.XD;
     out.hi = hi >>> 0;
     out.lo = lo >>> 0;

@@ -1,0 +1,217 @@
+/**
+ * rmapFind's kept leaf table (rmap_leaf.ts): the next page of the last PTE table the reverse
+ * map went through is read without the walk from the PMD while the table's key holds. A host
+ * shortcut, which must change nothing: random runs under memory pressure on the architectures
+ * with 8-byte entries (writes, reads, forks sharing anonymous pages, mremap moving a region's
+ * tables, munmap freeing them, MADV_DONTNEED and MADV_PAGEOUT, THP collapsing and splitting,
+ * exits; one CPU and two) give the same counters, TLB figures, values read and every byte of
+ * RAM with tables kept and without; under vitest every hit is checked against the walk
+ * (leafTableCheck: pmdPa's PMD entry and the frames' own words), and the runs hit.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Rng } from "../../base/rng.ts";
+import { pfnUnchecked } from "../../base/units.ts";
+import { Access } from "../../hw/access.ts";
+import type { Mmu } from "../../hw/mmu/Mmu.ts";
+import { PageStore } from "../../hw/PageStore.ts";
+import type { Task } from "../core/task.ts";
+import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import type { MmStruct } from "./MmStruct.ts";
+import { upperTablesChanged, upperTablesGen } from "./pgtable.ts";
+import {
+  leafTable,
+  leafTableForget,
+  leafTableKeep,
+  leafTableStats,
+  leafTableWords,
+  setLeafTableKept,
+} from "./rmap_leaf.ts";
+import { mmapArgs } from "./userMm.ts";
+
+const PAGE = 4096n;
+
+/** FNV-1a over every word of RAM: equal runs leave equal memory, page tables included. */
+function ramHash(k: Kernel): number {
+  const phys = k.machine.phys;
+  let h = 0x811c9dc5;
+  for (let pfn = 0; pfn < phys.nrFrames; pfn++) {
+    const w = phys.frameWords(pfnUnchecked(pfn));
+    if (w === null) continue;
+    h = Math.imul(h ^ pfn, 16777619);
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) h = Math.imul(h ^ w[i] ^ i, 16777619);
+  }
+  return h >>> 0;
+}
+
+function run(arch: "x86_64" | "arm64" | "riscv-sv39" | "i386-pae", seed: number, cpus: 1 | 2, kept: boolean) {
+  setLeafTableKept(kept);
+  const rng = new Rng(seed);
+  const k = new Kernel({
+    arch,
+    ramBytes: 34 << 20,
+    cpus,
+    swapBytes: 32 << 20,
+    overcommit: "always",
+    thp: seed % 2 === 0 ? "always" : "never",
+  });
+  const log: string[] = [];
+  const tasks: Task[] = [k.spawn("p0")!];
+  k.switchTo(0, tasks[0]);
+  const regions: { t: Task; va: bigint; pages: number }[] = [];
+  for (let step = 0; step < 45; step++) {
+    const live = tasks.filter((t) => t.alive);
+    if (live.length === 0) break;
+    const t = rng.pick(live);
+    const cpu = cpus === 2 ? rng.below(2) : 0;
+    k.switchTo(cpu, t);
+    const mine = regions.filter((r) => r.t === t);
+    const op = rng.below(13);
+    if (op === 0 || mine.length === 0) {
+      const pages = 1024 + rng.below(3072);
+      const va = k.mmap(t, mmapArgs(pages * 4096));
+      if (va > 0n) regions.push({ t, va, pages });
+      log.push(`mmap ${va}`);
+    } else if (op === 1 && tasks.length < 4) {
+      const c = k.fork(t, `c${tasks.length}`);
+      if (c !== null) {
+        tasks.push(c);
+        for (const r of mine) regions.push({ ...r, t: c });
+      }
+      log.push(`fork ${c !== null}`);
+    } else if (op === 2) {
+      const r = rng.pick(mine);
+      log.push(`pageout ${k.madvise(t, r.va, BigInt(r.pages) * PAGE, "pageout")} ${k.lastPageout}`);
+    } else if (op === 3) {
+      // MADV_DONTNEED of a part: its PTEs cleared, the tables left (zap_pte_range)
+      const r = rng.pick(mine);
+      const from = rng.below(r.pages);
+      const n = 1 + rng.below(r.pages - from);
+      log.push(`dontneed ${k.madvise(t, r.va + BigInt(from) * PAGE, BigInt(n) * PAGE, "dontneed")}`);
+    } else if (op === 4) {
+      // mremap to a new place: the PTE tables move (move_pgt_entry), the old PMD entries cleared
+      const r = rng.pick(mine);
+      const at = 0x60000000n + BigInt(step) * 0x1000000n;
+      const to = k.mremap(t, r.va, BigInt(r.pages) * PAGE, BigInt(r.pages + 16) * PAGE, true, at);
+      if (to > 0n) {
+        for (const x of regions) if (x.t === t && x.va === r.va) x.va = to;
+        r.pages += 16;
+      }
+      log.push(`mremap ${to === at}`);
+    } else if (op === 5 && mine.length > 1) {
+      // munmap: free_pgtables frees the tables the region alone used
+      const r = mine[mine.length - 1];
+      log.push(`munmap ${k.munmap(t, r.va, BigInt(r.pages) * PAGE)}`);
+      regions.splice(regions.indexOf(r), 1);
+    } else if (op === 6 && t !== tasks[0]) {
+      k.exit(t, "test");
+      log.push("exit");
+    } else {
+      const r = rng.pick(mine);
+      const write = op < 10;
+      let sum = 0;
+      for (let i = 0; i < r.pages && t.alive && k.current[cpu] === t; i += 1 + rng.below(2)) {
+        const a = k.userAccess(
+          cpu,
+          t,
+          r.va + BigInt(i) * PAGE,
+          write ? Access.Write : Access.Read,
+          (i + step) & 0xff,
+        );
+        sum += a.ok ? a.value : 1000;
+      }
+      log.push(`${write ? "write" : "read"} ${sum}`);
+    }
+  }
+  log.push(JSON.stringify(k.vmscan.stats));
+  log.push(`shootdowns ${k.tlbMgr.shootdowns}`);
+  for (const c of k.machine.cpus as unknown as Mmu[])
+    log.push(`cpu walks ${c.walks} inv ${c.pageInvalidations} full ${c.fullFlushes} faults ${c.pageFaults}`);
+  for (const t of tasks) log.push(`${t.comm} ${t.alive} ${t.mm?.rssAnon} ${t.mm?.rssFile} ${t.mm?.swapEnts}`);
+  log.push(`ram ${ramHash(k)}`);
+  return log;
+}
+
+describe("rmapFind's kept leaf table changes nothing", () => {
+  afterEach(() => setLeafTableKept(true));
+  for (const arch of ["x86_64", "arm64", "riscv-sv39", "i386-pae"] as const)
+    it(arch, () => {
+      let checked = 0;
+      let stolen = 0;
+      for (const [cpus, seed] of [
+        [1, 3],
+        [2, 4],
+      ] as const) {
+        const before = leafTableStats.checked;
+        const a = run(arch, seed, cpus, true);
+        checked += leafTableStats.checked - before;
+        const mid = leafTableStats.checked;
+        const b = run(arch, seed, cpus, false);
+        expect(leafTableStats.checked).toBe(mid); // nothing kept: every look-up walked
+        expect(a).toEqual(b);
+        stolen += JSON.parse(a.find((l) => l.startsWith("{"))!).pgsteal_anon;
+      }
+      // the runs reclaimed, and most of their look-ups were the kept table's
+      expect(stolen).toBeGreaterThan(1000);
+      expect(checked).toBeGreaterThan(stolen / 2);
+    });
+});
+
+describe("the kept leaf table's key", () => {
+  afterEach(() => leafTableForget());
+  it("holds while the mm, span, root, upper tables, store generation and PMD entry are the same; any change drops it", () => {
+    const store = new PageStore(64);
+    const pmdWords = store.wordsForWrite(3);
+    const words = store.wordsForWrite(5);
+    const mkMm = () =>
+      ({
+        pgdPfn: 1,
+        pmdTablePa: 3 * 4096,
+        pmdTableRoot: 1,
+        pmdTableEpoch: upperTablesGen(),
+      }) as unknown as MmStruct;
+    const mm = mkMm();
+    // the PMD entry at word 8 of frame 3 (0x3020) holds table 5
+    pmdWords[8] = (5 << 12) | 0x67;
+    pmdWords[9] = 0;
+    const keep = (m: MmStruct) =>
+      leafTableKeep(m, 512, store, 3 * 4096 + 32, pmdWords, 8, 0, pmdWords[8], 5, words);
+    keep(mm);
+    expect(leafTableWords(mm, 512, store)).toBe(words);
+    expect(leafTable.table).toBe(5);
+    // another span, another mm, another store: not this table
+    expect(leafTableWords(mm, 1024, store)).toBe(null);
+    expect(leafTableWords(mkMm(), 512, store)).toBe(null);
+    expect(leafTableWords(mm, 512, new PageStore(64))).toBe(null);
+    // the PMD entry rewritten (a pmd_clear, another table), then as it was
+    pmdWords[8] = (6 << 12) | 0x67;
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    pmdWords[8] = (5 << 12) | 0x67;
+    expect(leafTableWords(mm, 512, store)).toBe(words);
+    pmdWords[9] = 1;
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    pmdWords[9] = 0;
+    // the mm's root changed (its PGD freed at exit)
+    (mm as { pgdPfn: number }).pgdPfn = 2;
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    (mm as { pgdPfn: number }).pgdPfn = 1;
+    expect(leafTableWords(mm, 512, store)).toBe(words);
+    // a page changed its slot (PageStore.gen)
+    store.wordsForWrite(9);
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    keep(mm);
+    expect(leafTableWords(mm, 512, store)).toBe(words);
+    // an upper table unlinked (pmdPa walks from the top again)
+    upperTablesChanged();
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    // nothing kept from a PMD entry outside the table pmdPa remembers for the mm (its epoch is old now)
+    keep(mm);
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+    (mm as { pmdTableEpoch: number }).pmdTableEpoch = upperTablesGen();
+    keep(mm);
+    expect(leafTableWords(mm, 512, store)).toBe(words);
+    (mm as { pmdTablePa: number }).pmdTablePa = 4 * 4096;
+    leafTableForget();
+    keep(mm);
+    expect(leafTableWords(mm, 512, store)).toBe(null);
+  });
+});
