@@ -6,7 +6,8 @@
  * a task in the cgroup, the whole machine's OOM's too (__oom_kill_process:
  * memcg_memory_event_mm(mm, MEMCG_OOM_KILL)); readahead allocates its folios with
  * readahead_gfp_mask (page_cache_ra_unbounded: filemap_alloc_folio(gfp_mask, ...), __GFP_NORETRY),
- * not only charges them with it.
+ * not only charges them with it; read(2) of a tmpfs hole (shmem_file_read_iter's
+ * shmem_get_folio(SGP_READ)) allocates and charges nothing, it copies ZERO_PAGE(0).
  */
 import { describe, expect, it, vi } from "vitest";
 import { KernelImpl as Kernel } from "../../kernel/KernelImpl.ts";
@@ -80,5 +81,28 @@ describe("memcg files and readahead's gfp (6.12)", () => {
     spy.mockRestore();
     expect(gfps.length).toBe(4);
     for (const gfp of gfps) expect(gfp & (Gfp.NORETRY | Gfp.NOWARN)).toBe(Gfp.NORETRY | Gfp.NOWARN);
+  });
+
+  it("read(2) of a tmpfs hole charges nothing: shmem_get_folio(SGP_READ) leaves it a hole, zeros copied", () => {
+    // A's buffer: 256 pages charged (memory.current 1M); the memfd grown to 1M by ftruncate holds
+    // no page; reading all of it copies 1M of zeros over the buffer and adds no page: 1M still
+    const r = run([
+      "machine ram=64M memory_max=8M overcommit=always",
+      "spawn A",
+      "A: buf = mmap 1M",
+      "A: write buf 1M value=1",
+      "A: memfd M",
+      "A: ftruncate M 1M",
+      "A: n = syscall read M buf 1M",
+      "expect n == 1M",
+      "expect byte(A, buf) == 0",
+      "expect byte(A, buf + 1M - 1) == 0",
+      "expect meminfo.Shmem == 0",
+      "expect meminfo.Cached == 0",
+      "show memcg",
+    ]);
+    expect(r.failed).toBe(0);
+    expect(r.statements[12].output).toContain("memory.current 1048576");
+    expect(r.statements[12].output).toContain("memory.stat shmem 0");
   });
 });
