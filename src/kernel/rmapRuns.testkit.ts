@@ -10,6 +10,7 @@ import { Access } from "../hw/access.ts";
 import type { Mmu } from "../hw/mmu/Mmu.ts";
 import type { Task } from "./core/task.ts";
 import type { KernelImpl as Kernel } from "./KernelImpl.ts";
+import { mmapArgs } from "./mm/userMm.ts";
 
 const PAGE = 4096n;
 
@@ -19,6 +20,40 @@ export interface RunRegion {
   va: bigint;
   pages: number;
   file?: boolean;
+}
+
+/** A run's tasks (p0 first, current on CPU 0) and regions, and its log. */
+export class RandomRun {
+  readonly log: string[] = [];
+  readonly tasks: Task[];
+  readonly regions: RunRegion[] = [];
+
+  constructor(
+    readonly k: Kernel,
+    readonly rng: Rng,
+    readonly cpus: 1 | 2,
+  ) {
+    this.tasks = [k.spawn("p0")!];
+    k.switchTo(0, this.tasks[0]);
+  }
+
+  /** A step's task, a live one at random switched to on a CPU at random, and its regions; null when none lives. */
+  pick(): { t: Task; cpu: number; mine: RunRegion[] } | null {
+    const live = this.tasks.filter((t) => t.alive);
+    if (live.length === 0) return null;
+    const t = this.rng.pick(live);
+    const cpu = this.cpus === 2 ? this.rng.below(2) : 0;
+    this.k.switchTo(cpu, t);
+    return { t, cpu, mine: this.regions.filter((r) => r.t === t) };
+  }
+
+  /** An anonymous mapping of min + rng.below(span) pages for `t`. */
+  mmapAnon(t: Task, min: number, span: number): string {
+    const pages = min + this.rng.below(span);
+    const va = this.k.mmap(t, mmapArgs(pages * 4096));
+    if (va > 0n) this.regions.push({ t, va, pages, file: false });
+    return `mmap ${va}`;
+  }
 }
 
 /** FNV-1a over every word of RAM: equal runs leave equal memory, page tables included. */

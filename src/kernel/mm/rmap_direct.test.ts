@@ -13,14 +13,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { CACHE_DEFAULTS } from "../../hw/cache/CacheSpec.ts";
-import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import {
   forkTask,
   mremapRegion,
   munmapLast,
   pageoutRegion,
-  type RunRegion,
+  RandomRun,
   ramHash,
   runSummary,
   touchRegion,
@@ -63,7 +62,8 @@ function* runSteps(
     thp: seed % 2 === 0 ? "always" : "never",
     cache: cache ? { kind: "pipt", ...CACHE_DEFAULTS, asidTagged: false } : null,
   });
-  const log: string[] = [];
+  const run = new RandomRun(k, rng, cpus);
+  const { log, tasks, regions } = run;
   // how often the reverse map was handed a table to store into (the host's own count, not logged)
   const phys = k.machine.phys;
   const toStore = phys.frameWordsToStore.bind(phys);
@@ -72,24 +72,14 @@ function* runSteps(
     if (w !== null) held++;
     return w;
   };
-  const tasks: Task[] = [k.spawn("p0")!];
-  k.switchTo(0, tasks[0]);
   const file = k.createFile("f", 2 << 20);
-  const regions: RunRegion[] = [];
   for (let step = 0; step < steps; step++) {
-    const live = tasks.filter((t) => t.alive);
-    if (live.length === 0) break;
-    const t = rng.pick(live);
-    const cpu = cpus === 2 ? rng.below(2) : 0;
-    k.switchTo(cpu, t);
-    const mine = regions.filter((r) => r.t === t);
+    const s = run.pick();
+    if (s === null) break;
+    const { t, cpu, mine } = s;
     const op = rng.below(12);
-    if (op === 0 || mine.length === 0) {
-      const pages = 1024 + rng.below(3072);
-      const va = k.mmap(t, mmapArgs(pages * 4096));
-      if (va > 0n) regions.push({ t, va, pages, file: false });
-      log.push(`mmap ${va}`);
-    } else if (op === 1) {
+    if (op === 0 || mine.length === 0) log.push(run.mmapAnon(t, 1024, 3072));
+    else if (op === 1) {
       // the file shared: its pages mapped by every task that maps it (rmap_walk_file)
       const va = k.mmap(t, mmapArgs(2 << 20, { file, shared: true }));
       if (va > 0n) regions.push({ t, va, pages: 512, file: true });

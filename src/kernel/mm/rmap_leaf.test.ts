@@ -11,14 +11,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
 import { PageStore } from "../../hw/PageStore.ts";
-import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
 import {
   forkTask,
   mremapRegion,
   munmapLast,
   pageoutRegion,
-  type RunRegion,
+  RandomRun,
   ramHash,
   runSummary,
   touchRegion,
@@ -33,7 +32,6 @@ import {
   leafTableWords,
   setLeafTableKept,
 } from "./rmap_leaf.ts";
-import { mmapArgs } from "./userMm.ts";
 
 const PAGE = 4096n;
 
@@ -48,24 +46,15 @@ function run(arch: "x86_64" | "arm64" | "riscv-sv39" | "i386-pae", seed: number,
     overcommit: "always",
     thp: seed % 2 === 0 ? "always" : "never",
   });
-  const log: string[] = [];
-  const tasks: Task[] = [k.spawn("p0")!];
-  k.switchTo(0, tasks[0]);
-  const regions: RunRegion[] = [];
+  const run = new RandomRun(k, rng, cpus);
+  const { log, tasks, regions } = run;
   for (let step = 0; step < 45; step++) {
-    const live = tasks.filter((t) => t.alive);
-    if (live.length === 0) break;
-    const t = rng.pick(live);
-    const cpu = cpus === 2 ? rng.below(2) : 0;
-    k.switchTo(cpu, t);
-    const mine = regions.filter((r) => r.t === t);
+    const s = run.pick();
+    if (s === null) break;
+    const { t, cpu, mine } = s;
     const op = rng.below(13);
-    if (op === 0 || mine.length === 0) {
-      const pages = 1024 + rng.below(3072);
-      const va = k.mmap(t, mmapArgs(pages * 4096));
-      if (va > 0n) regions.push({ t, va, pages });
-      log.push(`mmap ${va}`);
-    } else if (op === 1 && tasks.length < 4) log.push(forkTask(k, t, tasks, mine, regions));
+    if (op === 0 || mine.length === 0) log.push(run.mmapAnon(t, 1024, 3072));
+    else if (op === 1 && tasks.length < 4) log.push(forkTask(k, t, tasks, mine, regions));
     else if (op === 2) log.push(pageoutRegion(k, rng, t, mine));
     else if (op === 3) {
       // MADV_DONTNEED of a part: its PTEs cleared, the tables left (zap_pte_range)
