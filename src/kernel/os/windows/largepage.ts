@@ -12,7 +12,8 @@
  * - A reservation (MEM_RESERVE, or no address): the size must be a multiple
  *   of MM_MINIMUM_VA_FOR_LARGE_PAGE, GetLargePageMinimum() (2 MB on x64 and
  *   PAE, 4 MB on 32-bit paging: a PDE's span), else
- *   STATUS_INVALID_PARAMETER_4 (87); the base is aligned down to it
+ *   STATUS_INVALID_PARAMETER_4 (87): with no address after ROUND_TO_PAGES
+ *   (0x1FF001 bytes is 2 MB), with one the size as given (0x1FFFFF is 87); the base is aligned down to it
  *   (MI_ALIGN_TO_SIZE), or a free range aligned to it is found. The VAD is
  *   VadLargePages, MemCommit, charged its pages.
  * - MiAllocateLargePages: physically contiguous, naturally aligned runs of
@@ -101,8 +102,11 @@ export function allocLargePages(
   // PAGE_WRITECOPY is not valid for private pages (STATUS_INVALID_PAGE_PROTECTION)
   if (mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
   const large = largePagePages(k);
+  // "Ensure the size is a multiple of the minimum large page size": with no
+  // address the size is ROUND_TO_PAGES'd first, with one it is checked as given
   const n = Number((size + PAGE - 1n) / PAGE);
-  if (n % large !== 0) return fail(p, WinError.INVALID_PARAMETER);
+  if ((addr === 0n ? n % large : Number(size % (BigInt(large) * PAGE))) !== 0)
+    return fail(p, WinError.INVALID_PARAMETER);
   let startVpn: number;
   if (addr !== 0n) {
     startVpn = Number(addr / PAGE) - (Number(addr / PAGE) % large);
