@@ -153,8 +153,9 @@ describe("page priority and the eight standby lists (Windows Internals 7th ed., 
   it("ThreadMemoryPriority: a thread's own priority for its faults; the process's for the others; 6 is refused (87)", () => {
     const { k, a } = twoProcs();
     const t = k.thread(a, "worker")!;
-    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
+    // the process's first: NtSetInformationProcess would overwrite the thread's (review14.test)
     expect(k.setMemoryPriority(a, false, 3)).toBe(0);
+    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
     expect(k.setMemoryPriority(a, false, 6)).toBe(87);
     expect(lastError(k, a)).toBe(87);
     const p = k.virtualAlloc(a, 0n, 0x2000n, true, true, RW);

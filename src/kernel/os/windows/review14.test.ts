@@ -5,7 +5,8 @@
  * hand from it.
  */
 import { describe, expect, it } from "vitest";
-import { lastError, winKernel } from "../../windows.testkit.ts";
+import { Access } from "../../../hw/access.ts";
+import { lastError, on, twoProcs, winKernel } from "../../windows.testkit.ts";
 import { PageProt } from "./mmpte.ts";
 
 const LARGE = 0x2000_0000; // MEM_LARGE_PAGES
@@ -34,5 +35,36 @@ describe("MEM_LARGE_PAGES: the size check (WRK mm/allocvm.c NtAllocateVirtualMem
     expect(k.virtualAllocType(t, 0x1000_0000n, 0x20_0000n, RC | LARGE, RW)).toBe(0x1000_0000n);
     expect(k.view.windows()!.commit().total).toBe(512);
     expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("ProcessMemoryPriority / ThreadMemoryPriority (ntoskrnl NtSetInformationProcess, NtSetInformationThread)", () => {
+  it("0 (MEMORY_PRIORITY_LOWEST) is below MmGetMinWsPagePriority() (1): STATUS_INVALID_PARAMETER, 87", () => {
+    const { k, a } = twoProcs();
+    const t = k.thread(a, "worker")!;
+    expect(k.setMemoryPriority(a, false, 0)).toBe(87);
+    expect(lastError(k, a)).toBe(87);
+    expect(k.setMemoryPriority(t, true, 0)).toBe(87);
+    expect(k.view.windows()!.process(a)!.memoryPriority).toBe(5);
+    // MEMORY_PRIORITY_VERY_LOW (1) and MEMORY_PRIORITY_NORMAL (5) are the bounds
+    expect(k.setMemoryPriority(a, false, 1)).toBe(0);
+    expect(k.setMemoryPriority(t, true, 5)).toBe(0);
+  });
+
+  it("the process's priority is written into every thread: a later SetProcessInformation replaces a thread's own", () => {
+    const { k, a } = twoProcs();
+    const t = k.thread(a, "worker")!;
+    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
+    // NtSetInformationProcess(ProcessPagePriority) walks the process's ThreadListHead: the worker is 3 now
+    expect(k.setMemoryPriority(a, false, 3)).toBe(0);
+    const p = k.virtualAlloc(a, 0n, 0x2000n, true, true, RW);
+    on(k, t);
+    expect(k.userAccess(0, t, p, Access.Write, 1).ok).toBe(true);
+    const prio = (va: bigint) => k.view.windows()!.pfn(k.view.page(a, Number(va / 4096n)).pfn)!.priority;
+    expect(prio(p)).toBe(3);
+    // a thread's own afterwards holds again
+    expect(k.setMemoryPriority(t, true, 2)).toBe(0);
+    expect(k.userAccess(0, t, p + 0x1000n, Access.Write, 1).ok).toBe(true);
+    expect(prio(p + 0x1000n)).toBe(2);
   });
 });
