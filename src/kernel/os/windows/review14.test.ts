@@ -68,3 +68,26 @@ describe("ProcessMemoryPriority / ThreadMemoryPriority (ntoskrnl NtSetInformatio
     expect(prio(p + 0x1000n)).toBe(2);
   });
 });
+
+describe("QueryWorkingSetEx's ShareCount (WRK mm/queryvm.c MiGetWorkingSetInfoList)", () => {
+  it("a valid private page is ShareCount 0 (PrototypePte 0); a large page 0 too, Locked and LargePage", () => {
+    const { k, t } = winKernel();
+    const p = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW);
+    expect(k.userAccess(0, t, p, Access.Write, 1).ok).toBe(true);
+    // 1 (Valid) | PAGE_READWRITE (4) << 4; Wine's psapi test "valloc,write": Shared 0, ShareCount == 0
+    expect(k.queryWorkingSetEx(t, p)).toMatchObject({
+      flags: 0x41,
+      valid: true,
+      shareCount: 0,
+      shared: false,
+    });
+    k.setLockMemoryPrivilege(t, true);
+    const a = k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, PageProt.READONLY);
+    // 1 | PAGE_READONLY (2) << 4 | Locked 1 << 22 | LargePage 1 << 23
+    expect(k.queryWorkingSetEx(t, a + 0x1000n)).toMatchObject({
+      flags: 0xc0_0021,
+      shareCount: 0,
+      locked: true,
+    });
+  });
+});
