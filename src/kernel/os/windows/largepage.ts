@@ -28,8 +28,12 @@
  *   (487); VirtualProtect to the same protection succeeds. MEM_RELEASE of the
  *   whole VAD frees the frames (MiFreeLargePages).
  *
- * vmlab's differences: the PDE takes the VAD's protection (the WRK's
- * MiAllocateLargePages writes MM_READWRITE whatever was asked); the
+ * The PDE takes the VAD's protection, as the later MiAllocateLargePages
+ * (ProtectionMask, MI_MAKE_VALID_PTE) has it (the Server 2003 WRK's writes
+ * MM_READWRITE whatever was asked), and is always valid: PAGE_NOACCESS
+ * (MM_PTE_NOACCESS 0, "not expressable") maps read-only.
+ *
+ * vmlab's differences: the
  * allocation does not empty the working sets or flush the lists first to
  * find contiguous memory (MmEmptyAllWorkingSets, MiFlushAllPages), nor
  * retry with smaller chunks: the buddy allocator's free blocks are what it
@@ -156,8 +160,10 @@ function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
       k.pages.refcount[f] = 1;
       k.pages.mapcount[f] = 1;
     }
-    // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE
-    const flags = (r.r ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
+    // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE: always
+    // valid; PAGE_NOACCESS's MM_PTE_NOACCESS is 0, "not expressable": a valid read-only PDE
+    const flags =
+      (r.r || (!r.w && !r.x) ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
     const e = pt.mkUser(pfn, pt.pmdLevel, flags, r.w, true, false);
     pt.set(k.machine.phys, pa, e.hi, e.lo);
   }

@@ -91,3 +91,29 @@ describe("QueryWorkingSetEx's ShareCount (WRK mm/queryvm.c MiGetWorkingSetInfoLi
     });
   });
 });
+
+describe("MEM_LARGE_PAGES with PAGE_NOACCESS (MiAllocateLargePages: MI_MAKE_VALID_PTE, MM_PTE_NOACCESS 0)", () => {
+  it("the PDE is valid (read-only: no-access is 'not expressable'); MEM_RELEASE gives every frame back", () => {
+    const { k, t } = winKernel({ ramBytes: 256 << 20 });
+    k.setLockMemoryPrivilege(t, true);
+    const free = k.view.windows()!.paging().free;
+    const a = k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, PageProt.NOACCESS);
+    expect(a).toBe(0x20_0000n);
+    expect(k.view.invariants()).toEqual([]);
+    // 512 frames and the PD under them
+    expect(free - k.view.windows()!.paging().free).toBe(513);
+    // VirtualQuery and QueryWorkingSetEx report the VAD's PAGE_NOACCESS (1)
+    expect(k.virtualQuery(t, a)).toMatchObject({ state: 0x1000, protect: 1 });
+    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0011);
+    // the PDE maps read-only: a read takes no fault
+    expect(k.userAccess(0, t, a + 0x10n, Access.Read)).toMatchObject({ ok: true, value: 0, faults: 0 });
+    expect(k.virtualFree(t, a, 0n, true)).toBe(true);
+    expect(k.view.windows()!.paging().free).toBe(free);
+    expect(k.view.invariants()).toEqual([]);
+    // again; a write is an access violation, the process killed: its exit gives the frames back
+    expect(k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, PageProt.NOACCESS)).toBe(a);
+    expect(k.userAccess(0, t, a + 0x10n, Access.Write, 1)).toMatchObject({ ok: false, killed: true });
+    expect(k.view.invariants()).toEqual([]);
+    expect(k.view.windows()!.paging().free).toBeGreaterThanOrEqual(free);
+  });
+});
