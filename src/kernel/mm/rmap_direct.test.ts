@@ -12,33 +12,25 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
-import { pfnUnchecked } from "../../base/units.ts";
-import { Access } from "../../hw/access.ts";
 import { CACHE_DEFAULTS } from "../../hw/cache/CacheSpec.ts";
-import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import {
+  forkTask,
+  mremapRegion,
+  munmapLast,
+  pageoutRegion,
+  RandomRun,
+  ramHash,
+  runSummary,
+  touchRegion,
+} from "../rmapRuns.testkit.ts";
 import { setDirectPteStores } from "./rmap.ts";
 import { mmapArgs } from "./userMm.ts";
 
-const PAGE = 4096n;
 /** frameWordsToStore calls that gave a table's words (the shortcut was there to take) */
 let held = 0;
 /** x86_64-inverted: x86-64's tables under a hashed inverted page table (pagetable=inverted) */
 type Arch = "x86_64" | "arm64" | "riscv-sv39" | "i386-pae" | "i386" | "x86_64-inverted";
-
-/** FNV-1a over every word of RAM: equal runs leave equal memory, page tables included. */
-function ramHash(k: Kernel): number {
-  const phys = k.machine.phys;
-  let h = 0x811c9dc5;
-  for (let pfn = 0; pfn < phys.nrFrames; pfn++) {
-    const w = phys.frameWords(pfnUnchecked(pfn));
-    if (w === null) continue;
-    h = Math.imul(h ^ pfn, 16777619);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) h = Math.imul(h ^ w[i] ^ i, 16777619);
-  }
-  return h >>> 0;
-}
 
 /** runSteps to the end: the run's log. */
 function run(...args: Parameters<typeof runSteps>): string[] {
@@ -70,7 +62,8 @@ function* runSteps(
     thp: seed % 2 === 0 ? "always" : "never",
     cache: cache ? { kind: "pipt", ...CACHE_DEFAULTS, asidTagged: false } : null,
   });
-  const log: string[] = [];
+  const run = new RandomRun(k, rng, cpus);
+  const { log, tasks, regions } = run;
   // how often the reverse map was handed a table to store into (the host's own count, not logged)
   const phys = k.machine.phys;
   const toStore = phys.frameWordsToStore.bind(phys);
@@ -79,75 +72,27 @@ function* runSteps(
     if (w !== null) held++;
     return w;
   };
-  const tasks: Task[] = [k.spawn("p0")!];
-  k.switchTo(0, tasks[0]);
   const file = k.createFile("f", 2 << 20);
-  const regions: { t: Task; va: bigint; pages: number; file: boolean }[] = [];
   for (let step = 0; step < steps; step++) {
-    const live = tasks.filter((t) => t.alive);
-    if (live.length === 0) break;
-    const t = rng.pick(live);
-    const cpu = cpus === 2 ? rng.below(2) : 0;
-    k.switchTo(cpu, t);
-    const mine = regions.filter((r) => r.t === t);
+    const s = run.pick();
+    if (s === null) break;
+    const { t, cpu, mine } = s;
     const op = rng.below(12);
-    if (op === 0 || mine.length === 0) {
-      const pages = 1024 + rng.below(3072);
-      const va = k.mmap(t, mmapArgs(pages * 4096));
-      if (va > 0n) regions.push({ t, va, pages, file: false });
-      log.push(`mmap ${va}`);
-    } else if (op === 1) {
+    if (op === 0 || mine.length === 0) log.push(run.mmapAnon(t, 1024, 3072));
+    else if (op === 1) {
       // the file shared: its pages mapped by every task that maps it (rmap_walk_file)
       const va = k.mmap(t, mmapArgs(2 << 20, { file, shared: true }));
       if (va > 0n) regions.push({ t, va, pages: 512, file: true });
       log.push(`mmap file ${va}`);
-    } else if (op === 2 && tasks.length < 4) {
-      const c = k.fork(t, `c${tasks.length}`);
-      if (c !== null) {
-        tasks.push(c);
-        for (const r of mine) regions.push({ ...r, t: c });
-      }
-      log.push(`fork ${c !== null}`);
-    } else if (op === 3) {
-      const r = rng.pick(mine);
-      log.push(`pageout ${k.madvise(t, r.va, BigInt(r.pages) * PAGE, "pageout")} ${k.lastPageout}`);
-    } else if (op === 4 && !mine[0].file) {
-      // mremap moves the region (its anonymous pages keep their anon_vma and index)
-      const r = mine[0];
-      const at = 0x60000000n + BigInt(step) * 0x1000000n; // MREMAP_FIXED: the tables move
-      const to = k.mremap(t, r.va, BigInt(r.pages) * PAGE, BigInt(r.pages + 16) * PAGE, true, at);
-      if (to > 0n) {
-        for (const x of regions) if (x.t === t && x.va === r.va) x.va = to;
-        r.pages += 16;
-      }
-      log.push(`mremap ${to === at}`);
-    } else if (op === 5 && mine.length > 1) {
-      const r = mine[mine.length - 1];
-      log.push(`munmap ${k.munmap(t, r.va, BigInt(r.pages) * PAGE)}`);
-      regions.splice(regions.indexOf(r), 1);
-    } else {
-      const r = rng.pick(mine);
-      const write = op < 9;
-      let sum = 0;
-      for (let i = 0; i < r.pages && t.alive && k.current[cpu] === t; i += 1 + rng.below(2)) {
-        const a = k.userAccess(
-          cpu,
-          t,
-          r.va + BigInt(i) * PAGE,
-          write ? Access.Write : Access.Read,
-          (i + step) & 0xff,
-        );
-        sum += a.ok ? a.value : 1000;
-      }
-      log.push(`${write ? "write" : "read"} ${sum}`);
-    }
+    } else if (op === 2 && tasks.length < 4) log.push(forkTask(k, t, tasks, mine, regions));
+    else if (op === 3) log.push(pageoutRegion(k, rng, t, mine));
+    // mremap moves the region (its anonymous pages keep their anon_vma and index; MREMAP_FIXED: the tables move)
+    else if (op === 4 && !mine[0].file) log.push(mremapRegion(k, t, mine[0], regions, step));
+    else if (op === 5 && mine.length > 1) log.push(munmapLast(k, t, mine, regions));
+    else log.push(touchRegion(k, rng, cpu, t, rng.pick(mine), op < 9, step, 2));
     yield;
   }
-  log.push(JSON.stringify(k.vmscan.stats));
-  log.push(`shootdowns ${k.tlbMgr.shootdowns}`);
-  for (const c of k.machine.cpus as unknown as Mmu[])
-    log.push(`cpu walks ${c.walks} inv ${c.pageInvalidations} full ${c.fullFlushes} faults ${c.pageFaults}`);
-  for (const t of tasks) log.push(`${t.comm} ${t.alive} ${t.mm?.rssAnon} ${t.mm?.rssFile} ${t.mm?.swapEnts}`);
+  log.push(...runSummary(k, tasks));
   log.push(`ram ${ramHash(k)} host ${k.machine.phys.hostBytes()}`);
   return log;
 }

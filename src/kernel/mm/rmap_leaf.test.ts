@@ -10,12 +10,18 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
-import { pfnUnchecked } from "../../base/units.ts";
-import { Access } from "../../hw/access.ts";
-import type { Mmu } from "../../hw/mmu/Mmu.ts";
 import { PageStore } from "../../hw/PageStore.ts";
-import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import {
+  forkTask,
+  mremapRegion,
+  munmapLast,
+  pageoutRegion,
+  RandomRun,
+  ramHash,
+  runSummary,
+  touchRegion,
+} from "../rmapRuns.testkit.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { upperTablesChanged, upperTablesGen } from "./pgtable.ts";
 import {
@@ -26,22 +32,8 @@ import {
   leafTableWords,
   setLeafTableKept,
 } from "./rmap_leaf.ts";
-import { mmapArgs } from "./userMm.ts";
 
 const PAGE = 4096n;
-
-/** FNV-1a over every word of RAM: equal runs leave equal memory, page tables included. */
-function ramHash(k: Kernel): number {
-  const phys = k.machine.phys;
-  let h = 0x811c9dc5;
-  for (let pfn = 0; pfn < phys.nrFrames; pfn++) {
-    const w = phys.frameWords(pfnUnchecked(pfn));
-    if (w === null) continue;
-    h = Math.imul(h ^ pfn, 16777619);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) h = Math.imul(h ^ w[i] ^ i, 16777619);
-  }
-  return h >>> 0;
-}
 
 function run(arch: "x86_64" | "arm64" | "riscv-sv39" | "i386-pae", seed: number, cpus: 1 | 2, kept: boolean) {
   setLeafTableKept(kept);
@@ -54,79 +46,30 @@ function run(arch: "x86_64" | "arm64" | "riscv-sv39" | "i386-pae", seed: number,
     overcommit: "always",
     thp: seed % 2 === 0 ? "always" : "never",
   });
-  const log: string[] = [];
-  const tasks: Task[] = [k.spawn("p0")!];
-  k.switchTo(0, tasks[0]);
-  const regions: { t: Task; va: bigint; pages: number }[] = [];
+  const run = new RandomRun(k, rng, cpus);
+  const { log, tasks, regions } = run;
   for (let step = 0; step < 45; step++) {
-    const live = tasks.filter((t) => t.alive);
-    if (live.length === 0) break;
-    const t = rng.pick(live);
-    const cpu = cpus === 2 ? rng.below(2) : 0;
-    k.switchTo(cpu, t);
-    const mine = regions.filter((r) => r.t === t);
+    const s = run.pick();
+    if (s === null) break;
+    const { t, cpu, mine } = s;
     const op = rng.below(13);
-    if (op === 0 || mine.length === 0) {
-      const pages = 1024 + rng.below(3072);
-      const va = k.mmap(t, mmapArgs(pages * 4096));
-      if (va > 0n) regions.push({ t, va, pages });
-      log.push(`mmap ${va}`);
-    } else if (op === 1 && tasks.length < 4) {
-      const c = k.fork(t, `c${tasks.length}`);
-      if (c !== null) {
-        tasks.push(c);
-        for (const r of mine) regions.push({ ...r, t: c });
-      }
-      log.push(`fork ${c !== null}`);
-    } else if (op === 2) {
-      const r = rng.pick(mine);
-      log.push(`pageout ${k.madvise(t, r.va, BigInt(r.pages) * PAGE, "pageout")} ${k.lastPageout}`);
-    } else if (op === 3) {
+    if (op === 0 || mine.length === 0) log.push(run.mmapAnon(t, 1024, 3072));
+    else if (op === 1 && tasks.length < 4) log.push(forkTask(k, t, tasks, mine, regions));
+    else if (op === 2) log.push(pageoutRegion(k, rng, t, mine));
+    else if (op === 3) {
       // MADV_DONTNEED of a part: its PTEs cleared, the tables left (zap_pte_range)
       const r = rng.pick(mine);
       const from = rng.below(r.pages);
       const n = 1 + rng.below(r.pages - from);
       log.push(`dontneed ${k.madvise(t, r.va + BigInt(from) * PAGE, BigInt(n) * PAGE, "dontneed")}`);
-    } else if (op === 4) {
-      // mremap to a new place: the PTE tables move (move_pgt_entry), the old PMD entries cleared
-      const r = rng.pick(mine);
-      const at = 0x60000000n + BigInt(step) * 0x1000000n;
-      const to = k.mremap(t, r.va, BigInt(r.pages) * PAGE, BigInt(r.pages + 16) * PAGE, true, at);
-      if (to > 0n) {
-        for (const x of regions) if (x.t === t && x.va === r.va) x.va = to;
-        r.pages += 16;
-      }
-      log.push(`mremap ${to === at}`);
-    } else if (op === 5 && mine.length > 1) {
-      // munmap: free_pgtables frees the tables the region alone used
-      const r = mine[mine.length - 1];
-      log.push(`munmap ${k.munmap(t, r.va, BigInt(r.pages) * PAGE)}`);
-      regions.splice(regions.indexOf(r), 1);
-    } else if (op === 6 && t !== tasks[0]) {
+    } else if (op === 4) log.push(mremapRegion(k, t, rng.pick(mine), regions, step));
+    else if (op === 5 && mine.length > 1) log.push(munmapLast(k, t, mine, regions));
+    else if (op === 6 && t !== tasks[0]) {
       k.exit(t, "test");
       log.push("exit");
-    } else {
-      const r = rng.pick(mine);
-      const write = op < 10;
-      let sum = 0;
-      for (let i = 0; i < r.pages && t.alive && k.current[cpu] === t; i += 1 + rng.below(2)) {
-        const a = k.userAccess(
-          cpu,
-          t,
-          r.va + BigInt(i) * PAGE,
-          write ? Access.Write : Access.Read,
-          (i + step) & 0xff,
-        );
-        sum += a.ok ? a.value : 1000;
-      }
-      log.push(`${write ? "write" : "read"} ${sum}`);
-    }
+    } else log.push(touchRegion(k, rng, cpu, t, rng.pick(mine), op < 10, step, 2));
   }
-  log.push(JSON.stringify(k.vmscan.stats));
-  log.push(`shootdowns ${k.tlbMgr.shootdowns}`);
-  for (const c of k.machine.cpus as unknown as Mmu[])
-    log.push(`cpu walks ${c.walks} inv ${c.pageInvalidations} full ${c.fullFlushes} faults ${c.pageFaults}`);
-  for (const t of tasks) log.push(`${t.comm} ${t.alive} ${t.mm?.rssAnon} ${t.mm?.rssFile} ${t.mm?.swapEnts}`);
+  log.push(...runSummary(k, tasks));
   log.push(`ram ${ramHash(k)}`);
   return log;
 }

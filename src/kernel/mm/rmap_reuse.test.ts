@@ -8,68 +8,27 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Rng } from "../../base/rng.ts";
-import { Access } from "../../hw/access.ts";
-import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { Task } from "../core/task.ts";
 import { KernelImpl as Kernel } from "../KernelImpl.ts";
+import { forkTask, pageoutRegion, RandomRun, runSummary, touchRegion } from "../rmapRuns.testkit.ts";
 import { setOnlyMappingShortcut } from "./rmap.ts";
-import { mmapArgs } from "./userMm.ts";
-
-const PAGE = 4096n;
 
 function run(seed: number, cpus: 1 | 2, shortcut: boolean): string[] {
   setOnlyMappingShortcut(shortcut);
   const rng = new Rng(seed);
   const k = new Kernel({ ramBytes: 34 << 20, cpus, swapBytes: 32 << 20, overcommit: "always", pcid: true });
-  const log: string[] = [];
-  const tasks: Task[] = [k.spawn("p0")!];
-  k.switchTo(0, tasks[0]);
-  const regions: { t: Task; va: bigint; pages: number }[] = [];
+  const run = new RandomRun(k, rng, cpus);
+  const { log, tasks, regions } = run;
   for (let step = 0; step < 60; step++) {
-    const live = tasks.filter((t) => t.alive);
-    if (live.length === 0) break;
-    const t = rng.pick(live);
-    const cpu = cpus === 2 ? rng.below(2) : 0;
-    k.switchTo(cpu, t);
-    const mine = regions.filter((r) => r.t === t);
+    const s = run.pick();
+    if (s === null) break;
+    const { t, cpu, mine } = s;
     const op = rng.below(8);
-    if (op === 0 || mine.length === 0) {
-      const pages = 256 + rng.below(2048);
-      const va = k.mmap(t, mmapArgs(pages * 4096));
-      if (va > 0n) regions.push({ t, va, pages });
-      log.push(`mmap ${va}`);
-    } else if (op === 1 && tasks.length < 4) {
-      const c = k.fork(t, `c${tasks.length}`);
-      if (c !== null) {
-        tasks.push(c);
-        for (const r of mine) regions.push({ t: c, va: r.va, pages: r.pages });
-      }
-      log.push(`fork ${c !== null}`);
-    } else if (op === 2) {
-      const r = rng.pick(mine);
-      log.push(`pageout ${k.madvise(t, r.va, BigInt(r.pages) * PAGE, "pageout")} ${k.lastPageout}`);
-    } else {
-      const r = rng.pick(mine);
-      const write = op < 6;
-      let sum = 0;
-      for (let i = 0; i < r.pages && t.alive && k.current[cpu] === t; i += 1 + rng.below(3)) {
-        const a = k.userAccess(
-          cpu,
-          t,
-          r.va + BigInt(i) * PAGE,
-          write ? Access.Write : Access.Read,
-          (i + step) & 0xff,
-        );
-        sum += a.ok ? a.value : 1000;
-      }
-      log.push(`${write ? "write" : "read"} ${sum}`);
-    }
+    if (op === 0 || mine.length === 0) log.push(run.mmapAnon(t, 256, 2048));
+    else if (op === 1 && tasks.length < 4) log.push(forkTask(k, t, tasks, mine, regions));
+    else if (op === 2) log.push(pageoutRegion(k, rng, t, mine));
+    else log.push(touchRegion(k, rng, cpu, t, rng.pick(mine), op < 6, step, 3));
   }
-  log.push(JSON.stringify(k.vmscan.stats));
-  log.push(`shootdowns ${k.tlbMgr.shootdowns}`);
-  for (const c of k.machine.cpus as unknown as Mmu[])
-    log.push(`cpu walks ${c.walks} inv ${c.pageInvalidations} full ${c.fullFlushes} faults ${c.pageFaults}`);
-  for (const t of tasks) log.push(`${t.comm} ${t.alive} ${t.mm?.rssAnon} ${t.mm?.swapEnts}`);
+  log.push(...runSummary(k, tasks));
   return log;
 }
 

@@ -35,7 +35,7 @@ import { virtualLock, virtualUnlock } from "./lock.ts";
 import { win32Protection as win32 } from "./mmpte.ts";
 import { pageRuns, pageState, sharedFrame } from "./pages.ts";
 import { modifiedPageWriter, purgeStandby } from "./paging.ts";
-import { MEMORY_PRIORITY_NORMAL, PfnDatabase } from "./pfn.ts";
+import { MEMORY_PRIORITY_NORMAL, MIN_WS_PAGE_PRIORITY, PfnDatabase } from "./pfn.ts";
 import { type Alloc2Type, virtualAlloc2, virtualFreeEx } from "./placeholder.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
 import { pteValid, WinProcess, winProcess } from "./process.ts";
@@ -533,20 +533,27 @@ export class WindowsOs implements OsProfile, WinMm {
   }
 
   /**
-   * SetProcessInformation(ProcessMemoryPriority) (which == null) or
+   * SetProcessInformation(ProcessMemoryPriority) (thread false) or
    * SetThreadInformation(ThreadMemoryPriority) of task's thread: 0 (TRUE)
-   * or the GetLastError code. MEMORY_PRIORITY_LOWEST (0) to
-   * MEMORY_PRIORITY_NORMAL (5); above it ERROR_INVALID_PARAMETER (vmlab's
-   * choice: 6 and 7 are the system's, no Win32 value names them).
+   * or the GetLastError code. NtSetInformationProcess(ProcessPagePriority)
+   * and NtSetInformationThread(ThreadPagePriority) refuse a value above
+   * MmGetDefaultPagePriority() (5) or below MmGetMinWsPagePriority() (1)
+   * with STATUS_INVALID_PARAMETER (87): MEMORY_PRIORITY_LOWEST (0) too.
+   * The process's is written into every thread of the process as well
+   * (NtSetInformationProcess walks its ThreadListHead), replacing what
+   * SetThreadInformation gave one; a thread created later inherits it.
    */
   setMemoryPriority(task: Task, thread: boolean, priority: number): number {
     const { p } = this.proc(task);
-    if (!Number.isInteger(priority) || priority < 0 || priority > MEMORY_PRIORITY_NORMAL) {
+    if (!Number.isInteger(priority) || priority < MIN_WS_PAGE_PRIORITY || priority > MEMORY_PRIORITY_NORMAL) {
       p.lastError = WinError.INVALID_PARAMETER;
       return p.lastError;
     }
     if (thread) p.threadPriority.set(task.pid, priority);
-    else p.memoryPriority = priority;
+    else {
+      p.memoryPriority = priority;
+      p.threadPriority.clear();
+    }
     return 0;
   }
 

@@ -12,7 +12,8 @@
  * - A reservation (MEM_RESERVE, or no address): the size must be a multiple
  *   of MM_MINIMUM_VA_FOR_LARGE_PAGE, GetLargePageMinimum() (2 MB on x64 and
  *   PAE, 4 MB on 32-bit paging: a PDE's span), else
- *   STATUS_INVALID_PARAMETER_4 (87); the base is aligned down to it
+ *   STATUS_INVALID_PARAMETER_4 (87): with no address after ROUND_TO_PAGES
+ *   (0x1FF001 bytes is 2 MB), with one the size as given (0x1FFFFF is 87); the base is aligned down to it
  *   (MI_ALIGN_TO_SIZE), or a free range aligned to it is found. The VAD is
  *   VadLargePages, MemCommit, charged its pages.
  * - MiAllocateLargePages: physically contiguous, naturally aligned runs of
@@ -27,8 +28,12 @@
  *   (487); VirtualProtect to the same protection succeeds. MEM_RELEASE of the
  *   whole VAD frees the frames (MiFreeLargePages).
  *
- * vmlab's differences: the PDE takes the VAD's protection (the WRK's
- * MiAllocateLargePages writes MM_READWRITE whatever was asked); the
+ * The PDE takes the VAD's protection, as the later MiAllocateLargePages
+ * (ProtectionMask, MI_MAKE_VALID_PTE) has it (the Server 2003 WRK's writes
+ * MM_READWRITE whatever was asked), and is always valid: PAGE_NOACCESS
+ * (MM_PTE_NOACCESS 0, "not expressable") maps read-only.
+ *
+ * vmlab's differences: the
  * allocation does not empty the working sets or flush the lists first to
  * find contiguous memory (MmEmptyAllWorkingSets, MiFlushAllPages), nor
  * retry with smaller chunks: the buddy allocator's free blocks are what it
@@ -101,8 +106,11 @@ export function allocLargePages(
   // PAGE_WRITECOPY is not valid for private pages (STATUS_INVALID_PAGE_PROTECTION)
   if (mmRights(protection).copy) return fail(p, WinError.INVALID_PARAMETER);
   const large = largePagePages(k);
+  // "Ensure the size is a multiple of the minimum large page size": with no
+  // address the size is ROUND_TO_PAGES'd first, with one it is checked as given
   const n = Number((size + PAGE - 1n) / PAGE);
-  if (n % large !== 0) return fail(p, WinError.INVALID_PARAMETER);
+  if ((addr === 0n ? n % large : Number(size % (BigInt(large) * PAGE))) !== 0)
+    return fail(p, WinError.INVALID_PARAMETER);
   let startVpn: number;
   if (addr !== 0n) {
     startVpn = Number(addr / PAGE) - (Number(addr / PAGE) % large);
@@ -152,8 +160,10 @@ function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
       k.pages.refcount[f] = 1;
       k.pages.mapcount[f] = 1;
     }
-    // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE
-    const flags = (r.r ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
+    // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE: always
+    // valid; PAGE_NOACCESS's MM_PTE_NOACCESS is 0, "not expressable": a valid read-only PDE
+    const flags =
+      (r.r || (!r.w && !r.x) ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
     const e = pt.mkUser(pfn, pt.pmdLevel, flags, r.w, true, false);
     pt.set(k.machine.phys, pa, e.hi, e.lo);
   }

@@ -23,6 +23,8 @@ import { type Section, writeProto } from "./section.ts";
 
 /** MEMORY_PRIORITY_NORMAL (processthreadsapi.h): the default page priority of every process and thread. */
 export const MEMORY_PRIORITY_NORMAL = 5;
+/** MmGetMinWsPagePriority(): the lowest page priority NtSetInformationProcess/Thread accept (1, MEMORY_PRIORITY_VERY_LOW). */
+export const MIN_WS_PAGE_PRIORITY = 1;
 
 /**
  * Which list a frame is on (MMPFN.u3.e1.PageLocation; Windows Internals 7th

@@ -86,7 +86,10 @@ export class WinProcess {
   memoryPriority = 5;
   /** the token's SeLockMemoryPrivilege is enabled (MEM_LARGE_PAGES needs it: largepage.ts) */
   lockMemoryPrivilege = false;
-  /** Threads given their own (SetThreadInformation ThreadMemoryPriority), by pid; the others use the process's. */
+  /**
+   * Threads given their own (SetThreadInformation ThreadMemoryPriority), by pid; the others use the process's.
+   * SetProcessInformation empties it: NtSetInformationProcess writes the priority into every thread.
+   */
   readonly threadPriority = new Map<number, number>();
 }
 

@@ -153,8 +153,9 @@ describe("page priority and the eight standby lists (Windows Internals 7th ed., 
   it("ThreadMemoryPriority: a thread's own priority for its faults; the process's for the others; 6 is refused (87)", () => {
     const { k, a } = twoProcs();
     const t = k.thread(a, "worker")!;
-    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
+    // the process's first: NtSetInformationProcess would overwrite the thread's (review14.test)
     expect(k.setMemoryPriority(a, false, 3)).toBe(0);
+    expect(k.setMemoryPriority(t, true, 1)).toBe(0);
     expect(k.setMemoryPriority(a, false, 6)).toBe(87);
     expect(lastError(k, a)).toBe(87);
     const p = k.virtualAlloc(a, 0n, 0x2000n, true, true, RW);
@@ -253,8 +254,8 @@ describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; fre
     // trim takes nothing: the pages are nonpageable
     expect(k.trim(t, true).trimmed).toBe(0);
     expect(k.userAccess(0, t, a + 0x1234n, Access.Read)).toMatchObject({ ok: true, value: 0x5a, faults: 0 });
-    // QueryWorkingSetEx: Valid 1, ShareCount 1, PAGE_READWRITE (4 << 4), Locked (bit 22), LargePage (bit 23)
-    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0043);
+    // QueryWorkingSetEx: Valid 1, ShareCount 0, PAGE_READWRITE (4 << 4), Locked (bit 22), LargePage (bit 23)
+    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0041);
     expect(k.virtualQuery(t, a + 0x1000n)).toMatchObject({
       state: MemState.COMMIT,
       regionSize: 0x3f_f000n,

@@ -8,7 +8,11 @@
  *   valid PTE).
  * - ShareCount (bits 1-3): "The number of processes that share this page.
  *   The maximum value of this member is 7": a section frame's mappings
- *   (its PFN ShareCount, `mapcount` here), capped at 7; a private page 1.
+ *   (its PFN ShareCount, `mapcount` here), capped at 7; a private page 0
+ *   (WRK mm/queryvm.c MiGetWorkingSetInfoList: "if
+ *   (Pfn1->u3.e1.PrototypePte == 0) ShareCount = 0"; Wine's
+ *   dlls/psapi/tests/psapi_main.c test_QueryWorkingSetEx, passing on
+ *   Windows: a valid page that is not Shared has ShareCount 0).
  * - Win32Protection (bits 4-14): the page's protection (PAGE_*), as
  *   VirtualQuery reports it.
  * - Shared (bit 15): "If this bit is 1, the page can be shared": a view's
@@ -17,8 +21,9 @@
  * - Locked (bit 22): "If this bit is 1, the virtual page is locked in
  *   physical memory": VirtualLock's pages (lock.ts).
  * - LargePage (bit 23): "If this bit is 1, the page is a large page": a
- *   MEM_LARGE_PAGES page (largepage.ts), reported Valid, and Locked (it is
- *   nonpageable: vmlab's reading; the page says nothing of it).
+ *   MEM_LARGE_PAGES page (largepage.ts), reported Valid and Locked, its
+ *   protection the VAD's, ShareCount 0 (MiGetWorkingSetInfoList: a PDE
+ *   that maps a large page has no WSLE; "Locked = 1").
  * - Bad (bit 31): "the page is has been reported as bad": 0.
  *
  * A page not in the working set has Valid 0 and the Invalid layout: only
@@ -65,15 +70,14 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
   const s = pageState(w.k, w.db, mm, vad, vpn);
   if (vad.largePages) {
     b.valid = b.locked = b.largePage = true;
-    b.shareCount = 1;
     b.win32Protection = win32Protection(s.protection);
-    b.flags = (1 | (1 << 1) | (b.win32Protection << 4) | (1 << 22) | (1 << 23)) >>> 0;
+    b.flags = (1 | (b.win32Protection << 4) | (1 << 22) | (1 << 23)) >>> 0;
     return b;
   }
   if (s.valid && p.ws.has(vpn)) {
     b.valid = true;
     b.shared = sharedFrame(w.k, vad, s.pfn);
-    b.shareCount = b.shared ? Math.min(7, w.k.pages.mapcount[s.pfn]) : 1;
+    b.shareCount = b.shared ? Math.min(7, w.k.pages.mapcount[s.pfn]) : 0;
     b.win32Protection = win32Protection(s.protection);
     b.locked = p.locked.has(vpn);
     b.flags =

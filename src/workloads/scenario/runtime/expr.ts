@@ -266,6 +266,29 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return BigInt(compat[field]);
     };
   }
+  if (name.startsWith("memory.")) {
+    // the memory cgroup's files as `show memcg` names them (machine memory_max): memory.current,
+    // memory.max (-1 for "max"), memory.events.X, memory.stat.X, memory.failcnt (extension)
+    const field = name.slice(7);
+    return (rt) => {
+      const m = rt.view.memcg();
+      const [file, key] = field.split(".", 2);
+      const v =
+        field === "current"
+          ? m.current
+          : field === "max"
+            ? (m.max ?? -1)
+            : field === "failcnt"
+              ? m.failcnt
+              : file === "events"
+                ? m.events[key]
+                : file === "stat"
+                  ? m.stat[key]
+                  : undefined;
+      if (v === undefined) c.fail(`unknown memory cgroup value '${name}' (see show memcg)`, pos);
+      return BigInt(v);
+    };
+  }
   if (name.startsWith("thp.")) {
     const field = name.slice(4);
     return (rt) => {

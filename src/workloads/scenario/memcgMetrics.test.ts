@@ -1,0 +1,47 @@
+/**
+ * The memory cgroup's files as scenario metrics (extension): memory.current, memory.max,
+ * memory.events.X, memory.stat.X, memory.failcnt, the values `show memcg` prints.
+ */
+import { describe, expect, it } from "vitest";
+import { runScenario } from "./session.ts";
+import { scenarioError } from "./testKit.ts";
+
+describe("memory.X metrics", () => {
+  it("read the cgroup's files: a read(2) at the limit reclaims 20 rounds, then the cgroup OOM kills A", () => {
+    // readahead's NORETRY charge: 2 rounds, 1 failure; filemap_create_folio's: 18 rounds, 1 failure,
+    // then mem_cgroup_oom (examples/kernel/memcg-pagecache.vm)
+    const r = runScenario(
+      [
+        "machine ram=64M memory_max=8M overcommit=always",
+        "file F size=1M",
+        "spawn A",
+        "spawn B",
+        "B: buf = mmap 4K",
+        "B: write buf 4K value=1",
+        "expect memory.current == 4K",
+        "expect memory.stat.anon == 4K",
+        "A: a = mmap 8188K",
+        "A: write a 8188K value=1",
+        "expect memory.current == 8M",
+        "B: n = syscall read F buf 4K",
+        "expect memory.events.max == 20",
+        "expect memory.events.oom == 1",
+        "expect memory.events.oom_kill == 1",
+        "expect memory.failcnt == 2",
+        "expect memory.max == 8M",
+        "expect memory.stat.file == 4K",
+        "expect memory.current == 8K",
+        "",
+      ].join("\n"),
+    );
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBe(10);
+  });
+
+  it("memory.max is -1 without a limit ('max'); an unknown file is an error at its place", () => {
+    expect(runScenario("machine ram=64M\nexpect memory.max == -1\n").failed).toBe(0);
+    expect(scenarioError("machine ram=64M\nexpect memory.events.bogus == 1\n")).toMatch(
+      /^s\.vm:2:8: unknown memory cgroup value 'memory\.events\.bogus'/,
+    );
+  });
+});
