@@ -213,6 +213,19 @@ function fileIoAt(
     n = shmemWritable(k, f, start, n);
     if (n === 0) return -Errno.ENOSPC;
   }
+  if (f.fs === "tmpfs" && f.swapped.size > 0) {
+    // shmem_get_folio of a page in swap (shmem_swapin_folio): its swap-in charge refused
+    // (mem_cgroup_swapin_charge_folio, -ENOMEM) ends the read or write there (shmem_file_read_iter
+    // and generic_perform_write return what they copied, else the error)
+    for (let p = Math.floor(start / 4096); p * 4096 < start + n; p++) {
+      if (!f.swapped.has(p)) continue;
+      if ((shmemSwapinIndex(k.userMm, f, p)?.pfn ?? -1) < 0) {
+        n = Math.max(0, p * 4096 - start);
+        break;
+      }
+    }
+    if (n === 0) return -Errno.ENOMEM;
+  }
   if (write && k.config.userMemoryPages != null) {
     // under a memory limit each page's folio is had before its copy (write_begin, shmem_get_folio):
     // one whose charge is refused (-ENOMEM) ends the I/O there (generic_perform_write returns

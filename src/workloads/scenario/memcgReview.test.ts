@@ -105,4 +105,29 @@ describe("memcg files and readahead's gfp (6.12)", () => {
     expect(r.statements[12].output).toContain("memory.current 1048576");
     expect(r.statements[12].output).toContain("memory.stat shmem 0");
   });
+
+  it("read(2) of a tmpfs page in swap whose swap-in charge is refused: -ENOMEM, the reader killed", () => {
+    // T's 256 pages in swap (MADV_PAGEOUT), B's 2048 locked pages at the limit, nothing to reclaim:
+    // shmem_swapin_folio's mem_cgroup_swapin_charge_folio runs try_charge_memcg to mem_cgroup_oom,
+    // which chooses B itself (SIGKILL pending): the charge fails, shmem_file_read_iter returns
+    // -ENOMEM (nothing copied) and B dies on its way back (before: a ModelBug in fileIo)
+    const r = run([
+      "machine ram=64M memory_max=8M swap=64M overcommit=always",
+      "file T size=1M fs=tmpfs",
+      "spawn B",
+      "B: m = mmap 1M file=T shared",
+      "B: write m 1M value=5",
+      "B: madvise m 1M pageout",
+      "B: munmap m 1M",
+      "expect meminfo.Shmem == 0",
+      "B: buf = mmap 8M locked",
+      "B: n = syscall read T buf 4K",
+      "expect n == -12",
+      "expect B.alive == 0",
+      "expect oom_kills == 1",
+      "expect memory.events.oom_kill == 1",
+    ]);
+    expect(r.failed).toBe(0);
+    expect(r.passed).toBe(5);
+  });
 });
