@@ -5,7 +5,7 @@ import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
-import { type ShmemSb, shmemAllocPage } from "./shmem_huge.ts";
+import { type ShmemSb, shmemAllocPage, shmemShrinklistAdd } from "./shmem_huge.ts";
 
 /**
  * readahead_gfp_mask: the mapping's gfp (GFP_HIGHUSER_MOVABLE) with __GFP_NORETRY | __GFP_NOWARN,
@@ -142,6 +142,10 @@ export class PageCache {
       } else if (fs === "tmpfs") {
         for (let i = 0; i < f.nrPages; i++)
           if (shmemAllocPage(this, f, i, sizeBytes, -1, true) < 0) return null;
+        // shmem_get_folio_gfp(SGP_WRITE) allocated each huge folio while i_size was still the
+        // write's start (shmem_write_end grows it after the copy): the folio past i_size then,
+        // the inode joined the shrinklist
+        if (f.folios.size > 0) shmemShrinklistAdd(this, f, Number.POSITIVE_INFINITY);
       } else for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
       // a tmpfs file's contents were written (shmem_write_end: folio_mark_dirty): reclaim must
       // write them to swap, not drop them

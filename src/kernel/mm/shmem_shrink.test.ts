@@ -98,4 +98,23 @@ let split = vmstat.thp_split_page
 `);
     expect([v("shp0"), v("shp"), v("split"), v("shmem")]).toEqual([2 * M1, 0, 1, M1]);
   });
+  it("a huge tmpfs file written whole (write(2)) is on the shrinklist: i_size grew after each folio was allocated", () => {
+    // file t size=2M is written by write(2): shmem_write_begin -> shmem_get_folio_gfp(SGP_WRITE)
+    //   allocates the folio 0..511 while i_size is still 0 (shmem_write_end grows it after the
+    //   copy): DIV_ROUND_UP(0, 4K) = 0 < folio_next_index 512, so the inode joins the shrinklist.
+    //   drop_caches 2: freeable 1, delta (1 >> 0) * 4 / 2 = 2, total_scan 2, one scan of 2
+    //   (slabs_scanned 2); shmem_unused_huge_shrink: no folio at i_size / 4K = 512: the inode
+    //   leaves the list, nothing split. The second drop_caches counts nothing (SHRINK_EMPTY).
+    const v = checkedMetrics(`machine ram=64M swap=16M
+file t size=2M fs=tmpfs huge=always
+let shp0 = meminfo.ShmemHugePages
+drop_caches 2
+let scanned = vmstat.slabs_scanned
+let split = vmstat.thp_split_page
+let shp = meminfo.ShmemHugePages
+drop_caches 2
+let scanned2 = vmstat.slabs_scanned
+`);
+    expect([v("shp0"), v("scanned"), v("split"), v("shp"), v("scanned2")]).toEqual([2 * M1, 2, 0, 2 * M1, 2]);
+  });
 });
