@@ -72,6 +72,28 @@ export class PageCache {
   shmemAcct: ((pages: number) => boolean) | null = null;
 
   /**
+   * shmem_unused_huge_shrink(sbinfo, NULL, pages) of `f`'s superblock (boot wires
+   * mm/shmem_shrink.ts shmemUnusedHugeFree; null: none): shmem_alloc_and_add_folio's attempt
+   * to make room when shmem_inode_acct_blocks refuses a charge.
+   */
+  shmemUnusedHuge: ((f: FileObject, pages: number) => void) | null = null;
+
+  /**
+   * shmem_inode_acct_blocks of `pages` new pages of tmpfs file `f`, as shmem_alloc_and_add_folio
+   * asks: refused (-ENOSPC), "Try to reclaim some space by splitting a few large folios beyond
+   * i_size on the filesystem" (shmem_unused_huge_shrink, whose splits uncharge the pages they
+   * drop: shmem_uncharge -> shmem_recalc_inode), then once more. False: refused again.
+   * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_inode_acct_blocks
+   */
+  shmemAcctBlocks(f: FileObject, pages: number): boolean {
+    const acct = this.shmemAcct;
+    if (acct === null || acct(pages)) return true;
+    if (this.shmemUnusedHuge === null) return false;
+    this.shmemUnusedHuge(f, pages);
+    return acct(pages);
+  }
+
+  /**
    * mem_cgroup_charge(folio, NULL, gfp) of a new page-cache folio of `nr` pages (boot wires
    * memcontrol.ts chargeFolio, try_charge_memcg; null: no memory limit): filemap_add_folio charges
    * each folio it adds before it joins the cache, shmem_alloc_and_add_folio each shmem folio. A
@@ -294,7 +316,7 @@ export class PageCache {
       this.putNew(head, order);
       return -3;
     }
-    if (this.shmemAcct !== null && !this.shmemAcct(nr)) {
+    if (!this.shmemAcctBlocks(f, nr)) {
       const err = this.buddy.free(head, order); // filemap_remove_folio, folio_put
       if (err !== null) throw new Error(`page cache: ${err}`);
       return -2;
@@ -373,7 +395,7 @@ export class PageCache {
     }
     // shmem_alloc_and_add_folio: the folio allocated, shmem_inode_acct_blocks charges it, or
     // -ENOSPC and the folio goes back
-    if (f.fs === "tmpfs" && this.shmemAcct !== null && !this.shmemAcct(1)) {
+    if (f.fs === "tmpfs" && !this.shmemAcctBlocks(f, 1)) {
       this.nospc = true;
       this.pages.refcount[pfn] = 0;
       const err = this.buddy.free(pfn, 0);

@@ -77,14 +77,32 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
   const share = Math.floor((nr * fsObjects) / (fsObjects + 1));
   if (share === 0) return 0;
   if (sb.inodes.length === 0) return SHRINK_STOP;
-  return unusedHugeShrink(v, sb, share + 1);
+  return unusedHugeShrink(v, sb, share + 1, 0);
+}
+
+/**
+ * shmem_alloc_and_add_folio's shmem_unused_huge_shrink(sbinfo, NULL, pages):
+ * shmem_inode_acct_blocks refused `pages` new pages of `f` (-ENOSPC), so the
+ * large folios past i_size on f's superblock (shm_mnt's for a memfd, f's own
+ * mount for a tmpfs file) are split, a batch of 128 inodes, until the pages
+ * they dropped reach `pages` (their blocks uncharged by the split:
+ * shmem_uncharge). vmlab's new folio is not in the cache yet (Linux's is, so
+ * its recalc counts it back: "not quite balanced"); the recalc of f the
+ * split did comes to the same.
+ * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_unused_huge_shrink
+ */
+export function shmemUnusedHugeFree(v: ShmemEvict, f: FileObject, pages: number): void {
+  const sb = v.env.pageCache.shmemThp.sbs.get(f.shmemHuge === null ? null : f);
+  if (sb === undefined || sb.inodes.length === 0) return; // list_empty: SHRINK_STOP
+  unusedHugeShrink(v, sb, 128, pages);
 }
 
 /**
  * shmem_unused_huge_shrink(sbinfo, sc, 0): up to `batch` inodes from the
  * head of the shrinklist (each moved to the head of a local list, so taken
  * in reverse; an evicted one just leaves); for each, the folio holding
- * i_size: none, not large, or nothing to gain (shmem_fallocend at or below
+ * i_size (once the splits dropped `nrToFree` pages, when it is not 0: back
+ * to the head of the list): none, not large, or nothing to gain (shmem_fallocend at or below
  * its start, or at or past its end): the inode leaves the list; locked (a
  * fault holds it) or not splittable (a reference besides the cache's and
  * the mappings': THP_SPLIT_PAGE_FAILED): back to the head of the list;
@@ -94,7 +112,7 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
  * and the inode leaves the list. Returns the folios split.
  * Linux: mm/shmem.c shmem_unused_huge_shrink; mm/huge_memory.c split_folio, unmap_folio, can_split_folio
  */
-function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
+function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number, nrToFree: number): number {
   const list: FileObject[] = [];
   for (let n = 0; n < batch && sb.inodes.length > 0; n++) {
     const f = sb.inodes.shift()!;
@@ -104,7 +122,13 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
   const pages = v.env.pages;
   const um = v.env.userMm;
   let split = 0;
+  let freed = 0;
   for (const f of list) {
+    // "if (nr_to_free && freed >= nr_to_free) goto move_back"
+    if (nrToFree > 0 && freed >= nrToFree) {
+      sb.inodes.unshift(f);
+      continue;
+    }
     const iSize = f.sizeBytes;
     const pfn = f.cache.get(Math.floor(iSize / 4096)); // filemap_get_entry(mapping, i_size / PAGE_SIZE)
     if (pfn === undefined) continue; // none, or a swap entry: drop
@@ -127,6 +151,7 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
     for (let i = 0; i < nr; i++) tryToUnmapShmem(v, head + i);
     tryToUnmapFlush(um.env.tlbUbc);
     shmemSplitFolio(v, f, start, order, end);
+    freed += start + nr - end; // next - end
     split++;
   }
   return split;
