@@ -79,6 +79,13 @@ export class PageCache {
   shmemUnusedHuge: ((f: FileObject, pages: number) => void) | null = null;
 
   /**
+   * split_folio of the large folio of tmpfs file f holding page `index`, its pages past
+   * i_size dropped (boot wires mm/shmem_shrink.ts shmemSplitFileFolio): returns its order, 0
+   * if none. Null: splitFolio's, which drops nothing.
+   */
+  shmemSplit: ((f: FileObject, index: number) => number) | null = null;
+
+  /**
    * shmem_inode_acct_blocks of `pages` new pages of tmpfs file `f`, as shmem_alloc_and_add_folio
    * asks: refused (-ENOSPC), "Try to reclaim some space by splitting a few large folios beyond
    * i_size on the filesystem" (shmem_unused_huge_shrink, whose splits uncharge the pages they

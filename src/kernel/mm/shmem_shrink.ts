@@ -120,7 +120,6 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number, nrToFree: n
   }
   const pc = v.env.pageCache;
   const pages = v.env.pages;
-  const um = v.env.userMm;
   let split = 0;
   let freed = 0;
   for (const f of list) {
@@ -147,14 +146,40 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number, nrToFree: n
       sb.inodes.unshift(f); // move_back: the shrinklist's head
       continue;
     }
-    // unmap_folio: try_to_unmap of the folio (TTU_SPLIT_HUGE_PMD, TTU_BATCH_FLUSH), try_to_unmap_flush
-    for (let i = 0; i < nr; i++) tryToUnmapShmem(v, head + i);
-    tryToUnmapFlush(um.env.tlbUbc);
+    unmapFolio(v, head, nr);
     shmemSplitFolio(v, f, start, order, end);
     freed += start + nr - end; // next - end
     split++;
   }
   return split;
+}
+
+/** unmap_folio of a file folio: try_to_unmap of its pages (TTU_SPLIT_HUGE_PMD, TTU_BATCH_FLUSH), try_to_unmap_flush */
+function unmapFolio(v: ShmemEvict, head: number, nr: number): void {
+  for (let i = 0; i < nr; i++) tryToUnmapShmem(v, head + i);
+  tryToUnmapFlush(v.env.userMm.env.tlbUbc);
+}
+
+/**
+ * split_folio of the large folio of tmpfs file `f` holding page `index`, as
+ * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT or MADV_COLD over part of
+ * its PMD) and truncate_inode_partial_folio (a hole punched in part of it)
+ * ask: unmap_folio (every mapping of it; a file folio is not mapped again),
+ * then __split_huge_page, which drops its pages at or past `end`
+ * (shmem_fallocend(DIV_ROUND_UP(i_size)), as split_huge_page_to_list_to_order
+ * computes it) and uncharges them (shmem_uncharge): mm/shmem_swapout.ts
+ * shmemSplitFolio, which counts THP_SPLIT_PAGE and the size's split.
+ * Returns the folio's order (0: none).
+ * Linux: mm/huge_memory.c split_folio, split_huge_page_to_list_to_order, unmap_folio, __split_huge_page
+ */
+export function shmemSplitFileFolio(v: ShmemEvict, f: FileObject, index: number): number {
+  const pc = v.env.pageCache;
+  const start = pc.folioStart(f, index);
+  const order = f.folios.get(start) ?? 0;
+  if (order === 0) return 0;
+  unmapFolio(v, f.cache.get(start)!, 2 ** order);
+  shmemSplitFolio(v, f, start, order, Math.max(Math.ceil(f.sizeBytes / 4096), f.fallocend));
+  return order;
 }
 
 /** split_huge_page_to_list_to_order's -EAGAIN: THP_SPLIT_PAGE_FAILED (PMD order), the size's split_failed. */
