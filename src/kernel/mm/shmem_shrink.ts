@@ -162,8 +162,9 @@ function unmapFolio(v: ShmemEvict, head: number, nr: number): void {
 
 /**
  * split_folio of the large folio of tmpfs file `f` holding page `index`, as
- * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT or MADV_COLD over part of
- * its PMD) and truncate_inode_partial_folio (a hole punched in part of it)
+ * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT over part of its PMD;
+ * vmlab's MADV_COLD leaves a file PMD) and truncate_inode_partial_folio (a
+ * hole punched in part of it)
  * ask: unmap_folio (every mapping of it; a file folio is not mapped again),
  * then __split_huge_page, which drops its pages at or past `end`
  * (shmem_fallocend(DIV_ROUND_UP(i_size)), as split_huge_page_to_list_to_order
