@@ -26,6 +26,7 @@ import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
 import { nrPagetableCounts } from "../mm/pgtable.ts";
+import { shmemSplitFileFolio, shmemUnusedHugeFree } from "../mm/shmem_shrink.ts";
 import { SlabAllocator } from "../mm/slab.ts";
 import { DeferredSplitQueue } from "../mm/split_queue.ts";
 import { SwapArea } from "../mm/swapfile.ts";
@@ -238,6 +239,10 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
   // mem_cgroup_charge of each new page-cache and shmem folio (filemap_add_folio,
   // shmem_alloc_and_add_folio): the memory limit's, when there is one
   pageCache.memcgCharge = (nr, gfp) => chargeFolio(k, nr, gfp);
+  // shmem_alloc_and_add_folio: a refused charge first splits large folios past i_size
+  pageCache.shmemUnusedHuge = (f, nr) => shmemUnusedHugeFree(vmscan, f, nr);
+  // split_folio of a tmpfs folio outside reclaim: its pages past i_size dropped (__split_huge_page)
+  pageCache.shmemSplit = (f, index) => shmemSplitFileFolio(vmscan, f, index);
   pageCache.shmemAcct = (nr) => {
     const t = k.current[k.runningCpu];
     const mm = t?.alive ? t.mm : null;

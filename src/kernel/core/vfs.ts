@@ -334,7 +334,8 @@ function shmemWritable(k: KernelCore, f: FileObject, start: number, n: number): 
   let end = start + n;
   for (let p = Math.floor(start / 4096); p * 4096 < end; p++) {
     if (f.cache.has(p) || f.swapped.has(p)) continue;
-    if (!acct(1)) end = p * 4096;
+    // refused: shmem_alloc_and_add_folio splits folios past i_size first (shmemAcctBlocks)
+    if (!k.pageCache.shmemAcctBlocks(f, 1)) end = p * 4096;
     else charged++;
   }
   if (charged > 0) acct(-charged);

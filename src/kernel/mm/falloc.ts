@@ -161,7 +161,9 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
       const e = s + 2 ** order;
       if (e <= Math.floor(lstart / 4096) || s > Math.floor(lend / 4096)) continue;
       if (s * 4096 >= lstart && e * 4096 - 1 <= lend) continue; // truncate_inode_folio: whole
-      countFolioSplit(ctx, pc.splitFolio(owner, s)); // truncate_inode_partial_folio: split_folio
+      // truncate_inode_partial_folio: split_folio (its pages past i_size dropped: shmemSplitFileFolio)
+      if (owner.fs === "tmpfs" && pc.shmemSplit !== null) pc.shmemSplit(owner, s);
+      else countFolioSplit(ctx, pc.splitFolio(owner, s));
     }
   }
   const cache = shmemPages(owner);

@@ -474,7 +474,10 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
       continue;
     }
     unmapFilePmds(ctx, vma!.file!, index);
-    countFolioSplit(ctx, env.pageCache.splitFolio(vma!.file!, index)); // split_folio
+    const pc = env.pageCache;
+    // split_folio (a tmpfs folio's pages past i_size dropped: mm/shmem_shrink.ts shmemSplitFileFolio)
+    if (vma!.file!.fs === "tmpfs" && pc.shmemSplit !== null) pc.shmemSplit(vma!.file!, index);
+    else countFolioSplit(ctx, pc.splitFolio(vma!.file!, index));
   }
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the

@@ -5,7 +5,7 @@ import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import type { PfnSetLike } from "./pfnset.ts";
-import { type ShmemSb, shmemAllocPage } from "./shmem_huge.ts";
+import { type ShmemSb, shmemAllocPage, shmemShrinklistAdd } from "./shmem_huge.ts";
 
 /**
  * readahead_gfp_mask: the mapping's gfp (GFP_HIGHUSER_MOVABLE) with __GFP_NORETRY | __GFP_NOWARN,
@@ -70,6 +70,35 @@ export class PageCache {
    * Linux: mm/shmem.c shmem_acct_blocks, shmem_inode_acct_blocks, shmem_unacct_blocks
    */
   shmemAcct: ((pages: number) => boolean) | null = null;
+
+  /**
+   * shmem_unused_huge_shrink(sbinfo, NULL, pages) of `f`'s superblock (boot wires
+   * mm/shmem_shrink.ts shmemUnusedHugeFree; null: none): shmem_alloc_and_add_folio's attempt
+   * to make room when shmem_inode_acct_blocks refuses a charge.
+   */
+  shmemUnusedHuge: ((f: FileObject, pages: number) => void) | null = null;
+
+  /**
+   * split_folio of the large folio of tmpfs file f holding page `index`, its pages past
+   * i_size dropped (boot wires mm/shmem_shrink.ts shmemSplitFileFolio): returns its order, 0
+   * if none. Null: splitFolio's, which drops nothing.
+   */
+  shmemSplit: ((f: FileObject, index: number) => number) | null = null;
+
+  /**
+   * shmem_inode_acct_blocks of `pages` new pages of tmpfs file `f`, as shmem_alloc_and_add_folio
+   * asks: refused (-ENOSPC), "Try to reclaim some space by splitting a few large folios beyond
+   * i_size on the filesystem" (shmem_unused_huge_shrink, whose splits uncharge the pages they
+   * drop: shmem_uncharge -> shmem_recalc_inode), then once more. False: refused again.
+   * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_inode_acct_blocks
+   */
+  shmemAcctBlocks(f: FileObject, pages: number): boolean {
+    const acct = this.shmemAcct;
+    if (acct === null || acct(pages)) return true;
+    if (this.shmemUnusedHuge === null) return false;
+    this.shmemUnusedHuge(f, pages);
+    return acct(pages);
+  }
 
   /**
    * mem_cgroup_charge(folio, NULL, gfp) of a new page-cache folio of `nr` pages (boot wires
@@ -142,6 +171,10 @@ export class PageCache {
       } else if (fs === "tmpfs") {
         for (let i = 0; i < f.nrPages; i++)
           if (shmemAllocPage(this, f, i, sizeBytes, -1, true) < 0) return null;
+        // shmem_get_folio_gfp(SGP_WRITE) allocated each huge folio while i_size was still the
+        // write's start (shmem_write_end grows it after the copy): the folio past i_size then,
+        // the inode joined the shrinklist
+        if (f.folios.size > 0) shmemShrinklistAdd(this, f, Number.POSITIVE_INFINITY);
       } else for (let i = 0; i < f.nrPages; i++) if (this.readPage(f, i, false) < 0) return null;
       // a tmpfs file's contents were written (shmem_write_end: folio_mark_dirty): reclaim must
       // write them to swap, not drop them
@@ -290,7 +323,7 @@ export class PageCache {
       this.putNew(head, order);
       return -3;
     }
-    if (this.shmemAcct !== null && !this.shmemAcct(nr)) {
+    if (!this.shmemAcctBlocks(f, nr)) {
       const err = this.buddy.free(head, order); // filemap_remove_folio, folio_put
       if (err !== null) throw new Error(`page cache: ${err}`);
       return -2;
@@ -376,7 +409,7 @@ export class PageCache {
     }
     // shmem_alloc_and_add_folio: the folio allocated, shmem_inode_acct_blocks charges it, or
     // -ENOSPC and the folio goes back
-    if (f.fs === "tmpfs" && this.shmemAcct !== null && !this.shmemAcct(1)) {
+    if (f.fs === "tmpfs" && !this.shmemAcctBlocks(f, 1)) {
       this.nospc = true;
       this.pages.refcount[pfn] = 0;
       const err = this.buddy.free(pfn, 0);

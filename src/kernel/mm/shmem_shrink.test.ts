@@ -7,7 +7,7 @@
  * priority 0) runs it.
  */
 import { describe, expect, it } from "vitest";
-import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
+import { checkedMetrics, feedSession } from "../../workloads/scenario/testKit.ts";
 
 const M1 = 1 << 20;
 
@@ -97,5 +97,59 @@ let shp = meminfo.ShmemHugePages
 let split = vmstat.thp_split_page
 `);
     expect([v("shp0"), v("shp"), v("split"), v("shmem")]).toEqual([2 * M1, 0, 1, M1]);
+  });
+  it("a huge tmpfs file written whole (write(2)) is on the shrinklist: i_size grew after each folio was allocated", () => {
+    // file t size=2M is written by write(2): shmem_write_begin -> shmem_get_folio_gfp(SGP_WRITE)
+    //   allocates the folio 0..511 while i_size is still 0 (shmem_write_end grows it after the
+    //   copy): DIV_ROUND_UP(0, 4K) = 0 < folio_next_index 512, so the inode joins the shrinklist.
+    //   drop_caches 2: freeable 1, delta (1 >> 0) * 4 / 2 = 2, total_scan 2, one scan of 2
+    //   (slabs_scanned 2); shmem_unused_huge_shrink: no folio at i_size / 4K = 512: the inode
+    //   leaves the list, nothing split. The second drop_caches counts nothing (SHRINK_EMPTY).
+    const v = checkedMetrics(`machine ram=64M swap=16M
+file t size=2M fs=tmpfs huge=always
+let shp0 = meminfo.ShmemHugePages
+drop_caches 2
+let scanned = vmstat.slabs_scanned
+let split = vmstat.thp_split_page
+let shp = meminfo.ShmemHugePages
+drop_caches 2
+let scanned2 = vmstat.slabs_scanned
+`);
+    expect([v("shp0"), v("scanned"), v("split"), v("shp"), v("scanned2")]).toEqual([2 * M1, 2, 0, 2 * M1, 2]);
+  });
+  it("a charge the commit limit refuses first splits the superblock's folios past i_size (shmem_alloc_and_add_folio)", () => {
+    // memfd m (shm_mnt, shmem_enabled=always): i_size 1M, its folio 0..511 charged 512 pages and
+    //   on shm_mnt's shrinklist. The commit limit then leaves no page of room, and a fault on a
+    //   page of memfd n (a 4K mapping: order 0) is refused by shmem_inode_acct_blocks (-ENOSPC):
+    //   shmem_unused_huge_shrink(sbinfo, NULL, 1) splits m's folio (THP_SPLIT_PAGE), its pages
+    //   256..511 dropped and uncharged (shmem_uncharge), and the charge asked again succeeds:
+    //   Committed_AS - 256 + 1, no SIGBUS.
+    const s = feedSession(`machine ram=64M swap=0 overcommit=never
+thp shmem_enabled=always
+spawn A
+A: memfd m
+A: ftruncate m 1M
+A: a = mmap 2M prot=rw shared file=m at=0x40000000
+A: write a 1M value=3
+A: memfd n
+A: ftruncate n 1M
+A: b = mmap 4K prot=rw shared file=n at=0x50000000
+`);
+    const k = s.kernel!;
+    const A = s.processes.get("A")!;
+    const committed = () => k.view.meminfo().Committed_AS / 4096;
+    expect(k.view.meminfo().ShmemHugePages).toBe(2 * M1);
+    // no page of room: committed + 1 > CommitLimit - the user reserve (root: no admin reserve)
+    const reserve = Math.min(
+      Math.floor(k.view.mm(A)!.totalVm / 32),
+      k.sysctlOvercommit({}).user_reserve_kbytes / 4,
+    );
+    k.sysctlOvercommit({ overcommit_kbytes: (committed() + reserve) * 4 });
+    const c0 = committed();
+    const split0 = k.view.vmstat().thp_split_page;
+    expect(s.feed("A: write 0x50000000 4K value=5", 90)!.output.join("\n")).not.toMatch(/SIGBUS/);
+    expect(committed()).toBe(c0 - 256 + 1);
+    expect(k.view.vmstat().thp_split_page - split0).toBe(1);
+    expect([k.view.meminfo().ShmemHugePages, k.view.meminfo().Shmem]).toEqual([0, M1 + 4096]);
   });
 });

@@ -77,14 +77,32 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
   const share = Math.floor((nr * fsObjects) / (fsObjects + 1));
   if (share === 0) return 0;
   if (sb.inodes.length === 0) return SHRINK_STOP;
-  return unusedHugeShrink(v, sb, share + 1);
+  return unusedHugeShrink(v, sb, share + 1, 0);
+}
+
+/**
+ * shmem_alloc_and_add_folio's shmem_unused_huge_shrink(sbinfo, NULL, pages):
+ * shmem_inode_acct_blocks refused `pages` new pages of `f` (-ENOSPC), so the
+ * large folios past i_size on f's superblock (shm_mnt's for a memfd, f's own
+ * mount for a tmpfs file) are split, a batch of 128 inodes, until the pages
+ * they dropped reach `pages` (their blocks uncharged by the split:
+ * shmem_uncharge). vmlab's new folio is not in the cache yet (Linux's is, so
+ * its recalc counts it back: "not quite balanced"); the recalc of f the
+ * split did comes to the same.
+ * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_unused_huge_shrink
+ */
+export function shmemUnusedHugeFree(v: ShmemEvict, f: FileObject, pages: number): void {
+  const sb = v.env.pageCache.shmemThp.sbs.get(f.shmemHuge === null ? null : f);
+  if (sb === undefined || sb.inodes.length === 0) return; // list_empty: SHRINK_STOP
+  unusedHugeShrink(v, sb, 128, pages);
 }
 
 /**
  * shmem_unused_huge_shrink(sbinfo, sc, 0): up to `batch` inodes from the
  * head of the shrinklist (each moved to the head of a local list, so taken
  * in reverse; an evicted one just leaves); for each, the folio holding
- * i_size: none, not large, or nothing to gain (shmem_fallocend at or below
+ * i_size (once the splits dropped `nrToFree` pages, when it is not 0: back
+ * to the head of the list): none, not large, or nothing to gain (shmem_fallocend at or below
  * its start, or at or past its end): the inode leaves the list; locked (a
  * fault holds it) or not splittable (a reference besides the cache's and
  * the mappings': THP_SPLIT_PAGE_FAILED): back to the head of the list;
@@ -94,7 +112,7 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
  * and the inode leaves the list. Returns the folios split.
  * Linux: mm/shmem.c shmem_unused_huge_shrink; mm/huge_memory.c split_folio, unmap_folio, can_split_folio
  */
-function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
+function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number, nrToFree: number): number {
   const list: FileObject[] = [];
   for (let n = 0; n < batch && sb.inodes.length > 0; n++) {
     const f = sb.inodes.shift()!;
@@ -102,9 +120,14 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
   }
   const pc = v.env.pageCache;
   const pages = v.env.pages;
-  const um = v.env.userMm;
   let split = 0;
+  let freed = 0;
   for (const f of list) {
+    // "if (nr_to_free && freed >= nr_to_free) goto move_back"
+    if (nrToFree > 0 && freed >= nrToFree) {
+      sb.inodes.unshift(f);
+      continue;
+    }
     const iSize = f.sizeBytes;
     const pfn = f.cache.get(Math.floor(iSize / 4096)); // filemap_get_entry(mapping, i_size / PAGE_SIZE)
     if (pfn === undefined) continue; // none, or a swap entry: drop
@@ -123,13 +146,41 @@ function unusedHugeShrink(v: ShmemEvict, sb: ShmemSb, batch: number): number {
       sb.inodes.unshift(f); // move_back: the shrinklist's head
       continue;
     }
-    // unmap_folio: try_to_unmap of the folio (TTU_SPLIT_HUGE_PMD, TTU_BATCH_FLUSH), try_to_unmap_flush
-    for (let i = 0; i < nr; i++) tryToUnmapShmem(v, head + i);
-    tryToUnmapFlush(um.env.tlbUbc);
+    unmapFolio(v, head, nr);
     shmemSplitFolio(v, f, start, order, end);
+    freed += start + nr - end; // next - end
     split++;
   }
   return split;
+}
+
+/** unmap_folio of a file folio: try_to_unmap of its pages (TTU_SPLIT_HUGE_PMD, TTU_BATCH_FLUSH), try_to_unmap_flush */
+function unmapFolio(v: ShmemEvict, head: number, nr: number): void {
+  for (let i = 0; i < nr; i++) tryToUnmapShmem(v, head + i);
+  tryToUnmapFlush(v.env.userMm.env.tlbUbc);
+}
+
+/**
+ * split_folio of the large folio of tmpfs file `f` holding page `index`, as
+ * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT over part of its PMD;
+ * vmlab's MADV_COLD leaves a file PMD) and truncate_inode_partial_folio (a
+ * hole punched in part of it)
+ * ask: unmap_folio (every mapping of it; a file folio is not mapped again),
+ * then __split_huge_page, which drops its pages at or past `end`
+ * (shmem_fallocend(DIV_ROUND_UP(i_size)), as split_huge_page_to_list_to_order
+ * computes it) and uncharges them (shmem_uncharge): mm/shmem_swapout.ts
+ * shmemSplitFolio, which counts THP_SPLIT_PAGE and the size's split.
+ * Returns the folio's order (0: none).
+ * Linux: mm/huge_memory.c split_folio, split_huge_page_to_list_to_order, unmap_folio, __split_huge_page
+ */
+export function shmemSplitFileFolio(v: ShmemEvict, f: FileObject, index: number): number {
+  const pc = v.env.pageCache;
+  const start = pc.folioStart(f, index);
+  const order = f.folios.get(start) ?? 0;
+  if (order === 0) return 0;
+  unmapFolio(v, f.cache.get(start)!, 2 ** order);
+  shmemSplitFolio(v, f, start, order, Math.max(Math.ceil(f.sizeBytes / 4096), f.fallocend));
+  return order;
 }
 
 /** split_huge_page_to_list_to_order's -EAGAIN: THP_SPLIT_PAGE_FAILED (PMD order), the size's split_failed. */

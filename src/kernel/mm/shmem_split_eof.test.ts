@@ -101,4 +101,38 @@ expect byte(A, a+257p) == 7
       1, 1, 1, 0,
     ]);
   });
+  it("split_folio outside reclaim (MADV_PAGEOUT of part of the PMD, a hole punched in the folio) drops the pages past i_size too", () => {
+    // a 1M file (256 pages) on a huge=always mount, its folio 0..511 PMD-mapped by A alone.
+    // madvise_cold_or_pageout_pte_range: the range (1M) is not the whole PMD: split_folio ->
+    //   split_huge_page_to_list_to_order(list NULL): end = DIV_ROUND_UP(i_size) = 256, unmap_folio
+    //   zaps the PMD (a file folio is not mapped again), __split_huge_page drops pages 256..511
+    //   (shmem_uncharge: Committed_AS less 1M), THP_SPLIT_PAGE; then regular_folio finds no PTE
+    //   table: nothing paged out (pswpout 0), nothing mapped.
+    // shmem_fallocate(PUNCH_HOLE) of page 1: find_lock_entries skips the folio (not wholly inside),
+    //   shmem_get_partial_folio -> truncate_inode_partial_folio -> split_folio: the same drop of
+    //   256..511, then page 1 goes: Shmem 1M - 4K, Committed_AS less 1M + 4K.
+    for (const [what, op] of [
+      ["pageout", "A: r = madvise a 1M pageout"],
+      ["punch", "A: r = fallocate t 4K 4K keep_size punch_hole"],
+    ]) {
+      const v = checkedMetrics(`machine ram=64M swap=16M
+file t size=1M fs=tmpfs huge=always
+spawn A
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a 1M value=3
+let c0 = meminfo.Committed_AS
+let s0 = vmstat.thp_split_page
+${op}
+let shmem = meminfo.Shmem
+let shp = meminfo.ShmemHugePages
+let split = vmstat.thp_split_page - s0
+let swpout = vmstat.pswpout
+let uncharged = c0 - meminfo.Committed_AS
+let p = present(A, a 2M)
+`);
+      const hole = what === "punch" ? 4096 : 0;
+      expect([v("r"), v("shmem"), v("shp"), v("split"), v("swpout")], what).toEqual([0, M1 - hole, 0, 1, 0]);
+      expect([v("uncharged"), v("p")], what).toEqual([M1 + hole, 0]);
+    }
+  });
 });

@@ -97,7 +97,7 @@ export function windowsOnly(
 }
 
 /** Prints a BOOL result (1 or 0 with GetLastError). */
-function boolResult(
+export function boolResult(
   c: CompileContext,
   s: Stmt,
   rt: Runtime,

@@ -8,7 +8,7 @@
 import { MemState, PageProt, protName } from "../../../kernel/Kernel.ts";
 import type { AddrExpr, Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
-import { errorName, winProt } from "./windows.ts";
+import { boolResult, errorName, winProt } from "./windows.ts";
 import { exprOpt, mapViewRun, optValue, windowsOnly } from "./winsection.ts";
 
 const ALLOC2_WORDS = new Set([
@@ -135,16 +135,8 @@ export function unmapViewOfFile2(c: CompileContext, s: Stmt): Run {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
     const ok = rt.kernel.unmapViewOfFile(t, c.value(e, rt, "the address"), preserve);
-    c.assign(
-      s,
-      rt,
-      ok ? 1n : 0n,
-      ok
-        ? preserve
-          ? "(unmapped; the range is a placeholder again)"
-          : "(unmapped)"
-        : `(FALSE: GetLastError ${errorName(w.process(t)!.lastError)})`,
-    );
+    const note = preserve ? "(unmapped; the range is a placeholder again)" : "(unmapped)";
+    boolResult(c, s, rt, ok, w.process(t)!.lastError, note);
   };
 }
 

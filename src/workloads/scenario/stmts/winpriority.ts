@@ -8,7 +8,7 @@
  */
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, processOf, type Run } from "../runtime/context.ts";
-import { errorName, windowsOnly } from "./windows.ts";
+import { boolResult, windowsOnly } from "./windows.ts";
 
 /** MEMORY_PRIORITY_* (processthreadsapi.h; MEMORY_PRIORITY_LOWEST 0 is the SDK's winnt.h/ntpsapi.h). */
 const PRIORITIES: Record<string, number> = {
@@ -47,13 +47,13 @@ export function setMemoryPriority(c: CompileContext, s: Stmt): Run {
     const prio = named ?? Number(c.value(expr!, rt, "the priority"));
     const err = rt.kernel.setMemoryPriority(t, thread, prio);
     const p = w.process(t)!;
-    c.assign(
+    boolResult(
+      c,
       s,
       rt,
-      err === 0 ? 1n : 0n,
-      err !== 0
-        ? `(FALSE: GetLastError ${errorName(err)})`
-        : `(${thread ? "thread" : "process"} memory priority ${prio}; the process's ${p.memoryPriority})`,
+      err === 0,
+      err,
+      `(${thread ? "thread" : "process"} memory priority ${prio}; the process's ${p.memoryPriority})`,
     );
   };
 }

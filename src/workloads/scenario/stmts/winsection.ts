@@ -15,7 +15,7 @@ import {
   type Run,
   type Runtime,
 } from "../runtime/context.ts";
-import { errorName, windowsOnly as windowsOnlyAt, winProt } from "./windows.ts";
+import { boolResult, errorName, windowsOnly as windowsOnlyAt, winProt } from "./windows.ts";
 
 /** The profile must be windows (known once the machine has booted): windows.ts's check at the verb. */
 export function windowsOnly(c: CompileContext, rt: Runtime, s: Stmt) {
@@ -154,14 +154,8 @@ export function unmapOrClose(c: CompileContext, s: Stmt): Run {
         ? rt.kernel.closeHandle(t, Number(v & 0xffff_ffffn))
         : rt.kernel.unmapViewOfFile(t, v);
     const returned = before - w.commit().total;
-    c.assign(
-      s,
-      rt,
-      ok ? 1n : 0n,
-      ok
-        ? `(${returned} page${returned === 1 ? "" : "s"} of commit returned)`
-        : `(FALSE: GetLastError ${errorName(w.process(t)!.lastError)})`,
-    );
+    const note = `(${returned} page${returned === 1 ? "" : "s"} of commit returned)`;
+    boolResult(c, s, rt, ok, w.process(t)!.lastError, note);
   };
 }
 
@@ -220,16 +214,10 @@ export function setWorkingSetSize(c: CompileContext, s: Stmt): Run {
     const before = w.process(t)!.workingSet;
     const err = rt.kernel.setWorkingSetSize(t, min, max, hard);
     const p = w.process(t)!;
-    c.assign(
-      s,
-      rt,
-      err === 0 ? 1n : 0n,
-      err !== 0
-        ? `(FALSE: GetLastError ${errorName(err)})`
-        : empty
-          ? `(working set emptied: ${before} pages trimmed)`
-          : `(minimum ${p.wsMin} pages, maximum ${p.wsMax} pages${p.wsHardMax ? " (hard)" : ""}; working set ${p.workingSet} pages)`,
-    );
+    const note = empty
+      ? `(working set emptied: ${before} pages trimmed)`
+      : `(minimum ${p.wsMin} pages, maximum ${p.wsMax} pages${p.wsHardMax ? " (hard)" : ""}; working set ${p.workingSet} pages)`;
+    boolResult(c, s, rt, err === 0, err, note);
   };
 }
 
