@@ -213,7 +213,20 @@ function fileIoAt(
     n = shmemWritable(k, f, start, n);
     if (n === 0) return -Errno.ENOSPC;
   }
-  if (k.config.userMemoryPages != null) {
+  if (f.fs === "tmpfs" && f.swapped.size > 0) {
+    // shmem_get_folio of a page in swap (shmem_swapin_folio): its swap-in charge refused
+    // (mem_cgroup_swapin_charge_folio, -ENOMEM) ends the read or write there (shmem_file_read_iter
+    // and generic_perform_write return what they copied, else the error)
+    for (let p = Math.floor(start / 4096); p * 4096 < start + n; p++) {
+      if (!f.swapped.has(p)) continue;
+      if ((shmemSwapinIndex(k.userMm, f, p)?.pfn ?? -1) < 0) {
+        n = Math.max(0, p * 4096 - start);
+        break;
+      }
+    }
+    if (n === 0) return -Errno.ENOMEM;
+  }
+  if (write && k.config.userMemoryPages != null) {
     // under a memory limit each page's folio is had before its copy (write_begin, shmem_get_folio):
     // one whose charge is refused (-ENOMEM) ends the I/O there (generic_perform_write returns
     // what it wrote: nothing, -ENOMEM)
@@ -226,11 +239,15 @@ function fileIoAt(
     }
     if (n === 0) return -Errno.ENOMEM;
   }
+  const zeroPfn = k.userMm.env.zeroPfn;
   const at = (i: number): number => {
     const index = Math.floor((start + i) / 4096);
     // shmem_file_read_iter / shmem_write_begin: a tmpfs page in swap is read back (shmem_get_folio)
     if (f.swapped.size > 0 && f.swapped.has(index))
       assert(shmemSwapinIndex(k.userMm, f, index)!.pfn >= 0, "fileIo: no memory to swap a tmpfs page in");
+    // shmem_file_read_iter: shmem_get_folio(SGP_READ) of a hole allocates (and charges) nothing,
+    // the bytes are copied from ZERO_PAGE(0)
+    if (!write && f.fs === "tmpfs" && !f.cache.has(index)) return zeroPfn * 4096 + ((start + i) % 4096);
     const pfn = pc.readPage(f, index, true, write);
     assert(pfn >= 0, "fileIo: no memory for the page cache");
     return pfn * 4096 + ((start + i) % 4096);
@@ -254,6 +271,7 @@ function fileIoAt(
   const accessed = (i: number, a: number) => {
     const page = Math.floor((start + i) / 4096);
     if (lru === null || page === marked || (!write && (start + i) % 4096 !== 0)) return;
+    if (Math.floor(a / 4096) === zeroPfn) return; // a hole's zeros: no folio to mark
     marked = page;
     lru.markAccessed(Math.floor(a / 4096));
   };

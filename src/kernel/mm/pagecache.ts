@@ -390,11 +390,18 @@ export class PageCache {
    * A 4K folio for page `index` (not cached), or -1: allocated, then charged to the memory limit
    * with `gfp` (filemap_add_folio's mem_cgroup_charge: readahead's readahead_gfp_mask, the
    * fault's or write's mapping gfp, read(2)'s filemap_create_folio GFP_KERNEL; a tmpfs page's
-   * shmem_alloc_and_add_folio the mapping's), a refused charge putting the folio back.
+   * shmem_alloc_and_add_folio the mapping's), a refused charge putting the folio back. The folio
+   * is allocated with the same gfp's __GFP_NORETRY | __GFP_NOWARN (filemap_alloc_folio(gfp_mask):
+   * readahead's allocation gives up after one round of direct reclaim, no OOM kill, as its charge does).
+   * Linux: mm/readahead.c page_cache_ra_unbounded (filemap_alloc_folio with readahead_gfp_mask)
    */
   readSmall(f: FileObject, index: number, io: boolean, gfp: number = Gfp.HIGHUSER_MOVABLE): number {
     this.nospc = false;
-    const pfn = this.buddy.alloc(0, Gfp.HIGHUSER_MOVABLE, PageKind.PageCache);
+    const pfn = this.buddy.alloc(
+      0,
+      Gfp.HIGHUSER_MOVABLE | (gfp & (Gfp.NORETRY | Gfp.NOWARN)),
+      PageKind.PageCache,
+    );
     if (pfn < 0) return -1;
     if (this.memcgCharge !== null && !this.memcgCharge(1, gfp)) {
       this.putNew(pfn, 0);

@@ -2,7 +2,8 @@
  * The memory cgroup's files (cgroup v2; the one cgroup over every process that
  * `machine memory_max` limits, kernel/core/memcontrol.ts): memory.current (the page counter's
  * usage: user pages only, vmlab charges no kernel memory), memory.max, memory.events, memory.stat's
- * anon, file and shmem, and the counter's failcnt (cgroup v1's memory.failcnt; v2 shows none).
+ * anon, file, shmem and swapcached, and the counter's failcnt (cgroup v1's memory.failcnt; v2
+ * shows none).
  * Linux: mm/memcontrol.c memory_current_read, memory_max_show, memory_events_show, memory_stat_format
  */
 import type { KernelCore } from "../core/core.ts";
@@ -17,7 +18,12 @@ export interface MemcgInfo {
   max: number | null;
   /** memory.events: low, high, max, oom, oom_kill, oom_group_kill */
   events: Record<string, number>;
-  /** memory.stat: anon (NR_ANON_MAPPED), file (NR_FILE_PAGES: the swap cache and shmem included), shmem */
+  /**
+   * memory.stat: anon (NR_ANON_MAPPED), file (the memcg's NR_FILE_PAGES: page cache and shmem,
+   * not the swap cache, which add_to_swap_cache counts in NR_FILE_PAGES on the node only,
+   * __node_stat_mod_folio, and in the memcg's NR_SWAPCACHE), shmem (NR_SHMEM), swapcached
+   * (NR_SWAPCACHE). Linux: mm/memcontrol.c memory_stats, mm/swap_state.c add_to_swap_cache
+   */
   stat: Record<string, number>;
   failcnt: number;
 }
@@ -30,9 +36,12 @@ export function memcgInfo(k: KernelCore): MemcgInfo {
   return {
     current: memcgUsage(k) * 4096,
     max: limit === null || limit === undefined ? null : limit * 4096,
-    // memory.low and memory.high are not modelled (0 and max): their events stay 0
-    events: { low: 0, high: 0, max: e.max, oom: e.oom, oom_kill: ctx.memcgOomKills, oom_group_kill: 0 },
-    stat: { anon: m.AnonPages, file: m.Cached + m.SwapCached, shmem: m.Shmem },
+    // memory.low and memory.high are not modelled (0 and max): their events stay 0. oom_kill counts
+    // every OOM kill of a task in the cgroup, the whole machine's OOM's too (__oom_kill_process:
+    // memcg_memory_event_mm(mm, MEMCG_OOM_KILL)): every process is in vmlab's one cgroup, so all
+    // of OOM_KILL (k.oomKills), not only the cgroup's own OOMs (vmstat.memcg_oom_kills)
+    events: { low: 0, high: 0, max: e.max, oom: e.oom, oom_kill: k.oomKills, oom_group_kill: 0 },
+    stat: { anon: m.AnonPages, file: m.Cached, shmem: m.Shmem, swapcached: m.SwapCached },
     failcnt: ctx.memcgFailcnt,
   };
 }

@@ -73,6 +73,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "memory.stat anon 4096",
       "memory.stat file 4096",
       "memory.stat shmem 0",
+      "memory.stat swapcached 0",
       "memory.failcnt 2",
     ]);
     const none = run(["machine ram=64M", "show memcg"]);
