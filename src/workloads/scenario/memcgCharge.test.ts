@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "./session.ts";
+import { memcgAtLimit } from "./testKit.ts";
 
 const run = (lines: string[]) => runScenario(`${lines.join("\n")}\n`);
 
@@ -22,14 +23,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // page is refused (2 rounds, no page added), filemap_create_folio's GFP_KERNEL charge: 18
     // rounds, then mem_cgroup_oom kills A (2047 pages) and the page is charged: 20 rounds, 1 page
     const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
-      "file F size=1M",
-      "spawn A",
-      "spawn B",
-      "B: buf = mmap 4K",
-      "B: write buf 4K value=1",
-      "A: a = mmap 8188K",
-      "A: write a 8188K value=1",
+      ...memcgAtLimit(),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "B: n = syscall read F buf 4K",
@@ -48,18 +42,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
   });
 
   it("show memcg: memory.current, memory.max, memory.events (max: the rounds, oom), memory.stat, failcnt", () => {
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
-      "file F size=1M",
-      "spawn A",
-      "spawn B",
-      "B: buf = mmap 4K",
-      "B: write buf 4K value=1",
-      "A: a = mmap 8188K",
-      "A: write a 8188K value=1",
-      "B: n = syscall read F buf 4K",
-      "show memcg",
-    ]);
+    const r = run([...memcgAtLimit(), "B: n = syscall read F buf 4K", "show memcg"]);
     // A's pages uncharged with its death: B's buffer page and F's page 0 remain
     expect(r.statements[9].output).toEqual([
       "memory.current 8192",
@@ -85,14 +68,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // finds the limit (failcnt 1); the 2 new pages are locked until read_pages, so reclaim frees
     // nothing: 2 rounds, -ENOMEM, readahead stops; filemap_get_read_batch finds page 0
     const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
-      "file F size=1M",
-      "spawn A",
-      "spawn B",
-      "B: buf = mmap 4K",
-      "B: write buf 4K value=1",
-      "A: a = mmap 8180K",
-      "A: write a 8180K value=1",
+      ...memcgAtLimit(8180),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "B: n = syscall read F buf 4K",

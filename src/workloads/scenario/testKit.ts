@@ -70,3 +70,20 @@ export function readPages(v: string, first: number, n: number): string {
 export function holds(scenario: string, what?: string): void {
   expect(expectationFailures(scenario), what).toEqual([]);
 }
+
+/**
+ * A memory cgroup at its limit (memory_max=8M): file F on disk, B's one-page buffer and A's
+ * `aKb` of anonymous memory (8188K: the 2048 pages full; less leaves room), no swap.
+ */
+export function memcgAtLimit(aKb = 8188): string[] {
+  return [
+    "machine ram=64M memory_max=8M overcommit=always",
+    "file F size=1M",
+    "spawn A",
+    "spawn B",
+    "B: buf = mmap 4K",
+    "B: write buf 4K value=1",
+    `A: a = mmap ${aKb}K`,
+    `A: write a ${aKb}K value=1`,
+  ];
+}
