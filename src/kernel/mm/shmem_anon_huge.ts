@@ -29,6 +29,7 @@ import {
   type ShmemHugeCache,
   shmemObjAllowableOrders,
   shmemSizeMode,
+  shmemSizeStats,
   shmemVmaSuitable,
 } from "./shmem_huge.ts";
 import { type ShmemObject, thpVmFlags, type Vma, VmFlag } from "./vma.ts";
@@ -65,19 +66,6 @@ export function shmemForceAllowed(pc: ShmemHugeCache): boolean {
   if (shmemSizeMode(pc, pc.pmdOrder) !== "inherit") return false;
   for (const [o, m] of pc.shmemThp.sizes) if (o !== pc.pmdOrder && m === "inherit") return false;
   return true;
-}
-
-/** hugepages-<size>kB/stats/shmem_* of `order`, made at first use. */
-export function shmemSizeStats(
-  pc: ShmemHugeCache,
-  order: number,
-): { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number } {
-  let s = pc.shmemThp.sizeStats.get(order);
-  if (s === undefined) {
-    s = { shmem_alloc: 0, shmem_fallback: 0, shmem_fallback_charge: 0 };
-    pc.shmemThp.sizeStats.set(order, s);
-  }
-  return s;
 }
 
 /**

@@ -304,21 +304,21 @@ export function shmemAllocPage(
       const head = pc.addShmemFolio(f, start, order, gfp);
       if (head >= 0) {
         pc.shmemThp.stats.thp_file_alloc++; // folio_test_pmd_mappable: count_vm_event(THP_FILE_ALLOC)
+        shmemSizeStats(pc, order).shmem_alloc++; // count_mthp_stat(order, MTHP_STAT_SHMEM_ALLOC)
         shmemShrinklistAdd(pc, f, start + nr); // part of it past i_size: the shrinklist (mm/shmem_shrink.ts)
         return f.cache.get(index)!;
       }
-      if (head === -1) pc.shmemThp.stats.thp_file_fallback++; // no folio of HPAGE_PMD_NR pages
+      if (head === -1) {
+        // no folio of HPAGE_PMD_NR pages: THP_FILE_FALLBACK and MTHP_STAT_SHMEM_FALLBACK
+        pc.shmemThp.stats.thp_file_fallback++;
+        shmemSizeStats(pc, order).shmem_fallback++;
+      }
       if (head === -3) {
         // the memory limit refused the folio's charge: THP_FILE_FALLBACK and
         // THP_FILE_FALLBACK_CHARGE, and the order's shmem_fallback and shmem_fallback_charge
         pc.shmemThp.stats.thp_file_fallback++;
         pc.shmemThp.stats.thp_file_fallback_charge++;
-        const st = pc.shmemThp.sizeStats.get(order) ?? {
-          shmem_alloc: 0,
-          shmem_fallback: 0,
-          shmem_fallback_charge: 0,
-        };
-        pc.shmemThp.sizeStats.set(order, st);
+        const st = shmemSizeStats(pc, order);
         st.shmem_fallback++;
         st.shmem_fallback_charge++;
       }
@@ -418,4 +418,17 @@ export function shmemShrinklistAdd(pc: ShmemHugeCache, f: FileObject, next: numb
     sbs.set(key, sb);
   }
   if (!sb.inodes.includes(f)) sb.inodes.push(f);
+}
+
+/** hugepages-<size>kB/stats/shmem_* of `order`, made at first use. */
+export function shmemSizeStats(
+  pc: ShmemHugeCache,
+  order: number,
+): { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number } {
+  let s = pc.shmemThp.sizeStats.get(order);
+  if (s === undefined) {
+    s = { shmem_alloc: 0, shmem_fallback: 0, shmem_fallback_charge: 0 };
+    pc.shmemThp.sizeStats.set(order, s);
+  }
+  return s;
 }

@@ -205,9 +205,14 @@ let fallback = vmstat.thp_file_fallback
 let alloc = vmstat.thp_file_alloc
 let shp = meminfo.ShmemHugePages
 let cached = cached(m)
+let size_alloc = thp.hugepages_2048kB_shmem_alloc
+let size_fallback = thp.hugepages_2048kB_shmem_fallback
 `);
     // the first fault had its folio; the second fell back to one page
     expect([v("fb_present"), v("fallback"), v("alloc"), v("shp"), v("cached")]).toEqual([1, 1, 1, M2, 513]);
+    // shmem_get_folio_gfp and shmem_alloc_and_add_folio count the order's mTHP stats too
+    // (MTHP_STAT_SHMEM_ALLOC, MTHP_STAT_SHMEM_FALLBACK), the PMD order's on a tmpfs file
+    expect([v("size_alloc"), v("size_fallback")]).toEqual([1, 1]);
   });
 
   it("ftruncate into a huge folio splits it (truncate_inode_partial_folio); a hole punched in one splits it too", () => {
