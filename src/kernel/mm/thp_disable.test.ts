@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../workloads/scenario/session.ts";
-import { expectationFailures, scenarioError } from "../../workloads/scenario/testKit.ts";
+import { holds, scenarioError } from "../../workloads/scenario/testKit.ts";
 
 const THP = "machine ram=128M thp=always\nspawn A\n";
 
@@ -21,8 +21,7 @@ function lines(src: string, i: number, prefix: string): string[] {
 
 describe("prctl(PR_SET_THP_DISABLE)", () => {
   it("PR_GET_THP_DISABLE reads the flag; unused arguments not 0 and other options are -EINVAL", () => {
-    expect(
-      expectationFailures(`${THP}A: g0 = prctl PR_GET_THP_DISABLE
+    holds(`${THP}A: g0 = prctl PR_GET_THP_DISABLE
 A: s = prctl PR_SET_THP_DISABLE 1
 A: g1 = prctl PR_GET_THP_DISABLE
 A: e1 = prctl PR_SET_THP_DISABLE 0 0 1
@@ -39,8 +38,7 @@ expect e2 == -22
 expect e3 == -22
 expect g2 == 1
 expect g3 == 0
-`),
-    ).toEqual([]);
+`);
   });
 
   it("an anonymous fault of a 2 MiB aligned range: one THP without the flag, 512 4K faults with it", () => {
@@ -49,21 +47,17 @@ let f = A.min_flt
 A: write a 2M value=1
 `;
     // without: do_huge_pmd_anonymous_page, one fault, one PMD
-    expect(
-      expectationFailures(`${run("")}expect vmstat.thp_fault_alloc == 1
+    holds(`${run("")}expect vmstat.thp_fault_alloc == 1
 expect A.min_flt - f == 1
 expect anon_huge(A, a 2M) == 512
-`),
-    ).toEqual([]);
+`);
     // with: __thp_vma_allowable_orders gives nothing, do_anonymous_page 512 times
-    expect(
-      expectationFailures(`${run("A: prctl PR_SET_THP_DISABLE 1\n")}expect vmstat.thp_fault_alloc == 0
+    holds(`${run("A: prctl PR_SET_THP_DISABLE 1\n")}expect vmstat.thp_fault_alloc == 0
 expect vmstat.thp_fault_fallback == 0
 expect A.min_flt - f == 512
 expect anon_huge(A, a 2M) == 0
 expect A.rss == 512
-`),
-    ).toEqual([]);
+`);
   });
 
   it("no mTHP either: a 64K order set to always gives 16 4K faults", () => {
@@ -74,15 +68,12 @@ ${prctl}A: a = mmap 64K at=0x40000000
 let f = A.min_flt
 A: write a 64K value=1
 `;
-    expect(expectationFailures(`${run("")}expect A.min_flt - f == 1\n`)).toEqual([]);
-    expect(
-      expectationFailures(`${run("A: prctl PR_SET_THP_DISABLE 1\n")}expect A.min_flt - f == 16\n`),
-    ).toEqual([]);
+    holds(`${run("")}expect A.min_flt - f == 1\n`);
+    holds(`${run("A: prctl PR_SET_THP_DISABLE 1\n")}expect A.min_flt - f == 16\n`);
   });
 
   it("fork's child inherits the flag (MMF_INIT_MASK); clearing it in the parent leaves the child's", () => {
-    expect(
-      expectationFailures(`${THP}A: prctl PR_SET_THP_DISABLE 1
+    holds(`${THP}A: prctl PR_SET_THP_DISABLE 1
 A: fork B
 A: prctl PR_SET_THP_DISABLE 0
 B: gb = prctl PR_GET_THP_DISABLE
@@ -96,13 +87,11 @@ expect anon_huge(B, b 2M) == 0
 A: a = mmap 2M at=0x40000000
 A: write a 2M value=1
 expect vmstat.thp_fault_alloc == 1
-`),
-    ).toEqual([]);
+`);
   });
 
   it("MADV_COLLAPSE is -EINVAL (thp_vma_allowable_order fails); after clearing the flag it collapses", () => {
-    expect(
-      expectationFailures(`machine ram=128M thp=never
+    holds(`machine ram=128M thp=never
 spawn A
 A: a = mmap 2M at=0x40000000
 A: write a 2M value=1
@@ -114,14 +103,12 @@ A: prctl PR_SET_THP_DISABLE 0
 A: r2 = madvise a 2M collapse
 expect r2 == 0
 expect anon_huge(A, a 2M) == 512
-`),
-    ).toEqual([]);
+`);
   });
 
   it("khugepaged passes over the mm while the flag is set, and collapses once it is cleared", () => {
     // thp=madvise: the writes before MADV_HUGEPAGE fault 4K pages; MADV_HUGEPAGE registers the mm
-    expect(
-      expectationFailures(`machine ram=128M thp=madvise
+    holds(`machine ram=128M thp=madvise
 spawn A
 A: a = mmap 2M at=0x40000000
 A: write a 2M value=1
@@ -134,13 +121,11 @@ A: prctl PR_SET_THP_DISABLE 0
 khugepaged
 expect vmstat.thp_collapse_alloc == 1
 expect anon_huge(A, a 2M) == 512
-`),
-    ).toEqual([]);
+`);
   });
 
   it("with the flag set first MADV_HUGEPAGE does not register the mm (khugepaged_enter_vma)", () => {
-    expect(
-      expectationFailures(`machine ram=128M thp=madvise
+    holds(`machine ram=128M thp=madvise
 spawn A
 A: prctl PR_SET_THP_DISABLE 1
 A: a = mmap 2M at=0x40000000
@@ -150,8 +135,7 @@ A: prctl PR_SET_THP_DISABLE 0
 khugepaged
 expect vmstat.thp_collapse_alloc == 0
 expect anon_huge(A, a 2M) == 0
-`),
-    ).toEqual([]);
+`);
   });
 
   it("smaps says THPeligible 0 and status THP_enabled 0", () => {
@@ -175,19 +159,15 @@ A: write b+5p value=1
 A: s = mmap 2M shared at=0x41000000
 A: write s+5p value=1
 `;
-    expect(
-      expectationFailures(`${src("")}expect vmstat.thp_file_alloc == 2
+    holds(`${src("")}expect vmstat.thp_file_alloc == 2
 expect present(A, b 2M) == 512
 expect present(A, s 2M) == 512
-`),
-    ).toEqual([]);
-    expect(
-      expectationFailures(`${src("A: prctl PR_SET_THP_DISABLE 1\n")}expect vmstat.thp_file_alloc == 0
+`);
+    holds(`${src("A: prctl PR_SET_THP_DISABLE 1\n")}expect vmstat.thp_file_alloc == 0
 expect present(A, b 2M) == 1
 expect present(A, s 2M) == 1
 expect meminfo.ShmemHugePages == 0
-`),
-    ).toEqual([]);
+`);
   });
 
   it("a PMD-size page-cache folio is not PMD-mapped (do_set_pmd refuses)", () => {
@@ -195,15 +175,13 @@ expect meminfo.ShmemHugePages == 0
 ${prctl}A: c = mmap 4M prot=r shared file=h at=0x40800000
 A: read c+200p
 `;
-    expect(expectationFailures(`${src("")}expect meminfo.FilePmdMapped == 2M\n`)).toEqual([]);
+    holds(`${src("")}expect meminfo.FilePmdMapped == 2M\n`);
     // filemap_map_pmd falls back to filemap_map_folio_range: the folio by PTEs (vmlab maps a large
     // folio whole there, as 6.18 does), one PTE table more than the PMD mapping
-    expect(
-      expectationFailures(`${src("A: prctl PR_SET_THP_DISABLE 1\n")}expect meminfo.FilePmdMapped == 0
+    holds(`${src("A: prctl PR_SET_THP_DISABLE 1\n")}expect meminfo.FilePmdMapped == 0
 expect present(A, c 2M) == 512
 expect meminfo.FileHugePages == 4M
-`),
-    ).toEqual([]);
+`);
   });
 
   it("the statement's errors", () => {

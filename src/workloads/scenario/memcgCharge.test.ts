@@ -13,16 +13,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "./session.ts";
-import { memcgAtLimit } from "./testKit.ts";
-
-const run = (lines: string[]) => runScenario(`${lines.join("\n")}\n`);
+import { MEMCG_8M, memcgAtLimit, runHolds } from "./testKit.ts";
 
 describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () => {
   it("read(2) at the limit: readahead's charge gives up after 2 rounds (NORETRY), filemap_create_folio's OOM-kills A", () => {
     // B's buffer (1 page) + A's 2047 pages: usage 2048 = the limit. page_cache_sync_ra's first
     // page is refused (2 rounds, no page added), filemap_create_folio's GFP_KERNEL charge: 18
     // rounds, then mem_cgroup_oom kills A (2047 pages) and the page is charged: 20 rounds, 1 page
-    const r = run([
+    const r = runHolds([
       ...memcgAtLimit(),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
@@ -35,14 +33,13 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect B.alive == 1",
       "expect meminfo.Cached == 4K",
     ]);
-    expect(r.failed).toBe(0);
     const out = r.statements[10].output.join("\n");
     expect(out).toContain("B invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0");
     expect(out).toMatch(/Memory cgroup out of memory: Killed process \d+ \(A\)/);
   });
 
   it("show memcg: memory.current, memory.max, memory.events (max: the rounds, oom), memory.stat, failcnt", () => {
-    const r = run([...memcgAtLimit(), "B: n = syscall read F buf 4K", "show memcg"]);
+    const r = runHolds([...memcgAtLimit(), "B: n = syscall read F buf 4K", "show memcg"]);
     // A's pages uncharged with its death: B's buffer page and F's page 0 remain
     expect(r.statements[9].output).toEqual([
       "memory.current 8192",
@@ -59,7 +56,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "memory.stat swapcached 0",
       "memory.failcnt 2",
     ]);
-    const none = run(["machine ram=64M", "show memcg"]);
+    const none = runScenario("machine ram=64M\nshow memcg\n");
     expect(none.statements[1].output.slice(0, 2)).toEqual(["memory.current 0", "memory.max max"]);
   });
 
@@ -67,7 +64,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // get_init_ra_size(1, 32) = 4 pages from 0: pages 0 and 1 are charged, page 2's charge
     // finds the limit (failcnt 1); the 2 new pages are locked until read_pages, so reclaim frees
     // nothing: 2 rounds, -ENOMEM, readahead stops; filemap_get_read_batch finds page 0
-    const r = run([
+    runHolds([
       ...memcgAtLimit(8180),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
@@ -79,14 +76,13 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect A.alive == 1",
       "expect meminfo.Cached == 8K",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("read(2) by the only task at the limit: its own OOM kill, 37 rounds, -ENOMEM, and it dies", () => {
     // readahead 2 rounds; filemap_create_folio 18, mem_cgroup_oom chooses B (SIGKILL pending),
     // nr_retries reset: 17 more, then passed_oom && task_is_dying: -ENOMEM
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    const r = runHolds([
+      MEMCG_8M,
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
@@ -97,15 +93,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect oom_kills == 1",
       "expect B.alive == 0",
     ]);
-    expect(r.failed).toBe(0);
     expect(r.statements[6].output.join("\n")).toContain("n = -12 (ENOMEM)");
   });
 
   it("write(2) by the only task at the limit: write_begin's full charge, its own OOM kill, 35 rounds, -ENOMEM", () => {
     // no readahead for a write: 18 rounds, mem_cgroup_oom chooses B, 17 more, -ENOMEM; nothing
     // written (generic_perform_write's first page), and the pending SIGKILL kills B
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
@@ -117,12 +112,11 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect B.alive == 0",
       "expect meminfo.Cached == 0",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("a file fault at the limit: the read-around refused (2 rounds), the page's FGP_CREAT charge OOM-kills A", () => {
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "file F size=1M",
       "spawn A",
       "spawn B",
@@ -137,15 +131,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect vmstat.pgmajfault == 1",
       "expect meminfo.Cached == 4K",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("a file of 64K folios: the folio's charge refused, then the 4K fallback's (2 + 2 rounds), then FGP_CREAT's 18", () => {
     // page_cache_ra_order: ra_alloc_folio's filemap_add_folio -ENOMEM ends it; do_page_cache_ra's
     // first 4K folio is refused too (readahead_gfp_mask both); __filemap_get_folio(FGP_CREAT) of
     // the faulting page charges a 4K folio fully: 18 rounds and the OOM kill of A
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "file F size=1M folio=64K",
       "spawn A",
       "spawn B",
@@ -159,12 +152,11 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect A.alive == 0",
       "expect meminfo.Cached == 4K",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("a shared anonymous page's charge (shmem_alloc_and_add_folio) at the limit: 18 rounds, then A is killed", () => {
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "spawn A",
       "spawn B",
       "B: s = mmap 1M shared",
@@ -177,14 +169,13 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect A.alive == 0",
       "expect byte(B, s) == 3",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("a huge tmpfs folio whose charge is refused falls back to 4K: THP_FILE_FALLBACK_CHARGE, shmem_fallback_charge", () => {
     // 1792 pages charged, 256 left: the PMD-size folio's 512 (GFP_TRANSHUGE_LIGHT, defrag=madvise
     // without MADV_HUGEPAGE) is refused at once, no reclaim; the file's 256 pages fit as 4K folios
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "spawn A",
       "A: a = mmap 7M",
       "A: write a 7M value=1",
@@ -200,12 +191,11 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect oom_kills == 0",
       "expect meminfo.Shmem == 1M",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("a huge shared anonymous folio refused its charge: the 4K fallback (shmem_enabled=always)", () => {
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    runHolds([
+      MEMCG_8M,
       "thp shmem_enabled=always",
       "spawn A",
       "A: a = mmap 7M",
@@ -218,14 +208,13 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect oom_kills == 0",
       "expect A.rss == 1793",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("shared anonymous memory written past the limit and read back from swap stays within memory.max", () => {
     // each new shmem page's charge reclaims (shmem to swap) at the limit, and so does each page
     // swap_cluster_readahead brings back (mem_cgroup_swapin_charge_folio): uncharged, the
     // read-back's clusters would take the page counter to 3.8M of its 2M
-    const r = run([
+    runHolds([
       "machine ram=64M memory_max=2M swap=64M overcommit=always",
       "spawn A",
       "A: s = mmap 4M shared",
@@ -237,16 +226,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "expect oom_kills == 0",
       "expect byte(A, s + 2M - 4K) == 1",
     ]);
-    expect(r.failed).toBe(0);
   });
 
   it("no limit: no charge fails, the huge tmpfs folio is had", () => {
-    const r = run([
+    runHolds([
       "machine ram=64M overcommit=always",
       "file T size=1M fs=tmpfs huge=always",
       "expect vmstat.thp_file_alloc == 1",
       "expect vmstat.memcg_failcnt == 0",
     ]);
-    expect(r.failed).toBe(0);
   });
 });

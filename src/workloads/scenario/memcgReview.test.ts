@@ -14,16 +14,14 @@ import { KernelImpl as Kernel } from "../../kernel/KernelImpl.ts";
 import { Gfp } from "../../kernel/mm/gfp.ts";
 import { PageKind } from "../../kernel/mm/PageDesc.ts";
 import { mmapArgs } from "../../kernel/mm/userMm.ts";
-import { runScenario } from "./session.ts";
-
-const run = (lines: string[]) => runScenario(`${lines.join("\n")}\n`);
+import { MEMCG_8M, runHolds } from "./testKit.ts";
 
 describe("memcg files and readahead's gfp (6.12)", () => {
   it("memory.stat: the swap cache is in swapcached, not in file (NR_FILE_PAGES is the node's there)", () => {
     // 256 anonymous pages paged out (MADV_PAGEOUT: written to swap, dropped from the swap cache);
     // reading the first back brings it and its swap readahead's pages into the swap cache: no
     // page-cache or shmem page anywhere, so memory.stat file is 0 whatever SwapCached is
-    const r = run([
+    const r = runHolds([
       "machine ram=64M memory_max=8M swap=64M overcommit=always",
       "spawn A",
       "A: a = mmap 1M",
@@ -34,7 +32,6 @@ describe("memcg files and readahead's gfp (6.12)", () => {
       "expect meminfo.SwapCached > 0",
       "show memcg",
     ]);
-    expect(r.failed).toBe(0);
     const out = r.statements[8].output;
     expect(out).toContain("memory.stat file 0");
     const sc = r.statements[8].output.find((l) => l.startsWith("memory.stat swapcached "));
@@ -45,7 +42,7 @@ describe("memcg files and readahead's gfp (6.12)", () => {
   it("memory.events oom_kill counts the whole machine's OOM kill of a task in the cgroup", () => {
     // 32M of RAM, memory.max 1G: A's 64M of anonymous memory, no swap, ends in the machine's OOM
     // (not the cgroup's: memory.events max and oom stay 0), which kills A: oom_kill 1
-    const r = run([
+    const r = runHolds([
       "machine ram=32M memory_max=1G overcommit=always",
       "spawn A",
       "A: a = mmap 64M",
@@ -54,7 +51,6 @@ describe("memcg files and readahead's gfp (6.12)", () => {
       "expect vmstat.memcg_oom_kills == 0",
       "show memcg",
     ]);
-    expect(r.failed).toBe(0);
     const out = r.statements[6].output;
     expect(out).toContain("memory.events max 0");
     expect(out).toContain("memory.events oom 0");
@@ -86,8 +82,8 @@ describe("memcg files and readahead's gfp (6.12)", () => {
   it("read(2) of a tmpfs hole charges nothing: shmem_get_folio(SGP_READ) leaves it a hole, zeros copied", () => {
     // A's buffer: 256 pages charged (memory.current 1M); the memfd grown to 1M by ftruncate holds
     // no page; reading all of it copies 1M of zeros over the buffer and adds no page: 1M still
-    const r = run([
-      "machine ram=64M memory_max=8M overcommit=always",
+    const r = runHolds([
+      MEMCG_8M,
       "spawn A",
       "A: buf = mmap 1M",
       "A: write buf 1M value=1",
@@ -101,7 +97,6 @@ describe("memcg files and readahead's gfp (6.12)", () => {
       "expect meminfo.Cached == 0",
       "show memcg",
     ]);
-    expect(r.failed).toBe(0);
     expect(r.statements[12].output).toContain("memory.current 1048576");
     expect(r.statements[12].output).toContain("memory.stat shmem 0");
   });
@@ -111,7 +106,7 @@ describe("memcg files and readahead's gfp (6.12)", () => {
     // shmem_swapin_folio's mem_cgroup_swapin_charge_folio runs try_charge_memcg to mem_cgroup_oom,
     // which chooses B itself (SIGKILL pending): the charge fails, shmem_file_read_iter returns
     // -ENOMEM (nothing copied) and B dies on its way back (before: a ModelBug in fileIo)
-    const r = run([
+    const r = runHolds([
       "machine ram=64M memory_max=8M swap=64M overcommit=always",
       "file T size=1M fs=tmpfs",
       "spawn B",
@@ -127,7 +122,6 @@ describe("memcg files and readahead's gfp (6.12)", () => {
       "expect oom_kills == 1",
       "expect memory.events.oom_kill == 1",
     ]);
-    expect(r.failed).toBe(0);
     expect(r.passed).toBe(5);
   });
 });

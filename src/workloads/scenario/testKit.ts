@@ -39,6 +39,19 @@ export function checkedMetrics(src: string): (name: string) => number {
   return (name) => Number(BigInt(r.metrics[name]));
 }
 
+/**
+ * Runs the scenario of `lines` and asserts that every expectation held (the failed ones listed
+ * in the assertion's message); the run, for what the test reads of its output.
+ */
+export function runHolds(lines: string[]): ReturnType<typeof runScenario> {
+  const r = runScenario(`${lines.join("\n")}\n`);
+  const failed = r.expectations
+    .filter((e) => !e.ok)
+    .map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+  expect(failed).toEqual([]);
+  return r;
+}
+
 /** A live session fed `text` line by line (line numbers from 1), to drive further through its kernel. */
 export function feedSession(text: string): Session {
   const s = new Session();
@@ -71,13 +84,16 @@ export function holds(scenario: string, what?: string): void {
   expect(expectationFailures(scenario), what).toEqual([]);
 }
 
+/** A 64M machine whose processes share one memory cgroup of 8M (memory_max), overcommit off the way. */
+export const MEMCG_8M = "machine ram=64M memory_max=8M overcommit=always";
+
 /**
  * A memory cgroup at its limit (memory_max=8M): file F on disk, B's one-page buffer and A's
  * `aKb` of anonymous memory (8188K: the 2048 pages full; less leaves room), no swap.
  */
 export function memcgAtLimit(aKb = 8188): string[] {
   return [
-    "machine ram=64M memory_max=8M overcommit=always",
+    MEMCG_8M,
     "file F size=1M",
     "spawn A",
     "spawn B",
