@@ -114,44 +114,33 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     ]);
   });
 
+  /** B's fault on page 128 of a mapping of F (folios of `folio`) while A's 8M fill the limit. */
+  const fileFault = (folio: string, rounds: number) => [
+    MEMCG_8M,
+    `file F size=1M folio=${folio}`,
+    "spawn A",
+    "spawn B",
+    "A: a = mmap 8M",
+    "A: write a 8M value=1",
+    "B: m = mmap 1M file=F",
+    "let r = vmstat.memcg_reclaims",
+    "B: read m + 512K 4K",
+    `expect vmstat.memcg_reclaims - r == ${rounds}`,
+    "expect oom_kills == 1",
+    "expect A.alive == 0",
+    "expect vmstat.pgmajfault == 1",
+    "expect meminfo.Cached == 4K",
+  ];
+
   it("a file fault at the limit: the read-around refused (2 rounds), the page's FGP_CREAT charge OOM-kills A", () => {
-    runHolds([
-      MEMCG_8M,
-      "file F size=1M",
-      "spawn A",
-      "spawn B",
-      "A: a = mmap 8M",
-      "A: write a 8M value=1",
-      "B: m = mmap 1M file=F",
-      "let r = vmstat.memcg_reclaims",
-      "B: read m + 512K 4K",
-      "expect vmstat.memcg_reclaims - r == 20",
-      "expect oom_kills == 1",
-      "expect A.alive == 0",
-      "expect vmstat.pgmajfault == 1",
-      "expect meminfo.Cached == 4K",
-    ]);
+    runHolds(fileFault("4K", 20));
   });
 
   it("a file of 64K folios: the folio's charge refused, then the 4K fallback's (2 + 2 rounds), then FGP_CREAT's 18", () => {
     // page_cache_ra_order: ra_alloc_folio's filemap_add_folio -ENOMEM ends it; do_page_cache_ra's
     // first 4K folio is refused too (readahead_gfp_mask both); __filemap_get_folio(FGP_CREAT) of
     // the faulting page charges a 4K folio fully: 18 rounds and the OOM kill of A
-    runHolds([
-      MEMCG_8M,
-      "file F size=1M folio=64K",
-      "spawn A",
-      "spawn B",
-      "A: a = mmap 8M",
-      "A: write a 8M value=1",
-      "B: m = mmap 1M file=F",
-      "let r = vmstat.memcg_reclaims",
-      "B: read m + 512K 4K",
-      "expect vmstat.memcg_reclaims - r == 22",
-      "expect oom_kills == 1",
-      "expect A.alive == 0",
-      "expect meminfo.Cached == 4K",
-    ]);
+    runHolds(fileFault("64K", 22));
   });
 
   it("a shared anonymous page's charge (shmem_alloc_and_add_folio) at the limit: 18 rounds, then A is killed", () => {
