@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its seven generators as commands (the generators
+ * `vmlab exercise` and its eight generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -10,18 +10,19 @@ import type {
   BuddyExerciseFlags,
   CacheExerciseFlags,
   FlushExerciseFlags,
+  IptExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
   TlbExerciseFlags,
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its seven generators. */
+/** Registers `vmlab exercise` and its eight generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tlb, policy, buddy, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tlb, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -77,6 +78,17 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("-n <n>", "operations", "10")
       .option("--frames <n>", "frames managed: a power of two from 16 to 1024", "64"),
   ).action(async (o: BuddyExerciseFlags) => write((await import("./index.ts")).runBuddyExercise(o)));
+
+  common(
+    exercise
+      .command("ipt")
+      .description(
+        "a hashed inverted page table (entries, hash anchor table, chains) and lookups and edits: slot, entries compared, address or fault",
+      )
+      .option("-n <n>", "steps (lookups and the OS's edits)", "10")
+      .option("--frames <n>", "frames, one IPT entry each (8..64)", "16")
+      .option("--spaces <n>", "address spaces (1..4)", "2"),
+  ).action(async (o: IptExerciseFlags) => write((await import("./index.ts")).runIptExercise(o)));
 
   common(
     exercise

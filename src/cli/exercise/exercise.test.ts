@@ -12,6 +12,7 @@ import {
   runBuddyExercise,
   runCacheExercise,
   runFlushExercise,
+  runIptExercise,
   runPolicyExercise,
   runScenarioExercise,
   runTlbExercise,
@@ -285,6 +286,20 @@ describe("vmlab exercise buddy", () => {
   });
 });
 
+describe("vmlab exercise ipt", () => {
+  it("prints the table and the steps, then with --solve one answer a step; the same seed gives the same problem", () => {
+    const r = vmlab(["exercise", "ipt", "-s", "9", "-n", "7", "--frames", "32", "--spaces", "3", "--solve"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [problem, answers] = r.stdout.split("\nAnswers:\n");
+    expect(runIptExercise({ seed: "9", n: "7", frames: "32", spaces: "3", solve: false }).trimEnd()).toBe(
+      problem.trimEnd(),
+    );
+    expect(problem).toContain("Machine: 32 page frames of 4 KiB (pfn 0 to 31), 3 address spaces");
+    expect(problem).toContain("HAT (32 slots");
+    expect(answers.trim().split("\n").length).toBe(7);
+  });
+});
+
 describe("vmlab exercise: flags", () => {
   it("refuses bad values with a message that names the flag", () => {
     const walk = { arch: "x86_64", seed: "1", n: "4", solve: false };
@@ -321,6 +336,14 @@ describe("vmlab exercise: flags", () => {
         /--frames must be an integer from 16 to 1024/,
       ],
       [() => runWalkExercise({ ...walk, out: "/nonexistent-dir/x.json" }), /--out: cannot write/],
+      [
+        () => runIptExercise({ seed: "1", n: "5", frames: "4", spaces: "2", solve: false }),
+        /--frames must be an integer from 8 to 64/,
+      ],
+      [
+        () => runIptExercise({ seed: "1", n: "5", frames: "16", spaces: "5", solve: false }),
+        /--spaces must be an integer from 1 to 4/,
+      ],
     ];
     for (const [f, msg] of cases) {
       expect(f).toThrow(InputError);
@@ -337,7 +360,7 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tlb", "policy", "buddy", "scenario", "flush"])
+    for (const c of ["walk", "tlb", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

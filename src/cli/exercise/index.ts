@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tlb|policy|buddy|scenario|flush|cache`: problems a teacher can hand
+ * `vmlab exercise walk|tlb|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -7,6 +7,7 @@
  */
 
 import { buddyProblem, generateBuddyExercise, solveBuddy } from "../../analysis/exercise/buddy.ts";
+import { generateIptExercise, iptProblem, solveIpt } from "../../analysis/exercise/ipt.ts";
 import {
   exercisePolicies,
   generatePolicyExercise,
@@ -152,6 +153,25 @@ export function runBuddyExercise(o: BuddyExerciseFlags): string {
     orderOfMemory: Math.log2(frames),
   });
   return emit(buddyProblem(ex), o.solve ? solveBuddy(ex).answers : null);
+}
+
+export interface IptExerciseFlags {
+  seed: string;
+  n: string;
+  frames: string;
+  spaces: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise ipt`. */
+export function runIptExercise(o: IptExerciseFlags): string {
+  const ex = generateIptExercise({
+    seed: seedOf(o.seed),
+    count: intFlag("-n", o.n, 1, 100),
+    frames: intFlag("--frames", o.frames, 8, 64),
+    spaces: intFlag("--spaces", o.spaces, 1, 4),
+  });
+  return emit(iptProblem(ex), o.solve ? solveIpt(ex).answers : null);
 }
 
 export interface ScenarioExerciseFlags {
