@@ -1,10 +1,11 @@
 /**
- * `vmlab exercise` and its eight generators as commands (the generators
+ * `vmlab exercise` and its nine generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
 import type { Command } from "commander";
 import { DEFAULT_EXERCISE_POLICIES } from "../../analysis/exercise/policy.ts";
+import { TABLES_EXERCISE_ARCHES } from "../../workloads/exercise/tables.ts";
 import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import type {
   BuddyExerciseFlags,
@@ -13,16 +14,17 @@ import type {
   IptExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
+  TablesExerciseFlags,
   TlbExerciseFlags,
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its eight generators. */
+/** Registers `vmlab exercise` and its nine generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tlb, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tables, tlb, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -40,6 +42,15 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("-n <n>", "accesses to ask about", "8")
       .option("--out <file>", "write the image there (else it is printed in the problem)"),
   ).action(async (o: WalkExerciseFlags) => write((await import("./index.ts")).runWalkExercise(o)));
+
+  common(
+    exercise
+      .command("tables")
+      .description(
+        "a process's regions on an architecture: how many page tables of each level, their bytes, with and without large pages",
+      )
+      .option("--arch <a>", `the architecture: ${TABLES_EXERCISE_ARCHES.join(", ")}`),
+  ).action(async (o: TablesExerciseFlags) => write((await import("./index.ts")).runTablesExercise(o)));
 
   common(
     exercise

@@ -15,6 +15,7 @@ import {
   runIptExercise,
   runPolicyExercise,
   runScenarioExercise,
+  runTablesExercise,
   runTlbExercise,
   runWalkExercise,
 } from "./index.ts";
@@ -286,6 +287,23 @@ describe("vmlab exercise buddy", () => {
   });
 });
 
+describe("vmlab exercise tables", () => {
+  it("prints the format and the regions, then with --solve three answers; --arch is required", () => {
+    const r = vmlab(["exercise", "tables", "--arch", "riscv-sv39", "-s", "2", "--solve"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [problem, answers] = r.stdout.split("\nAnswers:\n");
+    expect(runTablesExercise({ arch: "riscv-sv39", seed: "2", solve: false }).trimEnd()).toBe(
+      problem.trimEnd(),
+    );
+    expect(problem).toContain("3 levels from the root:");
+    expect(answers.trim().split("\n")).toHaveLength(3);
+    expect(answers).toMatch(/^1\. L2 1, L1 \d+, L0 \d+: \d+ tables, [\d,]+ bytes$/m);
+    const bad = vmlab(["exercise", "tables"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/give --arch \(x86_64, /);
+  });
+});
+
 describe("vmlab exercise ipt", () => {
   it("prints the table and the steps, then with --solve one answer a step; the same seed gives the same problem", () => {
     const r = vmlab(["exercise", "ipt", "-s", "9", "-n", "7", "--frames", "32", "--spaces", "3", "--solve"]);
@@ -360,7 +378,7 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tlb", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
+    for (const c of ["walk", "tables", "tlb", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

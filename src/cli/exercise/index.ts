@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tlb|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
+ * `vmlab exercise walk|tables|tlb|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -28,6 +28,12 @@ import {
   scenarioProblem,
   solveScenario,
 } from "../../workloads/exercise/scenario.ts";
+import {
+  generateTablesExercise,
+  solveTables,
+  TABLES_EXERCISE_ARCHES,
+  tablesProblem,
+} from "../../workloads/exercise/tables.ts";
 import {
   generateWalkExercise,
   solveWalk,
@@ -78,6 +84,19 @@ export function runWalkExercise(o: WalkExerciseFlags): string {
   }
   if (o.out !== undefined) writeWhole(o.out, `${ex.imageText}\n`, "--out");
   return emit(walkProblem(ex, o.out ?? null), o.solve ? solveWalk(ex).answers : null);
+}
+
+export interface TablesExerciseFlags {
+  arch?: string;
+  seed: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise tables`. */
+export function runTablesExercise(o: TablesExerciseFlags): string {
+  if (o.arch === undefined) throw new InputError(`give --arch (${TABLES_EXERCISE_ARCHES.join(", ")})`);
+  const ex = generateTablesExercise({ arch: o.arch, seed: seedOf(o.seed) });
+  return emit(tablesProblem(ex), o.solve ? solveTables(ex).answers : null);
 }
 
 export interface TlbExerciseFlags {
