@@ -36,6 +36,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: read ADDR [SIZE] | A: write ADDR [SIZE] [value=N] | A: exec ADDR
   A: open F | A: close F | A: n = syscall read|write F BUF SIZE [offset=N] | A: n = coredump | A: n = replay "trace.u64.gz" [limit=N]
   A: n = syscall process_vm_readv|process_vm_writev|proc_mem_read|proc_mem_write B LOCAL REMOTE SIZE
+  A: n = syscall process_madvise B ADDR SIZE [ADDR SIZE ...] cold|pageout|willneed|collapse
   kernel: k = kmalloc 64 | kernel: kfree k | kernel: v = vmalloc 16K | kernel: vfree v
   kernel: p = alloc_pages order=N | kernel: free_pages ADDR order=N
   kernel: read ADDR | kernel: write ADDR [value=N] | kernel: exec ADDR

@@ -209,6 +209,17 @@ export interface Kernel<C extends Mmu = Mmu> {
   wrpkru(task: TaskHandle, value: number): boolean;
   /** madvise (advice by name: `dontneed`, `pageout`, `guard_install`, ...); 0 or -errno. */
   madvise(task: TaskHandle, addr: bigint, length: bigint, advice: string): bigint;
+  /**
+   * process_madvise(2) by `caller` on `target`'s memory (`cold`, `pageout`, `willneed` or
+   * `collapse` over each range in turn): the bytes advised, or -errno (core/madvise.ts).
+   */
+  processMadvise(
+    caller: TaskHandle,
+    target: TaskHandle,
+    ranges: readonly { addr: bigint; len: bigint }[],
+    advice: string,
+    flags?: number,
+  ): bigint;
   /** mlock / mlock2(MLOCK_ONFAULT); 0 or -errno. */
   mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint;
   munlock(task: TaskHandle, addr: bigint, length: bigint): bigint;

@@ -336,6 +336,11 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return madvise.madvise(this, taskOf(task), addr, length, advice);
   }
 
+  processMadvise(c: TaskHandle, t: TaskHandle, r: madvise.MadviseRanges, a: string, f = 0): bigint {
+    this.linuxOnly("process_madvise");
+    return madvise.processMadvise(this, taskOf(c), taskOf(t), r, a, f);
+  }
+
   /** mlock / mlock2(MLOCK_ONFAULT): VM_LOCKED over the range, populated unless on fault. */
   mlock(task: TaskHandle, addr: bigint, length: bigint, onFault: boolean): bigint {
     this.linuxOnly("mlock");

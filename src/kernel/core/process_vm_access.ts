@@ -35,7 +35,7 @@ const PVM_MAX_USER_PAGES = 1024;
  * caller's own mm, the same uid, or CAP_SYS_PTRACE (uid 0).
  * Linux: kernel/ptrace.c __ptrace_may_access; kernel/fork.c mm_access
  */
-function ptraceMayAccess(caller: Task, target: Task): boolean {
+export function ptraceMayAccess(caller: Task, target: Task): boolean {
   return caller.mm === target.mm || caller.uid === target.uid || caller.uid === 0;
 }
 

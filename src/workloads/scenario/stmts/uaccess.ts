@@ -9,6 +9,7 @@ import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, kernelCpuOf, processOf, type Run } from "../runtime/context.ts";
 import { errnoName, faultSummary } from "../runtime/format.ts";
 import { REMOTE_CALLS, remoteSyscall } from "./gup.ts";
+import { processMadviseStmt } from "./pmadvise.ts";
 
 /** uaccess statements: the arguments after P, as the usage line names them */
 const UACCESS_ARGS: Record<string, string> = {
@@ -131,10 +132,11 @@ export function syscall(c: CompileContext, s: Stmt): Run {
   const call = args[0]?.ident;
   if (call === "fsync" || call === "fdatasync") return fsync(c, s);
   if (call != null && REMOTE_CALLS.has(call)) return remoteSyscall(c, s); // stmts/gup.ts
+  if (call === "process_madvise") return processMadviseStmt(c, s); // stmts/pmadvise.ts
   const o = c.opts(s, ["offset"]);
   if (call !== "read" && call !== "write")
     c.fail(
-      "syscall read|write FILE BUF SIZE [offset=N], syscall fsync|fdatasync FILE, or syscall process_vm_readv|process_vm_writev|proc_mem_read|proc_mem_write Q LOCAL REMOTE SIZE",
+      "syscall read|write FILE BUF SIZE [offset=N], syscall fsync|fdatasync FILE, syscall process_vm_readv|process_vm_writev|proc_mem_read|proc_mem_write Q LOCAL REMOTE SIZE, or syscall process_madvise Q ADDR SIZE [ADDR SIZE ...] ADVICE",
       args[0]?.pos ?? s.verbPos,
     );
   const fw = args[1];
