@@ -26,6 +26,7 @@ export const TOUR_NEXT = [
   "npx vmlab run examples/*/*.vm",
   "npx vmlab trace examples/tour/gzip-start.u64.gz --mrc",
   "npx vmlab walk --image examples/images/simple.json --va 0x400abc --cpl 3",
+  "npx vmlab exercise tables --arch arm64 -s 3 --solve",
   "npx vmlab repl",
 ];
 
