@@ -81,6 +81,13 @@ export interface Arch {
    */
   explainKernelFault(k: KernelCore, cpu: Mmu, va: bigint, code: number): string[];
   /**
+   * What the fault handler does with a user-mode fault `code` (x86 #PF error code, arm64 ESR) on
+   * a kernel address, in words, where it never looks for a VMA (x86's handle_page_fault:
+   * do_kern_addr_fault; arm64's do_translation_fault on a TTBR1 address: do_bad_area); undefined
+   * where the user path's find_vma finds none (arm64's do_page_fault for other aborts, RISC-V).
+   */
+  explainUserKernelAddr?(code: number): string | undefined;
+  /**
    * The instruction that opens (x86 STAC: RFLAGS.AC = 1; ARM64: PSTATE.PAN = 0)
    * or closes (CLAC; PAN = 1) plain kernel access to user pages, on its own
    * (the scenario language's `kernel: stac|clac|pan on|off`)

@@ -137,3 +137,35 @@ describe("explain prints each entry as wide as its table holds it (two hex digit
     expect(step(8)).toBe("cpu0   walk PD [735] entry @0x1800b7c = 0x0000000001801067");
   });
 });
+
+describe("explain of a user access to a kernel address", () => {
+  const run = (arch: string, va: string) =>
+    runScenario(`machine arch=${arch} ram=64M\nspawn A\nexplain A ${va} read\nA: read ${va}\n`).statements;
+
+  it.each([
+    ["x86_64", "0xffff888000100000"],
+    ["i386", "0xc0100000"],
+  ])("%s: do_kern_addr_fault signals without a VMA lookup, and the read gets that signal", (arch, va) => {
+    const [, , explain, read] = run(arch, va);
+    const text = explain.output.join(" ");
+    expect(text).toMatch(/do_kern_addr_fault: a kernel address .*from user mode: no VMA is\s+looked up/);
+    expect(text).not.toMatch(/no VMA covers/);
+    expect(read.output.join(" ")).toMatch(/SIGSEGV \(SEGV_MAPERR\)/);
+  });
+
+  it("arm64: a translation fault is do_bad_area's (no VMA lookup); a permission fault do_page_fault's, whose find_vma finds none", () => {
+    const [, , unmapped, read] = run("arm64", "0xffff800090000000");
+    expect(unmapped.output.join(" ")).toMatch(/do_translation_fault: a TTBR1 address, from EL0: do_bad_area/);
+    expect(read.output.join(" ")).toMatch(/SIGSEGV \(SEGV_MAPERR\)/);
+    // the linear map: present, EL0 may not read it (AP[1] = 0): a permission fault
+    const [, , linear] = run("arm64", "0xffff000000100000");
+    expect(linear.output.join(" ")).toMatch(
+      /permission fault[\s\S]*no VMA covers the address: SIGSEGV, si_code SEGV_MAPERR/,
+    );
+  });
+
+  it("riscv-sv39: handle_page_fault looks for a VMA for any user-mode address: the generic words", () => {
+    const [, , explain] = run("riscv-sv39", "0xffffffd800000000");
+    expect(explain.output.join(" ")).toMatch(/no VMA covers the address/);
+  });
+});

@@ -178,6 +178,11 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     out.push(...k.os.explainUserFault(k, t, va, access));
     return out;
   }
+  const kernelAddr = k.va.isKernel(va) ? k.arch.explainUserKernelAddr?.(verdict.errorCode) : undefined;
+  if (kernelAddr !== undefined) {
+    out.push(`  ${kernelAddr}`);
+    return out;
+  }
   let vma = mm.findVma(vpn);
   if (vma !== null && vma.vmStart > vpn) {
     if (vma.vmFlags & VmFlag.GROWSDOWN)

@@ -31,7 +31,15 @@ import {
   RESERVED_PG_DIR_PFN,
 } from "./init.ts";
 import { ARM64_LAYOUT, directPa, directVa } from "./layout.ts";
-import { arm64Cpus, bug, explainKernelFault, kernelAccess, uaccessFault, userFault } from "./memAbort.ts";
+import {
+  arm64Cpus,
+  bug,
+  explainKernelFault,
+  explainUserKernelAddr,
+  kernelAccess,
+  uaccessFault,
+  userFault,
+} from "./memAbort.ts";
 import { Arm64Tlb } from "./mmuContext.ts";
 import { Arm64Pgtable } from "./pgtable.ts";
 import { arm64ClearReported, arm64CopyReported } from "./usercopy.ts";
@@ -99,6 +107,7 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     bug,
     uaccessFault,
     explainKernelFault,
+    explainUserKernelAddr,
     // uaccess=ldtr (Linux 5.11+): LDTR/STTR, PAN stays set, user_access_begin/end change nothing.
     // uaccess=pan-toggle (before 5.11): uaccess_enable_privileged clears PSTATE.PAN around
     // the copy's ordinary loads and stores, uaccess_disable_privileged sets it again

@@ -278,6 +278,18 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
 }
 
 /**
+ * An EL0 abort on a TTBR1 address: a translation fault goes to do_translation_fault, which
+ * passes only TTBR0 addresses to do_page_fault and gives the rest to do_bad_area (no VMA is
+ * looked up); other aborts (access flag, permission) reach do_page_fault, whose find_vma finds
+ * none (undefined: the generic words). Linux: arch/arm64/mm/fault.c do_translation_fault, do_bad_area
+ */
+export function explainUserKernelAddr(esr: number): string | undefined {
+  return esrFscIsTranslationFault(esr)
+    ? "do_translation_fault: a TTBR1 address, from EL0: do_bad_area, no VMA is looked up: SIGSEGV, si_code SEGV_MAPERR"
+    : undefined;
+}
+
+/**
  * `explain kernel`: what do_mem_abort would make of the abort `esr` that a
  * plain EL1 access to `va` takes on `cpu` (no exception-table entry),
  * changing nothing.

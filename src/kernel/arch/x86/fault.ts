@@ -250,6 +250,16 @@ function pageFaultOops(
 }
 
 /**
+ * A user-mode fault on a kernel address: handle_page_fault sends every address
+ * fault_in_kernel_space() accepts to do_kern_addr_fault, whatever the mode;
+ * with X86_PF_USER there is no vmalloc fault and no spurious-fault check, and
+ * bad_area_nosemaphore signals at once. Linux: arch/x86/mm/fault.c
+ * handle_page_fault, do_kern_addr_fault, __bad_area_nosemaphore
+ */
+export const EXPLAIN_USER_KERNEL_ADDR =
+  "do_kern_addr_fault: a kernel address (fault_in_kernel_space), from user mode: no VMA is looked up; bad_area_nosemaphore: SIGSEGV, si_code SEGV_MAPERR";
+
+/**
  * `explain kernel`: what handle_page_fault would make of the #PF `code`
  * that a plain supervisor access to `va` takes on `cpu` (no exception-table
  * entry), changing nothing. Linux: arch/x86/mm/fault.c do_kern_addr_fault,

@@ -12,6 +12,7 @@ import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr32 } from "../../core/vaddr.ts";
 import type { ZoneLayout } from "../../mm/buddy.ts";
 import { bug } from "./dumpstack.ts";
+import { EXPLAIN_USER_KERNEL_ADDR } from "./fault.ts";
 import {
   explainKernelFault32,
   type Fault32Config,
@@ -110,6 +111,7 @@ export function i386Arch(cfg: ResolvedKernelConfig): I386Arch {
     bug,
     uaccessFault: uaccessFault32,
     explainKernelFault: (k, cpu, v, code) => explainKernelFault32(k, fault, cpu, v, code),
+    explainUserKernelAddr: () => EXPLAIN_USER_KERNEL_ADDR,
     // eager (5.8+): arch_sync_kernel_mappings; lazy: the PDE waits for vmalloc_fault; PAE: the kernel PMD is
     // shared, but for PTI's (SHARED_KERNEL_PMD false: each PGD has its own copy)
     syncKernelMappings: (pae && !pti) || fault.lazy ? undefined : syncKernelMappings32,

@@ -13,7 +13,13 @@ import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import { x86Cpu, x86Cpus } from "./cpu.ts";
 import { bug } from "./dumpstack.ts";
-import { explainKernelFault, kernelAccess, uaccessFault, userFault } from "./fault.ts";
+import {
+  EXPLAIN_USER_KERNEL_ADDR,
+  explainKernelFault,
+  kernelAccess,
+  uaccessFault,
+  userFault,
+} from "./fault.ts";
 import { HashMmu, HashPgtable, HashTlb, linuxPte } from "./hash.ts";
 import {
   cpuInit,
@@ -80,6 +86,7 @@ export function x86Arch(cfg: ResolvedKernelConfig): Arch {
     bug,
     uaccessFault,
     explainKernelFault,
+    explainUserKernelAddr: () => EXPLAIN_USER_KERNEL_ADDR,
     // user_access_begin / user_access_end: STAC and CLAC (RFLAGS.AC lifts SMAP)
     userAccessWindow: (cpu: Mmu, open: boolean) => (open ? x86Cpu(cpu).stac() : x86Cpu(cpu).clac()),
     userAccessWindowNames: ["stac", "clac"],
