@@ -23,12 +23,15 @@ import type { Task } from "./task.ts";
  * pages), which in vmlab is every page on the LRU lists (the swap cache's and the page cache's
  * included), plus those still waiting in a per-CPU LRU add batch (order-0 folios only: a large
  * folio moves its batch at once) and the new mlocked folios waiting in an mlock batch for the
- * unevictable list. Kernel memory (slab, page tables), which cgroup v2 charges too, is left out.
- * Linux: mm/memcontrol.c mem_cgroup_charge, page_counter_read(&memcg->memory)
+ * unevictable list; and the kernel memory charged with __GFP_ACCOUNT (MEMCG_KMEM): the user page
+ * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem). Slab, kernel stacks and the PGD,
+ * which cgroup v2 charges too, are left out.
+ * Linux: mm/memcontrol.c mem_cgroup_charge, __memcg_kmem_charge_page, page_counter_read(&memcg->memory)
  */
 function userMemoryUsed(k: KernelCore): number {
   const v = k.vmscan;
-  let n = v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending();
+  let n =
+    v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending() + k.buddy.memcgKmem;
   const m = v.fbatches.mlock;
   if (m.total > 0)
     for (let c = 0; c < m.nrCpus; c++)
@@ -47,6 +50,23 @@ function userMemoryUsed(k: KernelCore): number {
  */
 export function chargeUserPage(k: KernelCore): boolean {
   return tryChargeMemcg(k, 1, Gfp.KERNEL);
+}
+
+/**
+ * The charge of a user page table just allocated at `pfn` (pte_alloc_one, pmd_alloc_one,
+ * __pud_alloc_one and preallocate_pmds allocate with GFP_PGTABLE_USER, whose __GFP_ACCOUNT makes
+ * __alloc_pages charge the page to current's memory cgroup: __memcg_kmem_charge_page ->
+ * obj_cgroup_charge_pages -> try_charge_memcg, with the allocation's gfp: it reclaims and may end
+ * in mem_cgroup_oom like a user page's). Charged, it counts in MEMCG_KMEM (memory.stat kernel) and,
+ * `pagetable` (pagetable_pte_ctor, _pmd_ctor, _pud_ctor), NR_PAGETABLE (memory.stat pagetables);
+ * refused, the caller frees it and fails (__pte_alloc's -ENOMEM: VM_FAULT_OOM). The page's free
+ * uncharges it (buddy.ts free: __memcg_kmem_uncharge_page).
+ * Linux: mm/page_alloc.c __alloc_pages_noprof, mm/memcontrol.c __memcg_kmem_charge_page
+ */
+export function chargePageTable(k: KernelCore, pfn: number, pagetable: boolean): boolean {
+  if (!tryChargeMemcg(k, 1, Gfp.PGTABLE_USER)) return false;
+  k.buddy.memcgKmemCharge(pfn, pagetable);
+  return true;
 }
 
 /**
@@ -176,11 +196,12 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
     // still returns true: the charge retries MAX_RECLAIM_RETRIES more times before the -ENOMEM
     // above. None to kill: -ENOMEM at once (the fault's VM_FAULT_OOM, retried: pagefault_out_of_memory)
     memcgEvents(k).oom++; // mem_cgroup_oom: memcg_memory_event(memcg, MEMCG_OOM)
-    const killed = outOfMemory(k, 31 - Math.clz32(nr), {
-      limit,
-      usage: userMemoryUsed(k),
-      failcnt: k.vmscan.reclaimCtx.memcgFailcnt,
-    });
+    const killed = outOfMemory(
+      k,
+      31 - Math.clz32(nr),
+      { limit, usage: userMemoryUsed(k), failcnt: k.vmscan.reclaimCtx.memcgFailcnt },
+      gfp,
+    );
     if (!killed && !(k.faultingMm !== null && oomCurrent(k).oomKilled)) return false;
     passedOom = true;
     retries = MAX_RECLAIM_RETRIES;

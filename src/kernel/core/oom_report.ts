@@ -50,10 +50,12 @@ export function oomCurrent(k: KernelCore): Task {
  * (GFP_HIGHUSER_MOVABLE, and vma_alloc_folio / filemap_alloc_folio add
  * __GFP_COMP), else GFP_KERNEL. A memory cgroup's OOM has the charge's mask:
  * GFP_KERNEL, as folio_prealloc and mem_cgroup_swapin_charge_folio charge an
- * anonymous page (mm/memory.c, mm/memcontrol.c).
+ * anonymous page (mm/memory.c, mm/memcontrol.c); a page table's, GFP_PGTABLE_USER
+ * (__memcg_kmem_charge_page passes the allocation's mask on).
  */
 function gfpText(gfp: number, memcg: boolean): string {
   if (!memcg && gfp & Gfp.MOVABLE) return "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)";
+  if (memcg && gfp & Gfp.ACCOUNT) return "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)";
   return "0xcc0(GFP_KERNEL)";
 }
 
