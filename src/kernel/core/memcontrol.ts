@@ -96,6 +96,13 @@ export function chargeHugePage(
 export interface MemcgEvents {
   max: number;
   oom: number;
+  /**
+   * memory.peak: the page counter's watermark, the highest usage a charge left it at
+   * (page_counter_try_charge and page_counter_charge raise it; vmlab has no charge stock, so
+   * without Linux's batch of 64 pages charged ahead).
+   * Linux: mm/page_counter.c page_counter_try_charge, mm/memcontrol.c memory_peak_show
+   */
+  watermark: number;
 }
 
 const events = new WeakMap<KernelCore, MemcgEvents>();
@@ -104,7 +111,7 @@ const events = new WeakMap<KernelCore, MemcgEvents>();
 export function memcgEvents(k: KernelCore): MemcgEvents {
   let e = events.get(k);
   if (e === undefined) {
-    e = { max: 0, oom: 0 };
+    e = { max: 0, oom: 0, watermark: 0 };
     events.set(k, e);
   }
   return e;
@@ -135,7 +142,7 @@ export function memcgSyscallTask(k: KernelCore, task: Task | null): void {
  */
 export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return true;
+  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
   if (k.faultingMm !== null) return tryChargeMemcg(k, nr, gfp);
   const cur = syscallTasks.get(k) ?? null;
   if (cur === null || !cur.alive || cur.mm === null) return tryChargeMemcg(k, nr, gfp);
@@ -163,21 +170,21 @@ export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
  */
 function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return true;
-  if (k.reclaiming) return nr === 1;
+  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
+  if (k.reclaiming) return nr === 1 && charged(k, userMemoryUsed(k) + nr);
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
   let passedOom = false;
   let drained = false;
   for (;;) {
-    if (userMemoryUsed(k) + nr <= limit) return true; // page_counter_try_charge
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // page_counter_try_charge
     if (!failed) k.vmscan.reclaimCtx.memcgFailcnt++; // the counter's failcnt, once per charge here
     failed = true;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) return false; // !gfpflags_allow_blocking(gfp_mask): nomem
     k.vmscan.reclaimCtx.cgroupReclaims++;
     memcgEvents(k).max++; // memcg_memory_event(mem_over_limit, MEMCG_MAX)
     const got = memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
-    if (userMemoryUsed(k) + nr <= limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // mem_cgroup_margin(mem_over_limit) >= nr_pages
     // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
     // per-CPU stock, so the drain frees nothing: it is one more reclaim round, as in Linux)
     if (!drained) {
@@ -206,4 +213,11 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
     passedOom = true;
     retries = MAX_RECLAIM_RETRIES;
   }
+}
+
+/** A charge made: the counter's usage is `usage` pages; its watermark (memory.peak) follows. */
+function charged(k: KernelCore, usage: number): true {
+  const e = memcgEvents(k);
+  if (usage > e.watermark) e.watermark = usage;
+  return true;
 }

@@ -16,6 +16,8 @@ export interface MemcgInfo {
   current: number;
   /** memory.max in bytes, null for "max" (no limit) */
   max: number | null;
+  /** memory.peak in bytes: the highest memory.current a charge reached */
+  peak: number;
   /** memory.events: low, high, max, oom, oom_kill, oom_group_kill */
   events: Record<string, number>;
   /** memory.stat, in memory_stat_format's order (memcgStat) */
@@ -31,6 +33,9 @@ export function memcgInfo(k: KernelCore): MemcgInfo {
   return {
     current: memcgUsage(k) * 4096,
     max: limit === null || limit === undefined ? null : limit * 4096,
+    // without memory_max the fault's fast paths (anon_fault.ts doAnonymousRun, faultfold.ts)
+    // charge nothing, so the watermark misses their pages: at least the usage now
+    peak: Math.max(e.watermark, memcgUsage(k)) * 4096,
     // memory.low and memory.high are not modelled (0 and max): their events stay 0. oom_kill counts
     // every OOM kill of a task in the cgroup, the whole machine's OOM's too (__oom_kill_process:
     // memcg_memory_event_mm(mm, MEMCG_OOM_KILL)): every process is in vmlab's one cgroup, so all
@@ -140,7 +145,7 @@ const MEMCG_THP_EVENTS = ["thp_fault_alloc", "thp_collapse_alloc", "thp_swpout",
 
 /** One line a value, the file's name first: `memory.events max 20`. */
 export function formatMemcg(m: MemcgInfo): string[] {
-  const out = [`memory.current ${m.current}`, `memory.max ${m.max ?? "max"}`];
+  const out = [`memory.current ${m.current}`, `memory.max ${m.max ?? "max"}`, `memory.peak ${m.peak}`];
   for (const [key, n] of Object.entries(m.events)) out.push(`memory.events ${key} ${n}`);
   for (const [key, n] of Object.entries(m.stat)) out.push(`memory.stat ${key} ${n}`);
   out.push(`memory.failcnt ${m.failcnt}`);

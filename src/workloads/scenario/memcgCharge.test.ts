@@ -43,9 +43,10 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // A's pages and page tables uncharged with its death: B's buffer page, its 3 page tables
     // (PUD, PMD, PTE: MEMCG_KMEM and NR_PAGETABLE) and F's page 0 remain
     const out = r.statements[9].output;
-    expect(out.slice(0, 15)).toEqual([
+    expect(out.slice(0, 16)).toEqual([
       "memory.current 20480",
       "memory.max 8388608",
+      "memory.peak 8388608", // the 2048 pages A's last fault charged
       "memory.events low 0",
       "memory.events high 0",
       "memory.events max 20",

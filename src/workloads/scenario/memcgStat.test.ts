@@ -120,4 +120,25 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
       "expect memory.current <= 8M",
     ]);
   });
+
+  it("memory.peak is the highest usage a charge reached: it stays when the pages go", () => {
+    // A's 1M: 256 pages and PUD, PMD, PTE table; munmap frees the pages and the PTE table, the
+    // PUD and PMD tables stay (free_pgtables' ceiling: the stack's VMA above is under them):
+    // memory.current 8K, the watermark 259 pages
+    runHolds([
+      MEMCG_8M,
+      "spawn A",
+      "A: a = mmap 1M",
+      "expect memory.peak == 0",
+      "A: write a 1M value=1",
+      "expect memory.peak == 1M + 12K",
+      "A: munmap a 1M",
+      "expect memory.current == 8K",
+      "expect memory.stat.pagetables == 8K",
+      "expect memory.peak == 1M + 12K",
+      "A: b = mmap 512K",
+      "A: write b 512K value=1",
+      "expect memory.peak == 1M + 12K",
+    ]);
+  });
 });
