@@ -59,6 +59,17 @@ function gfpText(gfp: number, memcg: boolean): string {
   return "0xcc0(GFP_KERNEL)";
 }
 
+/**
+ * memory_stat_format's lines for the cgroup OOM report (view/memcg_stat.ts registers them: the
+ * view reads meminfo's and vmstat's counters, which core may not import).
+ */
+let memcgStatLines: ((k: KernelCore) => string[]) | null = null;
+
+/** Registers the function that makes memory.stat's lines (view/memcg_stat.ts, at its load). */
+export function setMemcgStatLines(f: (k: KernelCore) => string[]): void {
+  memcgStatLines = f;
+}
+
 /** One process a line: the first task of each live mm (for_each_process with find_lock_task_mm) that oom_unkillable_task spares not. */
 function processes(k: KernelCore): Task[] {
   const seen = new Set<MmStruct>();
@@ -94,7 +105,10 @@ export function dumpHeader(k: KernelCore, order: number, gfp: number, memcg: Mem
     lines.push(
       `memory: usage ${kb(memcg.usage)}kB, limit ${kb(memcg.limit)}kB, failcnt ${memcg.failcnt}`,
       `swap: usage ${kb(swapUsed)}kB, limit ${PAGE_COUNTER_MAX_KB}kB, failcnt 0`,
+      // mem_cgroup_print_oom_meminfo: pr_cont_cgroup_path, then memory_stat_format's lines
+      "Memory cgroup stats for /:",
     );
+    if (memcgStatLines !== null) lines.push(...memcgStatLines(k));
   } else {
     lines.push(
       "Mem-Info:",

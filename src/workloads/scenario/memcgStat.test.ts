@@ -67,9 +67,21 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
       "expect memory.stat.pagetables == 12K",
       "expect memory.current == 16K",
     ]);
-    expect(r.statements.map((s) => s.output.join("\n")).join("\n")).toContain(
+    const report = r.statements.flatMap((s) => s.output);
+    expect(report.join("\n")).toContain(
       "B invoked oom-killer: gfp_mask=0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0",
     );
+    // mem_cgroup_print_oom_meminfo: memory_stat_format's lines after the counters: A's 2038 and
+    // B's 1 anonymous pages, their 9 page tables
+    const at = report.indexOf("Memory cgroup stats for /:");
+    expect(report[at - 2]).toBe("memory: usage 8192kB, limit 8192kB, failcnt 1");
+    expect(report.slice(at + 1, at + 6)).toEqual([
+      `anon ${2039 * 4096}`,
+      "file 0",
+      `kernel ${9 * 4096}`,
+      "kernel_stack 0",
+      `pagetables ${9 * 4096}`,
+    ]);
   });
 
   it("prints memory_stat_format's lines in 6.12's order", () => {
