@@ -23,12 +23,15 @@ import type { Task } from "./task.ts";
  * pages), which in vmlab is every page on the LRU lists (the swap cache's and the page cache's
  * included), plus those still waiting in a per-CPU LRU add batch (order-0 folios only: a large
  * folio moves its batch at once) and the new mlocked folios waiting in an mlock batch for the
- * unevictable list. Kernel memory (slab, page tables), which cgroup v2 charges too, is left out.
- * Linux: mm/memcontrol.c mem_cgroup_charge, page_counter_read(&memcg->memory)
+ * unevictable list; and the kernel memory charged with __GFP_ACCOUNT (MEMCG_KMEM): the user page
+ * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem). Slab, kernel stacks and the PGD,
+ * which cgroup v2 charges too, are left out.
+ * Linux: mm/memcontrol.c mem_cgroup_charge, __memcg_kmem_charge_page, page_counter_read(&memcg->memory)
  */
 function userMemoryUsed(k: KernelCore): number {
   const v = k.vmscan;
-  let n = v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending();
+  let n =
+    v.size[1] + v.size[2] + v.size[3] + v.size[4] + v.size[5] + v.fbatches.pending() + k.buddy.memcgKmem;
   const m = v.fbatches.mlock;
   if (m.total > 0)
     for (let c = 0; c < m.nrCpus; c++)
@@ -47,6 +50,23 @@ function userMemoryUsed(k: KernelCore): number {
  */
 export function chargeUserPage(k: KernelCore): boolean {
   return tryChargeMemcg(k, 1, Gfp.KERNEL);
+}
+
+/**
+ * The charge of a user page table just allocated at `pfn` (pte_alloc_one, pmd_alloc_one,
+ * __pud_alloc_one and preallocate_pmds allocate with GFP_PGTABLE_USER, whose __GFP_ACCOUNT makes
+ * __alloc_pages charge the page to current's memory cgroup: __memcg_kmem_charge_page ->
+ * obj_cgroup_charge_pages -> try_charge_memcg, with the allocation's gfp: it reclaims and may end
+ * in mem_cgroup_oom like a user page's). Charged, it counts in MEMCG_KMEM (memory.stat kernel) and,
+ * `pagetable` (pagetable_pte_ctor, _pmd_ctor, _pud_ctor), NR_PAGETABLE (memory.stat pagetables);
+ * refused, the caller frees it and fails (__pte_alloc's -ENOMEM: VM_FAULT_OOM). The page's free
+ * uncharges it (buddy.ts free: __memcg_kmem_uncharge_page).
+ * Linux: mm/page_alloc.c __alloc_pages_noprof, mm/memcontrol.c __memcg_kmem_charge_page
+ */
+export function chargePageTable(k: KernelCore, pfn: number, pagetable: boolean): boolean {
+  if (!tryChargeMemcg(k, 1, Gfp.PGTABLE_USER)) return false;
+  k.buddy.memcgKmemCharge(pfn, pagetable);
+  return true;
 }
 
 /**
@@ -76,6 +96,13 @@ export function chargeHugePage(
 export interface MemcgEvents {
   max: number;
   oom: number;
+  /**
+   * memory.peak: the page counter's watermark, the highest usage a charge left it at
+   * (page_counter_try_charge and page_counter_charge raise it; vmlab has no charge stock, so
+   * without Linux's batch of 64 pages charged ahead).
+   * Linux: mm/page_counter.c page_counter_try_charge, mm/memcontrol.c memory_peak_show
+   */
+  watermark: number;
 }
 
 const events = new WeakMap<KernelCore, MemcgEvents>();
@@ -84,7 +111,7 @@ const events = new WeakMap<KernelCore, MemcgEvents>();
 export function memcgEvents(k: KernelCore): MemcgEvents {
   let e = events.get(k);
   if (e === undefined) {
-    e = { max: 0, oom: 0 };
+    e = { max: 0, oom: 0, watermark: 0 };
     events.set(k, e);
   }
   return e;
@@ -115,7 +142,7 @@ export function memcgSyscallTask(k: KernelCore, task: Task | null): void {
  */
 export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return true;
+  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
   if (k.faultingMm !== null) return tryChargeMemcg(k, nr, gfp);
   const cur = syscallTasks.get(k) ?? null;
   if (cur === null || !cur.alive || cur.mm === null) return tryChargeMemcg(k, nr, gfp);
@@ -143,21 +170,21 @@ export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
  */
 function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return true;
-  if (k.reclaiming) return nr === 1;
+  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
+  if (k.reclaiming) return nr === 1 && charged(k, userMemoryUsed(k) + nr);
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
   let passedOom = false;
   let drained = false;
   for (;;) {
-    if (userMemoryUsed(k) + nr <= limit) return true; // page_counter_try_charge
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // page_counter_try_charge
     if (!failed) k.vmscan.reclaimCtx.memcgFailcnt++; // the counter's failcnt, once per charge here
     failed = true;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) return false; // !gfpflags_allow_blocking(gfp_mask): nomem
     k.vmscan.reclaimCtx.cgroupReclaims++;
     memcgEvents(k).max++; // memcg_memory_event(mem_over_limit, MEMCG_MAX)
     const got = memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
-    if (userMemoryUsed(k) + nr <= limit) return true; // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // mem_cgroup_margin(mem_over_limit) >= nr_pages
     // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
     // per-CPU stock, so the drain frees nothing: it is one more reclaim round, as in Linux)
     if (!drained) {
@@ -176,13 +203,21 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
     // still returns true: the charge retries MAX_RECLAIM_RETRIES more times before the -ENOMEM
     // above. None to kill: -ENOMEM at once (the fault's VM_FAULT_OOM, retried: pagefault_out_of_memory)
     memcgEvents(k).oom++; // mem_cgroup_oom: memcg_memory_event(memcg, MEMCG_OOM)
-    const killed = outOfMemory(k, 31 - Math.clz32(nr), {
-      limit,
-      usage: userMemoryUsed(k),
-      failcnt: k.vmscan.reclaimCtx.memcgFailcnt,
-    });
+    const killed = outOfMemory(
+      k,
+      31 - Math.clz32(nr),
+      { limit, usage: userMemoryUsed(k), failcnt: k.vmscan.reclaimCtx.memcgFailcnt },
+      gfp,
+    );
     if (!killed && !(k.faultingMm !== null && oomCurrent(k).oomKilled)) return false;
     passedOom = true;
     retries = MAX_RECLAIM_RETRIES;
   }
+}
+
+/** A charge made: the counter's usage is `usage` pages; its watermark (memory.peak) follows. */
+function charged(k: KernelCore, usage: number): true {
+  const e = memcgEvents(k);
+  if (usage > e.watermark) e.watermark = usage;
+  return true;
 }

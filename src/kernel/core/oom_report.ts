@@ -50,11 +50,24 @@ export function oomCurrent(k: KernelCore): Task {
  * (GFP_HIGHUSER_MOVABLE, and vma_alloc_folio / filemap_alloc_folio add
  * __GFP_COMP), else GFP_KERNEL. A memory cgroup's OOM has the charge's mask:
  * GFP_KERNEL, as folio_prealloc and mem_cgroup_swapin_charge_folio charge an
- * anonymous page (mm/memory.c, mm/memcontrol.c).
+ * anonymous page (mm/memory.c, mm/memcontrol.c); a page table's, GFP_PGTABLE_USER
+ * (__memcg_kmem_charge_page passes the allocation's mask on).
  */
 function gfpText(gfp: number, memcg: boolean): string {
   if (!memcg && gfp & Gfp.MOVABLE) return "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)";
+  if (memcg && gfp & Gfp.ACCOUNT) return "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)";
   return "0xcc0(GFP_KERNEL)";
+}
+
+/**
+ * memory_stat_format's lines for the cgroup OOM report (view/memcg_stat.ts registers them: the
+ * view reads meminfo's and vmstat's counters, which core may not import).
+ */
+let memcgStatLines: ((k: KernelCore) => string[]) | null = null;
+
+/** Registers the function that makes memory.stat's lines (view/memcg_stat.ts, at its load). */
+export function setMemcgStatLines(f: (k: KernelCore) => string[]): void {
+  memcgStatLines = f;
 }
 
 /** One process a line: the first task of each live mm (for_each_process with find_lock_task_mm) that oom_unkillable_task spares not. */
@@ -92,7 +105,10 @@ export function dumpHeader(k: KernelCore, order: number, gfp: number, memcg: Mem
     lines.push(
       `memory: usage ${kb(memcg.usage)}kB, limit ${kb(memcg.limit)}kB, failcnt ${memcg.failcnt}`,
       `swap: usage ${kb(swapUsed)}kB, limit ${PAGE_COUNTER_MAX_KB}kB, failcnt 0`,
+      // mem_cgroup_print_oom_meminfo: pr_cont_cgroup_path, then memory_stat_format's lines
+      "Memory cgroup stats for /:",
     );
+    if (memcgStatLines !== null) lines.push(...memcgStatLines(k));
   } else {
     lines.push(
       "Mem-Info:",

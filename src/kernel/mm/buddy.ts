@@ -652,6 +652,7 @@ export class BuddyAllocator implements FreeAreas {
    */
   free(pfn: number, order: number): FreeError | null {
     const p = this.pages;
+    const md = this.memcgKmemData;
     if (!Number.isInteger(pfn) || pfn < 0 || pfn >= p.nrFrames) return "out-of-range";
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return "wrong-order";
     if ((pfn & ((1 << order) - 1)) !== 0) return "misaligned"; // an integer below 2^31 here: no division
@@ -665,6 +666,7 @@ export class BuddyAllocator implements FreeAreas {
       return "not-allocated";
     }
     if (p.order[pfn] !== order) return p.order[pfn] < 0 ? "not-allocated" : "wrong-order";
+    if (md !== null && md[pfn] !== 0) this.memcgKmemUncharge(pfn, order);
     for (let i = pfn; i < pfn + (1 << order); i++) {
       p.refcount[i] = 0;
       p.flags[i] = 0;
@@ -679,6 +681,33 @@ export class BuddyAllocator implements FreeAreas {
       this.pcp.free(this.zoneOf(pfn), pfn, order);
     else this.freeOne(pfn, order, false);
     return null;
+  }
+
+  /**
+   * page->memcg_data of the pages charged to the memory cgroup as kernel memory (__GFP_ACCOUNT:
+   * __memcg_kmem_charge_page; vmlab charges user page tables, GFP_PGTABLE_USER): 1 for MEMCG_KMEM,
+   * 2 for a page table NR_PAGETABLE counts too (pagetable_pte_ctor's lruvec_stat_mod_folio).
+   * The page's free uncharges it (free_pages_prepare: __memcg_kmem_uncharge_page). Made at the
+   * first charge. Linux: mm/memcontrol.c __memcg_kmem_charge_page, __memcg_kmem_uncharge_page
+   */
+  memcgKmemData: Uint8Array | null = null;
+  /** the memory cgroup's MEMCG_KMEM (memory.stat kernel) and NR_PAGETABLE (pagetables), in pages */
+  memcgKmem = 0;
+  memcgPagetables = 0;
+
+  /** Marks the order-0 page at pfn charged as kernel memory (`pagetable`: NR_PAGETABLE too). */
+  memcgKmemCharge(pfn: number, pagetable: boolean): void {
+    if (this.memcgKmemData === null) this.memcgKmemData = new Uint8Array(this.pages.nrFrames);
+    this.memcgKmemData[pfn] = pagetable ? 2 : 1;
+    this.memcgKmem++;
+    if (pagetable) this.memcgPagetables++;
+  }
+
+  private memcgKmemUncharge(pfn: number, order: number): void {
+    const md = this.memcgKmemData!;
+    if (md[pfn] === 2) this.memcgPagetables -= 1 << order;
+    this.memcgKmem -= 1 << order;
+    md[pfn] = 0;
   }
 
   /**

@@ -356,6 +356,11 @@ function hasGuards(ctx: MmContext, mm: MmStruct, v: Vma): boolean {
 function pgdTableAlloc(ctx: MmContext): number {
   const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
   if (t < 0) return -1;
+  if (ctx.env.chargePageTable && !ctx.env.chargePageTable(t, true)) {
+    const err = ctx.env.buddy.free(t, 0);
+    assert(err === null, `preallocate_pmds: ${err}`);
+    return -1;
+  }
   ctx.env.countPageTables(1);
   ctx.env.phys.zeroFrame(pfnUnchecked(t));
   return t;

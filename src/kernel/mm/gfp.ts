@@ -38,6 +38,8 @@ export const enum Gfp {
   RETRY_MAYFAIL = 1 << 15,
   /** __GFP_NORETRY: fail rather than invoke the OOM killer */
   NORETRY = 1 << 16,
+  /** __GFP_ACCOUNT: the page is charged to the memory cgroup as kernel memory (__memcg_kmem_charge_page) */
+  ACCOUNT = 1 << 17,
 
   /** GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM: never sleeps, may dip below min */
   ATOMIC = HIGH | KSWAPD_RECLAIM,
@@ -45,6 +47,8 @@ export const enum Gfp {
   KERNEL = DIRECT_RECLAIM | KSWAPD_RECLAIM | IO | FS,
   /** GFP_NOWAIT: no direct reclaim, no reserves */
   NOWAIT = KSWAPD_RECLAIM,
+  /** GFP_PGTABLE_USER = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT: a user page table (include/asm-generic/pgalloc.h) */
+  PGTABLE_USER = KERNEL | ZERO | ACCOUNT,
   /** GFP_HIGHUSER: user pages that stay put (a 32-bit machine's highmem) */
   HIGHUSER = KERNEL | HIGHMEM,
   /** GFP_HIGHUSER_MOVABLE: anonymous and page-cache pages (alloc_anon_folio, mapping_gfp_mask) */

@@ -131,6 +131,12 @@ export interface MmEnv {
   /** the charge of a huge folio of `nr` pages with the allocation's `gfp` (mem_cgroup_charge: core/memcontrol.ts); false: over the limit */
   chargeHugePage?(nr: number, gfp: number): boolean;
   /**
+   * __GFP_ACCOUNT's charge of a user page table just allocated at `pfn` (GFP_PGTABLE_USER:
+   * __memcg_kmem_charge_page), `pagetable` when NR_PAGETABLE counts it too; false: not charged
+   * (the caller frees the page: -ENOMEM, a fault's VM_FAULT_OOM). Its free uncharges it (buddy.ts).
+   */
+  chargePageTable?(pfn: number, pagetable: boolean): boolean;
+  /**
    * kmap_local_page / kunmap_local around the kernel's own touch of a user
    * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86
    * a highmem frame has no kernel address until it is mapped in a fixmap

@@ -54,11 +54,17 @@ export function nrPagetableCounts(levels: number, level: number, kernel = false)
  */
 export function pteAllocOne(ctx: MmContext, mm: MmStruct, zero = false, level = 0): number {
   const t = ctx.env.buddy.alloc(0, Gfp.KERNEL, PageKind.PageTable);
-  if (t >= 0 && zero) ctx.env.phys.zeroFrame(pfnUnchecked(t)); // GFP_PGTABLE_USER has __GFP_ZERO
-  if (t >= 0) {
-    mm.ptPages++;
-    if (nrPagetableCounts(ctx.env.pgtable.levels, level)) ctx.env.countPageTables(1);
+  if (t < 0) return -1;
+  const counts = nrPagetableCounts(ctx.env.pgtable.levels, level);
+  // __alloc_pages: __GFP_ACCOUNT charges the page after the allocation, and frees it if refused
+  if (ctx.env.chargePageTable && !ctx.env.chargePageTable(t, counts)) {
+    const err = ctx.env.buddy.free(t, 0);
+    assert(err === null, `pte_alloc_one: ${err}`);
+    return -1;
   }
+  if (zero) ctx.env.phys.zeroFrame(pfnUnchecked(t)); // GFP_PGTABLE_USER has __GFP_ZERO
+  mm.ptPages++;
+  if (counts) ctx.env.countPageTables(1);
   return t;
 }
 

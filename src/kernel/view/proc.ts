@@ -46,7 +46,7 @@ export function meminfo(k: KernelCore): Record<string, number> {
     else dirty += f.dirty.size;
     for (const pfn of f.cache.values()) if (k.pages.mapcount[pfn] > 0) mapped++;
   }
-  const anonPages = k.pages.countByKind()[PageKind.UserAnon];
+  const anonPages = nrAnonMapped(k);
   const m: Record<string, number> = {
     MemTotal: k.buddy.managedPages() * pg,
     MemFree: free * pg,
@@ -103,6 +103,23 @@ export function meminfo(k: KernelCore): Record<string, number> {
   // meminfo_proc_show prints the five THP lines only #ifdef CONFIG_TRANSPARENT_HUGEPAGE (not on RV32)
   if (k.arch.noTransparentHugepage) for (const f of THP_MEMINFO) delete m[f];
   return m;
+}
+
+/**
+ * NR_ANON_MAPPED (meminfo AnonPages, memory.stat anon): the pages of anonymous folios that a page
+ * table maps, each once however many map it: __folio_add_anon_rmap adds a page as its mapcount
+ * leaves -1 (a PMD-mapped folio its pages not mapped yet), __folio_remove_rmap takes it off as the
+ * last mapping goes. A page in the swap cache that nothing maps (swap readahead's neighbours, a
+ * page reclaim unmapped before its write-back) is not counted, nor a page a pin or an mmu_gather
+ * still holds after its unmap. vmlab keeps each page's mapcount, a PMD's mapping included.
+ * Linux: mm/rmap.c __folio_add_rmap, __folio_remove_rmap, __folio_mod_stat
+ */
+export function nrAnonMapped(k: KernelCore): number {
+  const { kind, mapcount } = k.pages;
+  let n = 0;
+  for (let pfn = 0; pfn < k.pages.nrFrames; pfn++)
+    if (kind[pfn] === PageKind.UserAnon && mapcount[pfn] > 0) n++;
+  return n;
 }
 
 /** meminfo's CONFIG_TRANSPARENT_HUGEPAGE lines (fs/proc/meminfo.c) */

@@ -17,9 +17,9 @@ import { MEMCG_8M, memcgAtLimit, runHolds } from "./testKit.ts";
 
 describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () => {
   it("read(2) at the limit: readahead's charge gives up after 2 rounds (NORETRY), filemap_create_folio's OOM-kills A", () => {
-    // B's buffer (1 page) + A's 2047 pages: usage 2048 = the limit. page_cache_sync_ra's first
+    // B's buffer (1 page) + A's 2038 pages + their 9 page tables: usage 2048 = the limit. page_cache_sync_ra's first
     // page is refused (2 rounds, no page added), filemap_create_folio's GFP_KERNEL charge: 18
-    // rounds, then mem_cgroup_oom kills A (2047 pages) and the page is charged: 20 rounds, 1 page
+    // rounds, then mem_cgroup_oom kills A (2038 pages) and the page is charged: 20 rounds, 1 page
     const r = runHolds([
       ...memcgAtLimit(),
       "let r = vmstat.memcg_reclaims",
@@ -40,10 +40,13 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
 
   it("show memcg: memory.current, memory.max, memory.events (max: the rounds, oom), memory.stat, failcnt", () => {
     const r = runHolds([...memcgAtLimit(), "B: n = syscall read F buf 4K", "show memcg"]);
-    // A's pages uncharged with its death: B's buffer page and F's page 0 remain
-    expect(r.statements[9].output).toEqual([
-      "memory.current 8192",
+    // A's pages and page tables uncharged with its death: B's buffer page, its 3 page tables
+    // (PUD, PMD, PTE: MEMCG_KMEM and NR_PAGETABLE) and F's page 0 remain
+    const out = r.statements[9].output;
+    expect(out.slice(0, 16)).toEqual([
+      "memory.current 20480",
       "memory.max 8388608",
+      "memory.peak 8388608", // the 2048 pages A's last fault charged
       "memory.events low 0",
       "memory.events high 0",
       "memory.events max 20",
@@ -52,10 +55,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "memory.events oom_group_kill 0",
       "memory.stat anon 4096",
       "memory.stat file 4096",
-      "memory.stat shmem 0",
-      "memory.stat swapcached 0",
-      "memory.failcnt 2",
+      "memory.stat kernel 12288",
+      "memory.stat kernel_stack 0",
+      "memory.stat pagetables 12288",
+      "memory.stat sec_pagetables 0",
+      "memory.stat percpu 0",
     ]);
+    expect(out).toContain("memory.stat swapcached 0");
+    expect(out.at(-1)).toBe("memory.failcnt 2");
     const none = runScenario("machine ram=64M\nshow memcg\n");
     expect(none.statements[1].output.slice(0, 2)).toEqual(["memory.current 0", "memory.max max"]);
   });
@@ -65,7 +72,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // finds the limit (failcnt 1); the 2 new pages are locked until read_pages, so reclaim frees
     // nothing: 2 rounds, -ENOMEM, readahead stops; filemap_get_read_batch finds page 0
     runHolds([
-      ...memcgAtLimit(8180),
+      ...memcgAtLimit(8144),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "B: n = syscall read F buf 4K",
@@ -86,7 +93,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
-      "B: write buf 8M value=1",
+      "B: write buf 8168K value=1", // 2042 pages and 6 page tables: the limit
       "let r = vmstat.memcg_reclaims",
       "B: n = syscall read F buf 4K",
       "expect vmstat.memcg_reclaims - r == 37",
@@ -104,7 +111,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
-      "B: write buf 8M value=1",
+      "B: write buf 8168K value=1", // 2042 pages and 6 page tables: the limit
       "let r = vmstat.memcg_reclaims",
       "B: n = syscall write F buf 4K",
       "expect n == -12",
@@ -114,14 +121,18 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     ]);
   });
 
-  /** B's fault on page 128 of a mapping of F (folios of `folio`) while A's 8M fill the limit. */
+  /**
+   * B's fault on page 128 of a mapping of F (folios of `folio`) while A's 8156K (2039 pages and
+   * 6 page tables) and the 3 page tables B's fault allocates first (pud_alloc, pmd_alloc, pte_alloc:
+   * charged with GFP_PGTABLE_USER) fill the limit.
+   */
   const fileFault = (folio: string, rounds: number) => [
     MEMCG_8M,
     `file F size=1M folio=${folio}`,
     "spawn A",
     "spawn B",
     "A: a = mmap 8M",
-    "A: write a 8M value=1",
+    "A: write a 8156K value=1",
     "B: m = mmap 1M file=F",
     "let r = vmstat.memcg_reclaims",
     "B: read m + 512K 4K",
@@ -150,7 +161,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "spawn B",
       "B: s = mmap 1M shared",
       "A: a = mmap 8M",
-      "A: write a 8M value=1",
+      "A: write a 8156K value=1", // 2039 pages, 6 page tables, and B's fault's 3: the limit
       "let r = vmstat.memcg_reclaims",
       "B: write s 4K value=3",
       "expect vmstat.memcg_reclaims - r == 18",
@@ -161,13 +172,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
   });
 
   it("a huge tmpfs folio whose charge is refused falls back to 4K: THP_FILE_FALLBACK_CHARGE, shmem_fallback_charge", () => {
-    // 1792 pages charged, 256 left: the PMD-size folio's 512 (GFP_TRANSHUGE_LIGHT, defrag=madvise
-    // without MADV_HUGEPAGE) is refused at once, no reclaim; the file's 256 pages fit as 4K folios
+    // 1786 pages and A's 6 page tables charged, 256 left: the PMD-size folio's 512
+    // (GFP_TRANSHUGE_LIGHT, defrag=madvise without MADV_HUGEPAGE) is refused at once, no reclaim;
+    // the file's 256 pages fit as 4K folios
     runHolds([
       MEMCG_8M,
       "spawn A",
       "A: a = mmap 7M",
-      "A: write a 7M value=1",
+      "A: write a 7144K value=1",
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "file T size=1M fs=tmpfs huge=always",

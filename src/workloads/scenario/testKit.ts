@@ -89,9 +89,11 @@ export const MEMCG_8M = "machine ram=64M memory_max=8M overcommit=always";
 
 /**
  * A memory cgroup at its limit (memory_max=8M): file F on disk, B's one-page buffer and A's
- * `aKb` of anonymous memory (8188K: the 2048 pages full; less leaves room), no swap.
+ * `aKb` of anonymous memory, no swap. The page tables are charged too (GFP_PGTABLE_USER): B's
+ * PUD, PMD and PTE table, A's PUD, PMD and 4 PTE tables, so 8152K (2038 pages) fill the 2048
+ * pages; less leaves room.
  */
-export function memcgAtLimit(aKb = 8188): string[] {
+export function memcgAtLimit(aKb = 8152): string[] {
   return [
     MEMCG_8M,
     "file F size=1M",

@@ -278,13 +278,15 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
           ? m.current
           : field === "max"
             ? (m.max ?? -1)
-            : field === "failcnt"
-              ? m.failcnt
-              : file === "events"
-                ? m.events[key]
-                : file === "stat"
-                  ? m.stat[key]
-                  : undefined;
+            : field === "peak"
+              ? m.peak
+              : field === "failcnt"
+                ? m.failcnt
+                : file === "events"
+                  ? m.events[key]
+                  : file === "stat"
+                    ? m.stat[key]
+                    : undefined;
       if (v === undefined) c.fail(`unknown memory cgroup value '${name}' (see show memcg)`, pos);
       return BigInt(v);
     };
