@@ -188,6 +188,10 @@ export class PageCache {
     f.shmemHuge = shmemHuge;
     f.maxBlocks = maxBlocks;
     this.files.set(name, f);
+    // the file's own tmpfs mount: its superblock's shrinker registered now (alloc_super's
+    // shrinker_alloc, sget_fc's shrinker_register: list_add_tail), so the shrinkers run in mount
+    // order (shrink_slab walks shrinker_list); memfds are on shm_mnt's, registered at boot
+    if (fs === "tmpfs" && shmemHuge !== null) this.shmemThp.sbs.set(f, { inodes: [], nrDeferred: 0 });
     if (cached || fs === "tmpfs") {
       // as after write(2) of the whole file and fsync: ext4's write_begin asks for folios of the
       // write's length (fgf_set_order), tiled as readahead tiles a window from 0; shmem_write_begin
