@@ -459,7 +459,10 @@ export interface Kernel<C extends Mmu = Mmu> {
 
   // ---- files and devices ----
 
-  /** A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs on a mount with huge=`huge`). */
+  /**
+   * A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs on a
+   * mount with huge=`huge` and nr_blocks=`nrBlocks`: its size= in pages, 0 for no limit).
+   */
   createFile(
     name: string,
     sizeBytes: number,
@@ -467,6 +470,7 @@ export interface Kernel<C extends Mmu = Mmu> {
     cached?: boolean,
     folioBytes?: number,
     huge?: "never" | "always" | "within_size" | "advise",
+    nrBlocks?: number,
   ): FileHandle;
   /**
    * read(2) / write(2) by the task current on the CPU between a file and a user buffer: at

@@ -519,7 +519,7 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
 
   // ---- files and devices (vfs.ts) ----
 
-  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`; a tmpfs file's mount has huge=`huge`. */
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`; a tmpfs file's mount has huge=`huge` and nr_blocks=`nrBlocks` (size=, in pages; 0: no limit). */
   createFile(
     name: string,
     sizeBytes: number,
@@ -527,8 +527,9 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     cached = false,
     folioBytes = 4096,
     huge: "never" | "always" | "within_size" | "advise" = "never",
+    nrBlocks = 0,
   ): FileObject {
-    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes, huge);
+    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes, huge, nrBlocks);
   }
 
   /** read(2) / write(2) (pread / pwrite at `offset`) between a file and a user buffer; bytes transferred, or -errno. */

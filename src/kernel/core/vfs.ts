@@ -45,6 +45,7 @@ export function createFile(
   cached: boolean,
   folioBytes = 4096,
   huge: "never" | "always" | "within_size" | "advise" = "never",
+  nrBlocks = 0,
 ): FileObject {
   const folioError = folioSizeError(k, fs, folioBytes);
   if (folioError !== null) throw new InputError(`file ${name}: ${folioError}`);
@@ -63,15 +64,25 @@ export function createFile(
     throw new InputError(
       `file ${name}: tmpfs: Unsupported parameter 'huge' (shmem_parse_one, without CONFIG_TRANSPARENT_HUGEPAGE: ${RV32_NO_THP})`,
     );
-  // a tmpfs file's mount, with its huge= (mm/shmem_huge.ts); a disk file has none
+  if (fs === "disk" && nrBlocks !== 0)
+    throw new InputError(`file ${name}: nr_blocks= is a tmpfs mount option (its size=), not a disk file's`);
+  if (!(Number.isInteger(nrBlocks) && nrBlocks >= 0))
+    throw new InputError(`file ${name}: nr_blocks=${nrBlocks} must be a whole number of pages`);
+  // a tmpfs file's mount, with its huge= (mm/shmem_huge.ts) and its size= in pages
+  // (shmem_fill_super: sbinfo->max_blocks, 0 for no limit); a disk file has none
   const mount = fs === "tmpfs" ? shmemParseHuge(huge) : null;
-  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), mount);
-  if (f === null)
+  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), mount, nrBlocks);
+  if (f === null) {
+    // the write(2) that fills the file stops at the first page shmem_inode_acct_blocks refuses
+    const pages = Math.ceil(sizeBytes / 4096);
     throw new InputError(
-      k.pageCache.takeNospc()
-        ? `file ${name}: the commit limit refuses its pages (shmem_acct_blocks: -ENOSPC)`
-        : `file ${name}: out of memory filling the page cache`,
+      !k.pageCache.takeNospc()
+        ? `file ${name}: out of memory filling the page cache`
+        : nrBlocks > 0 && pages > nrBlocks
+          ? `file ${name}: ${pages} pages do not fit the mount's nr_blocks=${nrBlocks} (shmem_inode_acct_blocks: -ENOSPC)`
+          : `file ${name}: the commit limit refuses its pages (shmem_acct_blocks: -ENOSPC)`,
     );
+  }
   return f;
 }
 
@@ -328,8 +339,7 @@ function fileIoAt(
  * Linux: mm/shmem.c shmem_write_begin, shmem_get_folio_gfp; mm/filemap.c generic_perform_write
  */
 function shmemWritable(k: KernelCore, f: FileObject, start: number, n: number): number {
-  const acct = k.pageCache.shmemAcct;
-  if (acct === null) return n;
+  if (k.pageCache.shmemAcct === null && f.maxBlocks === 0) return n;
   let charged = 0;
   let end = start + n;
   for (let p = Math.floor(start / 4096); p * 4096 < end; p++) {
@@ -338,7 +348,7 @@ function shmemWritable(k: KernelCore, f: FileObject, start: number, n: number): 
     if (!k.pageCache.shmemAcctBlocks(f, 1)) end = p * 4096;
     else charged++;
   }
-  if (charged > 0) acct(-charged);
+  if (charged > 0) k.pageCache.shmemInodeAcct(f, -charged);
   return Math.max(0, end - start);
 }
 

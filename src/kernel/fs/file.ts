@@ -139,6 +139,14 @@ export class FileObject implements FileHandle {
    * fs=tmpfs huge=`, never by default), or null for shm_mnt (a memfd), whose huge= shmem_enabled sets
    */
   shmemHuge: number | null = null;
+  /**
+   * tmpfs: the size= of the mount the file is on, in pages (sbinfo->max_blocks: `file fs=tmpfs
+   * nr_blocks=`; 0: no limit, as shm_mnt's, a memfd's), and the pages charged against it
+   * (sbinfo->used_blocks: shmem_inode_acct_blocks adds, shmem_inode_unacct_blocks subtracts).
+   * vmlab's tmpfs files are each on a mount of their own, so the superblock's counters live here.
+   */
+  maxBlocks = 0;
+  usedBlocks = 0;
   /** memfd_create's name (without "memfd:"), or null for a named file */
   memfdName: string | null = null;
   /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */

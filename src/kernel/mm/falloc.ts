@@ -217,8 +217,9 @@ export function punchHole(ctx: MmContext, owner: ShmemOwner, lstart: number, len
  * every page of the range the file lacks is allocated (shmem_get_folio
  * SGP_FALLOC: charged by shmem_inode_acct_blocks, zeroed, on the anon LRU,
  * dirty so that reclaim swaps it rather than drop it); a page in swap is
- * read back. The first failure (-ENOSPC: the commit limit refused the charge
- * through __vm_enough_memory; -ENOMEM) undoes the pages this call added
+ * read back. A range of more pages than the mount's size= (max_blocks) is
+ * -ENOSPC at once. The first failure (-ENOSPC: the commit limit refused the
+ * charge through __vm_enough_memory, or the mount's size= did; -ENOMEM) undoes the pages this call added
  * (shmem_undo_range(unfalloc): the !uptodate folios), not those swapped
  * in, and i_size stays. Without KEEP_SIZE, i_size grows to offset + len.
  * Returns 0 or -errno.
@@ -234,6 +235,8 @@ export function shmemFallocAlloc(
   const pc = ctx.env.pageCache;
   const start = Math.floor(offset / 4096);
   const end = Math.ceil((offset + len) / 4096);
+  // "Try to avoid a swapstorm if len is impossible to satisfy": more pages than the mount's size=
+  if (f.maxBlocks > 0 && end - start > f.maxBlocks) return -Errno.ENOSPC;
   const added: number[] = [];
   // "info->fallocend is only relevant when huge pages might be involved: to prevent
   // split_huge_page() freeing fallocated pages when FALLOC_FL_KEEP_SIZE committed beyond i_size"

@@ -128,7 +128,7 @@ function tryToUnmapPage(ctx: MmContext, owner: ShmemOwner, index: number, pfn: n
 function shmemCharge(ctx: MmContext, owner: ShmemOwner, pages: number): boolean {
   if (owner instanceof ShmemObject) return true;
   const pc = ctx.env.pageCache;
-  if (pc.shmemAcct !== null && !pc.shmemAcct(pages)) return false;
+  if (!pc.shmemInodeAcct(owner, pages)) return false;
   pc.shmemRecalc(owner);
   return true;
 }

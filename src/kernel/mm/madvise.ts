@@ -468,16 +468,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
       env.lru?.endFolioList(); // reclaim_pages of the one folio
       continue;
     }
-    const index = linearIndex(vma!, h);
-    if (vma!.shmem !== null) {
-      shmemObjSplit(ctx, vma!.shmem, index); // split_folio (mm/shmem_anon_huge.ts)
-      continue;
-    }
-    unmapFilePmds(ctx, vma!.file!, index);
-    const pc = env.pageCache;
-    // split_folio (a tmpfs folio's pages past i_size dropped: mm/shmem_shrink.ts shmemSplitFileFolio)
-    if (vma!.file!.fs === "tmpfs" && pc.shmemSplit !== null) pc.shmemSplit(vma!.file!, index);
-    else countFolioSplit(ctx, pc.splitFolio(vma!.file!, index));
+    splitFilePmdFolio(ctx, vma!, h);
   }
   // a huge anonymous page the range covers in part is split first (split_folio); one it covers
   // whole has its PMD split here (Linux: by try_to_unmap's TTU_SPLIT_HUGE_PMD in reclaim_pages, the
@@ -516,6 +507,46 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
 }
 
 /**
+ * The page-cache (or shmem) folio a file PMD at h maps, if only this mapping maps it (not
+ * folio_likely_mapped_shared): the VMA and the head frame; null otherwise.
+ */
+function exclusiveFilePmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  h: number,
+  start: number,
+): { vma: Vma; base: number } | null {
+  const pt = ctx.env.pgtable;
+  const vma = mm.vmaAt(Math.max(h, start));
+  const pmd = vma === null ? null : pmdOf(ctx, mm, h);
+  if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || !isFilePmd(ctx, pmd.hi, pmd.lo)) return null;
+  if (vma!.file === null && vma!.shmem === null) return null;
+  const base = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
+  for (let i = 0; i < pt.hpagePmdNr; i++) if (ctx.env.pages.mapcount[base + i] !== 1) return null;
+  return { vma: vma!, base };
+}
+
+/**
+ * madvise_cold_or_pageout_pte_range's split_folio of the page-cache or shmem folio a file PMD at
+ * h maps, which the range covers in part: unmap_folio clears its PMD (a file folio is not mapped
+ * again: remap_page is for anonymous ones), so the PTE walk that follows (regular_folio) finds
+ * no table and leaves its pages, now order-0 folios, as they are.
+ * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/huge_memory.c split_huge_page_to_list_to_order
+ */
+function splitFilePmdFolio(ctx: MmContext, vma: Vma, h: number): void {
+  const index = linearIndex(vma, h);
+  if (vma.shmem !== null) {
+    shmemObjSplit(ctx, vma.shmem, index); // split_folio (mm/shmem_anon_huge.ts)
+    return;
+  }
+  unmapFilePmds(ctx, vma.file!, index);
+  const pc = ctx.env.pageCache;
+  // split_folio (a tmpfs folio's pages past i_size dropped: mm/shmem_shrink.ts shmemSplitFileFolio)
+  if (vma.file!.fs === "tmpfs" && pc.shmemSplit !== null) pc.shmemSplit(vma.file!, index);
+  else countFolioSplit(ctx, pc.splitFolio(vma.file!, index));
+}
+
+/**
  * MADV_COLD (madvise_cold, madvise_cold_or_pageout_pte_range without
  * pageout) on [start, end) of one VMA: this CPU's batches are drained
  * first (lru_add_drain); then each page mapped by a PTE, on a list
@@ -525,8 +556,12 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
  * full or at the next lru_add_drain). A huge anonymous PMD mapped only
  * here is made old and its folio deactivated whole (a large folio moves
  * the batch at once) when the range covers it, split first when it covers
- * it in part; a page-cache folio's huge PMD (vmlab's page-cache folios are
- * on the lists page by page) and the huge zero page are left.
+ * it in part. A page-cache or shmem folio's PMD mapped only here is made
+ * old and the folio deactivated whole (vmlab's lists hold its pages one by
+ * one: each queued, then the batch moved at once) when the range covers it;
+ * one it covers in part is split (split_folio: its PMD cleared, not mapped
+ * again) and then, no PTE table under the PMD, left as it is. The huge zero
+ * page is left.
  * Linux: mm/madvise.c madvise_cold, madvise_cold_or_pageout_pte_range
  */
 export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
@@ -539,7 +574,27 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
   const nr = pt.hpagePmdNr;
   for (let h = start - (start % nr); h < end; h += nr) {
     const pmd = pmdOf(ctx, mm, h);
-    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo) || isFilePmd(ctx, pmd.hi, pmd.lo)) continue;
+    if (pmd === null || !isHugePmd(ctx, pmd.hi, pmd.lo)) continue;
+    if (isFilePmd(ctx, pmd.hi, pmd.lo)) {
+      // a page-cache or shmem folio's PMD: left when mapped elsewhere too (folio_likely_mapped_shared)
+      const got = exclusiveFilePmd(ctx, mm, h, start);
+      if (got === null) continue;
+      if (h < start || h + nr > end) {
+        splitFilePmdFolio(ctx, got.vma, h); // split_folio; then regular_folio finds no PTE table
+        continue;
+      }
+      if (pt.young(pmd.hi, pmd.lo)) {
+        const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
+        ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
+        ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
+        tlb.flushRange(h, nr, pt.pmdLevel);
+      }
+      // folio_clear_referenced, folio_deactivate of the whole folio
+      const pfns: number[] = [];
+      for (let i = 0; i < nr; i++) pfns.push(got.base + i);
+      lru.fbatches.coldFolio(pfns);
+      continue;
+    }
     if (pt.special(pmd.hi, pmd.lo) || !pt.accessible(pmd.hi, pmd.lo)) continue; // is_huge_zero_pmd
     const head = pt.pfn(pmd.hi, pmd.lo, pt.pmdLevel);
     if (env.pages.mapcount[head] !== 1) continue; // folio_likely_mapped_shared

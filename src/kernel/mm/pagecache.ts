@@ -93,11 +93,35 @@ export class PageCache {
    * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_inode_acct_blocks
    */
   shmemAcctBlocks(f: FileObject, pages: number): boolean {
-    const acct = this.shmemAcct;
-    if (acct === null || acct(pages)) return true;
+    if (this.shmemInodeAcct(f, pages)) return true;
     if (this.shmemUnusedHuge === null) return false;
     this.shmemUnusedHuge(f, pages);
-    return acct(pages);
+    return this.shmemInodeAcct(f, pages);
+  }
+
+  /**
+   * shmem_inode_acct_blocks (`pages` > 0) and shmem_inode_unacct_blocks (< 0) of tmpfs file `f`:
+   * vm_committed_as first (shmem_acct_blocks, the inode being VM_NORESERVE), then the mount's
+   * size= (sbinfo->max_blocks: percpu_counter_limited_add of used_blocks, refused when the sum
+   * would pass it, and the commit given back: shmem_unacct_blocks). False: -ENOSPC.
+   * Linux: mm/shmem.c shmem_inode_acct_blocks, shmem_inode_unacct_blocks
+   */
+  shmemInodeAcct(f: FileObject, pages: number): boolean {
+    const acct = this.shmemAcct;
+    if (pages > 0) {
+      if (acct !== null && !acct(pages)) return false;
+      if (f.maxBlocks > 0) {
+        if (f.usedBlocks + pages > f.maxBlocks) {
+          acct?.(-pages); // unacct: shmem_unacct_blocks
+          return false;
+        }
+        f.usedBlocks += pages;
+      }
+      return true;
+    }
+    if (f.maxBlocks > 0) f.usedBlocks += pages; // percpu_counter_sub(&sbinfo->used_blocks, pages)
+    acct?.(pages);
+    return true;
   }
 
   /**
@@ -156,12 +180,18 @@ export class PageCache {
     cached: boolean,
     folioOrder = 0,
     shmemHuge: number | null = null,
+    maxBlocks = 0,
   ): FileObject | null {
     const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
     f.acct = this.acct;
     f.folioOrder = folioOrder;
     f.shmemHuge = shmemHuge;
+    f.maxBlocks = maxBlocks;
     this.files.set(name, f);
+    // the file's own tmpfs mount: its superblock's shrinker registered now (alloc_super's
+    // shrinker_alloc, sget_fc's shrinker_register: list_add_tail), so the shrinkers run in mount
+    // order (shrink_slab walks shrinker_list); memfds are on shm_mnt's, registered at boot
+    if (fs === "tmpfs" && shmemHuge !== null) this.shmemThp.sbs.set(f, { inodes: [], nrDeferred: 0 });
     if (cached || fs === "tmpfs") {
       // as after write(2) of the whole file and fsync: ext4's write_begin asks for folios of the
       // write's length (fgf_set_order), tiled as readahead tiles a window from 0; shmem_write_begin
@@ -445,7 +475,7 @@ export class PageCache {
    */
   shmemRecalc(f: FileObject): void {
     if (f.unrecalced === 0) return;
-    this.shmemAcct?.(-f.unrecalced);
+    this.shmemInodeAcct(f, -f.unrecalced);
     f.unrecalced = 0;
   }
 
@@ -534,7 +564,7 @@ export class PageCache {
     f.cache.delete(index);
     if (f.shadows.size > 0) this.shadowNodes?.updateFile(f, index); // the node may hold only shadows now
     // shmem_recalc_inode: a tmpfs page gone from the cache (not to swap) is uncharged
-    if (f.fs === "tmpfs") this.shmemAcct?.(-1);
+    if (f.fs === "tmpfs") this.shmemInodeAcct(f, -1);
     this.lru?.del(pfn);
     if (--this.pages.refcount[pfn] === 0) this.lru?.fbatches.mlock.freeing(pfn); // free_pages_prepare: a page still PG_mlocked
     const err =

@@ -102,7 +102,7 @@ export function shmemFreeSwap(ctx: MmContext, owner: ShmemOwner, index: number):
   swap.shmemSlots.delete(slot);
   // shmem_recalc_inode: a tmpfs page gone from swap too is uncharged (shmem_inode_unacct_blocks;
   // a shared anonymous object's pages were charged whole, shmem_acct_size)
-  if (!(owner instanceof ShmemObject)) ctx.env.pageCache.shmemAcct?.(-1);
+  if (!(owner instanceof ShmemObject)) ctx.env.pageCache.shmemInodeAcct(owner, -1);
   const pfn = swap.cache.get(slot);
   if (pfn !== undefined) {
     swap.removeFromCache(pfn);

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkedMetrics, feedSession } from "../../workloads/scenario/testKit.ts";
+import type { KernelImpl } from "../KernelImpl.ts";
 
 const M1 = 1 << 20;
 
@@ -151,5 +152,27 @@ A: b = mmap 4K prot=rw shared file=n at=0x50000000
     expect(committed()).toBe(c0 - 256 + 1);
     expect(k.view.vmstat().thp_split_page - split0).toBe(1);
     expect([k.view.meminfo().ShmemHugePages, k.view.meminfo().Shmem]).toEqual([0, M1 + 4096]);
+  });
+  it("the tmpfs mounts' shrinkers run in mount order (shrinker_register at the mount), not in the order their inodes joined the shrinklists", () => {
+    // a (empty: no folio, not on its list) is mounted before b (1M: its written folio past
+    // i_size puts it on its list at once); a joins its list later (a folio past the 3M i_size).
+    // shrink_slab walks shrinker_list in registration order: shm_mnt's, then a's, then b's
+    const s = feedSession(`machine ram=64M swap=0
+file a size=0 fs=tmpfs huge=always
+file b size=1M fs=tmpfs huge=always
+spawn A
+A: r = ftruncate a 3M
+A: x = mmap 4M prot=rw shared file=a at=0x40000000
+A: write x+2M 4K value=1
+`);
+    const k = s.kernel as KernelImpl;
+    const order = () => [...k.pageCache.shmemThp.sbs.keys()].map((f) => f?.name ?? "shm_mnt");
+    expect(order()).toEqual(["shm_mnt", "a", "b"]);
+    const lists = () => [...k.pageCache.shmemThp.sbs.values()].map((sb) => sb.inodes.length);
+    expect(lists()).toEqual([0, 1, 1]);
+    s.feed("drop_caches 2", 90);
+    // a's folio across i_size split, and b's; the lists emptied
+    expect(k.view.vmstat().thp_split_page).toBe(2);
+    expect(lists()).toEqual([0, 0, 0]);
   });
 });

@@ -366,6 +366,17 @@ export class LruAddBatches {
   }
 
   /**
+   * cold() of a page-cache or shmem folio vmlab's LRU holds page by page (MADV_COLD over its
+   * whole PMD): each page's PG_referenced cleared and, active, queued for lru_deactivate; a
+   * large folio moves the batch at once (__folio_batch_add_and_move).
+   * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/swap.c folio_deactivate
+   */
+  coldFolio(pfns: readonly number[]): void {
+    for (const pfn of pfns) this.cold(pfn);
+    if (pfns.length > 1) this.largeFolioAdded(MoveOp.Deactivate);
+  }
+
+  /**
    * deactivate_file_folio for the pages of one page-cache folio (vmlab's
    * LRU holds each page of a large folio as its own entry): not for an
    * unevictable folio; else folio_batch_add_and_move to lru_deactivate_file,

@@ -33,7 +33,7 @@ import {
 } from "./vmscan_balance.ts";
 import type { VmscanEnv } from "./vmscan_env.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
-import { isolateSkip, mustSkip, skipped } from "./vmscan_isolate.ts";
+import { isolateSkip, mustSkip, perPageFolioPages, skipped } from "./vmscan_isolate.ts";
 import { shrinkOther } from "./vmscan_policies.ts";
 import {
   countScanned,
@@ -489,7 +489,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       // nothing changes a page table between folio_referenced and try_to_unmap of a small page
       if (!this.large[pfn]) reuseOnlyMapping(pfn);
       if (this.writeback !== null) this.writeback.referencedClean = referencedBefore && !anon;
-      const got = this.tryReclaim(pfn, anon);
+      const folioNr = perPageFolioPages(this, pfn); // a folio on the lists page by page, gone whole:
+      const got = this.tryReclaim(pfn, anon); // all its pages scanned (isolate_lru_folios' nr_pages)
+      if (got > 1) scanned += folioNr - 1;
       if (this.writeback !== null) this.writeback.referencedClean = false;
       reuseOnlyMapping(-1);
       if (got > 0) {
@@ -507,8 +509,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       }
     }
     this.endFolioList();
-    // __count_vm_events(PGSCAN_KSWAPD + reclaimer_offset(), nr_scanned) and PGSCAN_ANON + file:
-    // once for the pages taken (the reclaimer and cgroup do not change during one scan)
+    // __count_vm_events(PGSCAN_KSWAPD + reclaimer_offset(), nr_scanned), PGSCAN_ANON + file: once
     if (scanned > 0) countScanned(this.stats, this.reclaimCtx, scanned, !anon);
     if (sc !== null) sc.nrScanned += scanned + skippedPages;
     // nr_taken == 0 returns before lru_note_cost
@@ -698,8 +699,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const pages = this.env.pages;
     let slot = swap.slotOf.at(pfn);
     const cached = slot >= 0;
-    // a swap-cache page is written again only if dirty: its PTE's bit (try_to_unmap) or PG_dirty
-    // (GUP's FOLL_TOUCH|FOLL_WRITE: set_page_dirty)
+    // a swap-cache page is written again only if dirty: its PTE's bit or PG_dirty (GUP's set_page_dirty)
     let dirty = !cached || (pages.flags[pfn] & PageFlag.Dirty) !== 0;
     if (!cached) {
       slot = swap.allocSlot();

@@ -18,8 +18,12 @@
  * move_folios_to_lru puts them after the splice.
  * Linux: mm/vmscan.c isolate_lru_folios
  */
+import { FileObject } from "../fs/file.ts";
 import type { LruLists } from "./mm_inline.ts";
 import { PageKind } from "./PageDesc.ts";
+import { shmemObjFolioStart } from "./shmem_anon_huge.ts";
+import type { ShmemObject } from "./vma.ts";
+import type { VmscanEnv } from "./vmscan_env.ts";
 
 /** What the filter needs of the lists (mm/vmscan.ts's Vmscan has it). */
 export interface IsolateLists extends LruLists {
@@ -171,4 +175,39 @@ export function isolateSkip(v: IsolateLists, list: number, nr: number): number {
     atArr[atIdx] = takenLast;
   }
   return folios;
+}
+
+/**
+ * isolate_lru_folios' nr_pages (folio_nr_pages) of the folio holding `pfn` where vmlab's lists
+ * hold a large folio page by page (a page-cache or shmem folio, an mTHP): Linux isolates the
+ * folio as one entry and counts all its pages in nr_scanned (pgscan) and toward nr_to_scan, so
+ * when the scan's page brings its whole folio (reclaimed with it) the folio's other pages count
+ * too. 1 for an order-0 page and a PMD THP (one entry of vmlab's lists, counted by the caller).
+ * Linux: mm/vmscan.c isolate_lru_folios ("Account all pages in a folio")
+ */
+export function perPageFolioPages(
+  v: {
+    readonly env: VmscanEnv;
+    readonly large: Uint8Array;
+    readonly owner: readonly (FileObject | ShmemObject | undefined)[];
+    readonly index: Float64Array;
+  },
+  pfn: number,
+): number {
+  if (v.large[pfn]) return 1;
+  const env = v.env;
+  const owner = v.owner[pfn];
+  const index = v.index[pfn];
+  if (env.pages.kind[pfn] === PageKind.UserAnon) {
+    const m = env.userMm.env.mthp;
+    const head = m === undefined || m.heads.size === 0 ? -1 : m.headOf(pfn);
+    return head < 0 ? 1 : 1 << m!.heads.get(head)!;
+  }
+  const pc = env.pageCache;
+  // the page's own owner (the lists' record of a page-cache or shmem page), with a large folio
+  if (owner === undefined || owner.folios.size === 0) return 1;
+  if ((owner instanceof FileObject ? owner.cache : owner.pages).get(index) !== pfn) return 1;
+  if (owner instanceof FileObject) return pc.folioPages(owner, pc.folioStart(owner, index));
+  const start = shmemObjFolioStart(owner, index, pc.pmdOrder);
+  return start < 0 ? 1 : 2 ** owner.folios.get(start)!;
 }

@@ -243,6 +243,13 @@ export interface FileInfo {
   folioBytes: number;
   /** large folios (above 4K) in its page cache now */
   largeFolios: number;
+  /**
+   * statfs(2) of a tmpfs file's mount: f_blocks (its size= in pages, sbinfo->max_blocks) and
+   * f_bfree (max_blocks - used_blocks); both 0 with no limit, as simple_statfs leaves them, and
+   * for a disk file
+   */
+  fBlocks: number;
+  fBfree: number;
 }
 
 /** A character device's kernel buffer. */

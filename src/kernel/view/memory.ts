@@ -216,6 +216,9 @@ export function fileInfo(k: KernelCore, name: string): FileInfo | null {
     pagesWritten: f.pagesWritten,
     folioBytes: 4096 * 2 ** f.folioOrder,
     largeFolios: f.folios.size,
+    // shmem_statfs: "if (sbinfo->max_blocks)" f_blocks and f_bfree, else 0 like simple_statfs
+    fBlocks: f.maxBlocks,
+    fBfree: f.maxBlocks > 0 ? f.maxBlocks - f.usedBlocks : 0,
   };
 }
 

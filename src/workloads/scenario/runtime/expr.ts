@@ -580,7 +580,7 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
   };
 }
 
-/** cached(FILE), file_byte(FILE, OFFSET) */
+/** cached(FILE), file_byte(FILE, OFFSET), f_blocks(FILE), f_bfree(FILE) */
 function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
   const fn = e.fn;
   const g = e.args[0];
@@ -597,6 +597,11 @@ function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
   if (fn === "cached") {
     if (e.args.length !== 1) c.fail("cached(FILE) takes one argument", e.pos);
     return (rt) => BigInt(info(rt).cached);
+  }
+  if (fn === "f_blocks" || fn === "f_bfree") {
+    // statfs(2) of the file's mount (shmem_statfs: the tmpfs size= in pages and what is left)
+    if (e.args.length !== 1) c.fail(`${fn}(FILE) takes one argument`, e.pos);
+    return (rt) => BigInt(fn === "f_blocks" ? info(rt).fBlocks : info(rt).fBfree);
   }
   if (e.args.length !== 2 || e.args[1].length !== 1) c.fail("file_byte(FILE, OFFSET)", e.pos);
   const off = compileExpr(c, e.args[1][0]);
@@ -628,9 +633,9 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     };
   }
   if (fn.startsWith("slab.")) c.fail(`slab(CACHE) has .objects and .slabs, not .${fn.slice(5)}`, e.pos);
-  if (!RANGE_FNS.includes(fn) && fn !== "cached" && fn !== "file_byte")
-    c.fail(`unknown function '${fn}'`, e.pos);
-  if (fn === "cached" || fn === "file_byte") return fileCall(c, e);
+  const fileFn = fn === "cached" || fn === "file_byte" || fn === "f_blocks" || fn === "f_bfree";
+  if (!RANGE_FNS.includes(fn) && !fileFn) c.fail(`unknown function '${fn}'`, e.pos);
+  if (fileFn) return fileCall(c, e);
   if (e.args.length < 2) c.fail(`${fn}(P, ...) needs a process (or kernel) and an address`, e.pos);
   const who = e.args[0];
   if (who.length !== 1 || who[0].kind !== "name")

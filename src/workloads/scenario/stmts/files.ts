@@ -1,4 +1,4 @@
-/** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE]`: a file of deterministic contents. */
+/** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../runtime/context.ts";
 import { errnoName, mib } from "../runtime/format.ts";
@@ -8,7 +8,10 @@ export function file(c: CompileContext, s: Stmt): Run {
   const args = argWords(s);
   const nameW = args[0];
   if (nameW?.ident == null || nameW.ident === "cached")
-    c.fail("file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE]", nameW?.pos ?? s.verbPos);
+    c.fail(
+      "file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N]",
+      nameW?.pos ?? s.verbPos,
+    );
   const name = nameW.ident;
   if (c.files.has(name)) c.fail(`file '${name}' already exists`, nameW.pos);
   let cached = false;
@@ -17,7 +20,7 @@ export function file(c: CompileContext, s: Stmt): Run {
       c.fail(`unexpected '${w.ident ?? "argument"}' (expected 'cached')`, w.pos);
     cached = true;
   }
-  const o = c.opts(s, ["size", "fs", "folio", "huge"]);
+  const o = c.opts(s, ["size", "fs", "folio", "huge", "nr_blocks"]);
   const sizeW = o.get("size");
   if (!sizeW) c.fail("file needs size=SIZE", s.verbPos);
   if (!sizeW.value || sizeW.value.base !== null) c.fail("size= is a number", sizeW.valuePos);
@@ -45,6 +48,19 @@ export function file(c: CompileContext, s: Stmt): Run {
     c.fail("huge= is never, always, within_size or advise (the tmpfs mount option)", hugeW.valuePos);
   if (hugeW && fs !== "tmpfs") c.fail("huge= is a tmpfs mount option: add fs=tmpfs", hugeW.valuePos);
   const huge = (hugeW?.ident ?? "never") as (typeof HUGE)[number];
+  // nr_blocks= (extension): the tmpfs mount's size in pages (shmem_parse_one: "nr_blocks",
+  // memparse; sbinfo->max_blocks, 0 for no limit)
+  const blocksW = o.get("nr_blocks");
+  if (blocksW && (!blocksW.value || blocksW.value.base !== null || blocksW.value.offset < 0n))
+    c.fail("nr_blocks= is a number of pages (the tmpfs mount's size=; 0: no limit)", blocksW.valuePos);
+  if (blocksW && fs !== "tmpfs") c.fail("nr_blocks= is a tmpfs mount option: add fs=tmpfs", blocksW.valuePos);
+  const nrBlocks = blocksW ? blocksW.value!.offset : 0n;
+  const pagesNeeded = (size + 4095n) / 4096n;
+  if (nrBlocks > 0n && pagesNeeded > nrBlocks)
+    c.fail(
+      `nr_blocks=${nrBlocks}: the file's ${pagesNeeded} pages do not fit (its write(2) would stop at -ENOSPC)`,
+      blocksW!.valuePos,
+    );
   c.files.add(name);
   // the words as written (size=1T), for messages
   const sizeText = s.text.slice(sizeW.pos.col - 1).split(/\s/)[0];
@@ -68,10 +84,13 @@ export function file(c: CompileContext, s: Stmt): Run {
     // the machine decides the largest folio (the PMD size): the kernel's refusal, at this statement
     const folioError = rt.view.folioSizeError(fs, Number(folio));
     if (folioError !== null) c.fail(folioError, folioW!.valuePos);
-    rt.files.set(name, rt.kernel.createFile(name, Number(size), fs, cached, Number(folio), huge));
+    rt.files.set(
+      name,
+      rt.kernel.createFile(name, Number(size), fs, cached, Number(folio), huge, Number(nrBlocks)),
+    );
     const f = rt.view.file(name)!;
     rt.out.push(
-      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}${hugeW ? `, huge=${huge}` : ""}`,
+      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}${hugeW ? `, huge=${huge}` : ""}${blocksW ? `, nr_blocks=${nrBlocks}` : ""}`,
     );
   };
 }

@@ -1,0 +1,83 @@
+/**
+ * MADV_COLD over a PMD-mapped page-cache or shmem folio (Linux 6.12 mm/madvise.c
+ * madvise_cold_or_pageout_pte_range's pmd_trans_huge case): covered whole and mapped only
+ * here, the PMD is made old and the folio deactivated whole (folio_deactivate); covered in
+ * part, the folio is split (split_folio: unmap_folio clears the PMD, a file folio is not
+ * mapped again) and the PTE walk after (regular_folio) finds no table; mapped elsewhere too
+ * (folio_likely_mapped_shared), it is left alone.
+ */
+import { describe, expect, it } from "vitest";
+import { checkedMetrics } from "../../workloads/scenario/testKit.ts";
+
+const M1 = 1 << 20;
+
+// a 2M tmpfs file on a huge=always mount: one PMD-size folio, made active by two reads, then
+// mapped by one PMD (the read fault's do_set_pmd)
+const TMPFS_PMD = `machine ram=64M swap=16M
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: buf = mmap 2M prot=rw
+A: r1 = syscall read t buf 2M
+A: r2 = syscall read t buf 2M
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: read a
+`;
+
+describe("MADV_COLD over a file PMD", () => {
+  it("covering it whole: the PMD made old, the folio's 512 pages deactivated; in part: the folio split and unmapped", () => {
+    const v = checkedMetrics(`${TMPFS_PMD}let y0 = young(A, a 2M)
+let d0 = vmstat.pgdeactivate
+A: madvise a 2M cold
+let y1 = young(A, a 2M)
+let d1 = vmstat.pgdeactivate - d0
+let act = meminfo.Active(anon)
+let pmd1 = meminfo.ShmemPmdMapped
+A: madvise a+1M 4K cold
+let split = vmstat.thp_split_page
+let pmd2 = meminfo.ShmemPmdMapped
+let p = present(A, a 2M)
+let hp = meminfo.ShmemHugePages
+let shmem = meminfo.Shmem
+A: read a+1M
+let p2 = present(A, a 2M)
+`);
+    // whole: pmdp_invalidate + pmd_mkold; folio_deactivate -> lru_deactivate counts PGDEACTIVATE by
+    // its pages; the PMD stays
+    expect([v("y0"), v("y1"), v("d1"), v("act"), v("pmd1")]).toEqual([512, 0, 512, 0, 2 * M1]);
+    // part: split_folio (THP_SPLIT_PAGE), the PMD cleared and nothing mapped again; the file's
+    // pages stay (i_size is 2M: none past it), now 4K folios; the next read maps by PTEs
+    expect([v("split"), v("pmd2"), v("p"), v("hp"), v("shmem")]).toEqual([1, 0, 0, 0, 2 * M1]);
+    expect(v("p2")).toBe(16); // fault-around's window
+  });
+
+  it("a folio a forked child maps too is left, PMD and all; a disk file's 2M folio is split as tmpfs's", () => {
+    const shared = checkedMetrics(`${TMPFS_PMD}A: fork B
+B: read a
+let pmd0 = meminfo.ShmemPmdMapped
+A: madvise a 1M cold
+let split = vmstat.thp_split_page
+let pmd1 = meminfo.ShmemPmdMapped
+let y = young(A, a 2M)
+`);
+    expect([shared("pmd0"), shared("split"), shared("pmd1"), shared("y")]).toEqual([2 * M1, 0, 2 * M1, 512]);
+    const disk = checkedMetrics(`machine ram=64M swap=16M
+file f size=2M cached folio=2M
+spawn A
+A: a = mmap 2M prot=r shared file=f at=0x40000000
+A: read a
+let pmd0 = meminfo.FilePmdMapped
+A: madvise a+1M 1M cold
+let split = vmstat.thp_split_page
+let pmd1 = meminfo.FilePmdMapped
+let p = present(A, a 2M)
+let cached = cached(f)
+`);
+    expect([disk("pmd0"), disk("split"), disk("pmd1"), disk("p"), disk("cached")]).toEqual([
+      2 * M1,
+      1,
+      0,
+      0,
+      512,
+    ]);
+  });
+});
