@@ -100,3 +100,41 @@ describe("MEM_LARGE_PAGES with no free 2 MB block (MiAllocateLargeZeroPages, MiF
     expect(k.view.invariants()).toEqual([]);
   });
 });
+
+describe("MEM_LARGE_PAGES with PAGE_NOCACHE, PAGE_WRITECOMBINE, PAGE_GUARD (MiAllocateLargePages: MI_MAKE_VALID_PTE of the ProtectionMask)", () => {
+  const pdeOf = (k: KernelImpl, t: Task, va: bigint) =>
+    k.view
+      .windows()!
+      .pte(t, va)
+      .columns.find((c) => c.name === "PDE")!.value!;
+
+  it("PAGE_NOCACHE sets the PDE's PCD, PAGE_WRITECOMBINE its PWT; a plain one neither", () => {
+    const { k, a } = twoProcs();
+    k.setLockMemoryPrivilege(a, true);
+    const plain = k.virtualAllocType(a, 0n, 0x20_0000n, RC | LARGE, RW);
+    const nc = k.virtualAllocType(a, 0n, 0x20_0000n, RC | LARGE, RW | PageProt.NOCACHE);
+    const wc = k.virtualAllocType(a, 0n, 0x20_0000n, RC | LARGE, RW | PageProt.WRITECOMBINE);
+    for (const va of [plain, nc, wc]) expect(va).toBeGreaterThan(0n);
+    expect(pdeOf(k, a, plain) & 0x98n).toBe(0x80n); // PS only
+    expect(pdeOf(k, a, nc) & 0x98n).toBe(0x90n); // PS | PCD
+    expect(pdeOf(k, a, wc) & 0x98n).toBe(0x88n); // PS | PWT
+    expect(k.virtualQuery(a, nc)!.protect).toBe(RW | PageProt.NOCACHE);
+    expect(k.userAccess(0, a, nc + 8n, Access.Write, 3)).toMatchObject({ ok: true, faults: 0 });
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("PAGE_GUARD is accepted (no check on the WRK's path): VirtualQuery says so, but the valid PDE never raises a guard fault; VirtualProtect to another protection is 487", () => {
+    const { k, a } = twoProcs();
+    k.setLockMemoryPrivilege(a, true);
+    const g = k.virtualAllocType(a, 0n, 0x20_0000n, RC | LARGE, RW | PageProt.GUARD);
+    expect(g).toBeGreaterThan(0n);
+    expect(k.virtualQuery(a, g)!.protect).toBe(RW | PageProt.GUARD);
+    expect(k.userAccess(0, a, g, Access.Write, 1)).toMatchObject({ ok: true, faults: 0 });
+    expect(k.userAccess(0, a, g, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    // "These regions are always the same protection throughout" (protect.c): STATUS_CONFLICTING_ADDRESSES
+    const rw = k.virtualAllocType(a, 0n, 0x20_0000n, RC | LARGE, RW);
+    expect(k.virtualProtect(a, rw, P, RW | PageProt.GUARD)).toBe(-1);
+    expect(lastError(k, a)).toBe(487);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});

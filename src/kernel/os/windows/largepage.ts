@@ -31,7 +31,11 @@
  * The PDE takes the VAD's protection, as the later MiAllocateLargePages
  * (ProtectionMask, MI_MAKE_VALID_PTE) has it (the Server 2003 WRK's writes
  * MM_READWRITE whatever was asked), and is always valid: PAGE_NOACCESS
- * (MM_PTE_NOACCESS 0, "not expressable") maps read-only.
+ * (MM_PTE_NOACCESS 0, "not expressable") maps read-only; PAGE_NOCACHE sets
+ * its PCD and PAGE_WRITECOMBINE its PWT (mmpte.ts cacheBits). PAGE_GUARD is
+ * taken, as the WRK takes it (no check on this path; the Win32 pages
+ * document no error for it): the VAD and VirtualQuery say PAGE_GUARD, but
+ * the PDE is valid, so no access ever raises STATUS_GUARD_PAGE_VIOLATION.
  *
  * Contiguous memory (MiAllocateLargeZeroPages): a free block of the buddy
  * allocator (Linux's allocator stands for the free list), else a run of
@@ -48,7 +52,7 @@ import type { MmStruct } from "../../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
-import { makeProtectionMask, mmRights } from "./mmpte.ts";
+import { cacheBits, makeProtectionMask, mmRights } from "./mmpte.ts";
 import { PfnList } from "./pfn.ts";
 import type { WinProcess } from "./process.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
@@ -249,7 +253,9 @@ function mapLargePages(w: WinMm, mm: MmStruct, vad: Vad): boolean {
     const flags =
       (r.r || (!r.w && !r.x) ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
     const e = pt.mkUser(pfn, pt.pmdLevel, flags, r.w, true, false);
-    pt.set(k.machine.phys, pa, e.hi, e.lo);
+    // PAGE_NOCACHE's PCD, PAGE_WRITECOMBINE's PWT: MI_MAKE_VALID_PTE takes them from the ProtectionMask
+    // (MmProtectToPteMask) as for a small page; bits 3 and 4 mean the same in a PDE with PS
+    pt.set(k.machine.phys, pa, e.hi, (e.lo | cacheBits(vad.protection)) >>> 0);
   }
   return true;
 }
