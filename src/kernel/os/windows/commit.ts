@@ -46,6 +46,12 @@ export interface WinMm {
   readonly kmem: WinKernelMemory;
   /** the section objects, by handle */
   readonly sections: Map<number, Section>;
+  /**
+   * MmEmptyAllWorkingSets then MiFlushAllPages: every process's working
+   * set trimmed and the modified pages written (largepage.ts asks it when
+   * no contiguous memory is to be had)
+   */
+  emptyAllWorkingSets(): void;
 }
 
 /**

@@ -328,6 +328,22 @@ export class WindowsOs implements OsProfile, WinMm {
     return { trimmed, written, repurposed, zeroed };
   }
 
+  /**
+   * MmEmptyAllWorkingSets (every Windows process's working set emptied,
+   * MiEmptyWorkingSet) and MiFlushAllPages (the modified page writer), as
+   * MiAllocateLargeZeroPages asks before it retries (largepage.ts).
+   */
+  emptyAllWorkingSets(): void {
+    const seen = new Set<MmStruct>();
+    for (const t of this.k.tasks) {
+      const mm = t.mm;
+      if (!t.alive || mm === null || seen.has(mm) || !(mm.osState instanceof WinProcess)) continue;
+      seen.add(mm);
+      trimProcess(this, mm);
+    }
+    modifiedPageWriter(this.k, this.db);
+  }
+
   /** MiModifiedPageWriter alone (then the zero page thread): pages written. */
   modifiedPageWriter(): number {
     const n = modifiedPageWriter(this.k, this.db);

@@ -31,22 +31,29 @@
  * The PDE takes the VAD's protection, as the later MiAllocateLargePages
  * (ProtectionMask, MI_MAKE_VALID_PTE) has it (the Server 2003 WRK's writes
  * MM_READWRITE whatever was asked), and is always valid: PAGE_NOACCESS
- * (MM_PTE_NOACCESS 0, "not expressable") maps read-only.
+ * (MM_PTE_NOACCESS 0, "not expressable") maps read-only; PAGE_NOCACHE sets
+ * its PCD and PAGE_WRITECOMBINE its PWT (mmpte.ts cacheBits). PAGE_GUARD is
+ * taken, as the WRK takes it (no check on this path; the Win32 pages
+ * document no error for it): the VAD and VirtualQuery say PAGE_GUARD, but
+ * the PDE is valid, so no access ever raises STATUS_GUARD_PAGE_VIOLATION.
  *
- * vmlab's differences: the
- * allocation does not empty the working sets or flush the lists first to
- * find contiguous memory (MmEmptyAllWorkingSets, MiFlushAllPages), nor
- * retry with smaller chunks: the buddy allocator's free blocks are what it
- * gets.
+ * Contiguous memory (MiAllocateLargeZeroPages): a free block of the buddy
+ * allocator (Linux's allocator stands for the free list), else a run of
+ * free, zeroed and standby frames (MiFindLargePageMemory), else the same
+ * after MmEmptyAllWorkingSets and MiFlushAllPages (takeLargePage). vmlab's
+ * differences: no retry with smaller chunks (each chunk is one large page),
+ * no wait between the retries.
  */
 import { pfnUnchecked } from "../../../base/units.ts";
 import type { KernelCore } from "../../core/core.ts";
+import { MAX_ORDER } from "../../mm/buddy.ts";
 import { Gfp } from "../../mm/gfp.ts";
 import type { MmStruct } from "../../mm/MmStruct.ts";
-import { PageKind } from "../../mm/PageDesc.ts";
+import { PageFlag, PageKind } from "../../mm/PageDesc.ts";
 import { VmFlag } from "../../mm/vma.ts";
 import { charge, fail, uncharge, WinError, type WinMm } from "./commit.ts";
-import { makeProtectionMask, mmRights } from "./mmpte.ts";
+import { cacheBits, makeProtectionMask, mmRights } from "./mmpte.ts";
+import { PfnList } from "./pfn.ts";
 import type { WinProcess } from "./process.ts";
 import { SHARED_USER_DATA_VPN } from "./shared.ts";
 import { Vad } from "./vad.ts";
@@ -129,7 +136,7 @@ export function allocLargePages(
   vad.largePages = true;
   if (!charge(w, p, vad, n)) return fail(p, WinError.COMMITMENT_LIMIT);
   p.vads.insert(vad);
-  if (!mapLargePages(k, mm, vad)) {
+  if (!mapLargePages(w, mm, vad)) {
     releaseLargePages(k, mm, vad);
     uncharge(w, p, vad, n);
     p.vads.remove(vad);
@@ -138,8 +145,94 @@ export function allocLargePages(
   return BigInt(startVpn) * PAGE;
 }
 
+/** The buddy allocator's flags here: no reclaim (Linux's reclaim is not Windows'). */
+const LARGE_GFP = Gfp.HIGHUSER & ~(Gfp.DIRECT_RECLAIM | Gfp.KSWAPD_RECLAIM);
+
+/**
+ * The frames of one large page (2^order), or -1: MiAllocateLargeZeroPages.
+ * A free block of the buddy allocator first; else MiFindLargePageMemory
+ * (below); and when that finds none, MmEmptyAllWorkingSets and
+ * MiFlushAllPages (every working set trimmed, the modified pages written
+ * to the paging file, so they wait on the standby list) and the search
+ * once more (its retry loop's cases 3 to 1; case 0 halves the chunk, which
+ * is one large page here already).
+ */
+function takeLargePage(w: WinMm, order: number): number {
+  const pfn = w.k.buddy.alloc(order, LARGE_GFP, PageKind.UserAnon);
+  if (pfn >= 0) return pfn;
+  const found = findLargePageMemory(w, order);
+  if (found >= 0) return found;
+  w.emptyAllWorkingSets();
+  return findLargePageMemory(w, order);
+}
+
+/**
+ * MiFindLargePageMemory: the first naturally aligned run of 2^order frames
+ * each of which is free, zeroed or on the standby list (MMPFN PageLocation
+ * <= StandbyPageList, no reference); its standby pages are repurposed
+ * (MiRestoreTransitionPte: their owners' PTEs become paging-file PTEs) and
+ * its zeroed pages taken off the zeroed list (MiUnlinkFreeOrZeroedPage),
+ * the run then one free block. A frame in a working set, on the modified
+ * list or the kernel's disqualifies the run. -1: no run.
+ */
+function findLargePageMemory(w: WinMm, order: number): number {
+  const k = w.k;
+  const db = w.db;
+  const n = 1 << order;
+  const kind = k.pages.kind;
+  const takeable = (f: number) =>
+    kind[f] === PageKind.Free || db.list[f] === PfnList.Zeroed || db.list[f] === PfnList.Standby;
+  for (let start = 0; start + n <= k.pages.nrFrames; start += n) {
+    let ok = true;
+    for (let f = start; f < start + n && ok; f++) ok = takeable(f);
+    if (!ok) continue;
+    for (let f = start; f < start + n; f++) {
+      if (db.list[f] === PfnList.Standby) db.repurpose(k, f);
+      else if (db.list[f] === PfnList.Zeroed) {
+        db.zeroed.splice(db.zeroed.indexOf(f), 1);
+        db.list[f] = PfnList.Active;
+        k.buddy.free(f, 0);
+      }
+    }
+    // the freed frames sit on the per-CPU lists until drained (Linux's buddy allocator stands for the free list)
+    k.buddy.pcp?.drainAllPages();
+    if (takeRun(w.k, start, order)) return start;
+  }
+  return -1;
+}
+
+/**
+ * The free run [start, start + 2^order) out of the buddy allocator's lists,
+ * as alloc_contig_range takes one: the free block holding it taken, the
+ * rest of that block given back; the run's head gets the order (as an
+ * allocation of that order, for MiFreeLargePages' free). False: the run is
+ * not one free block (a frame in it is not free).
+ */
+function takeRun(k: KernelCore, start: number, order: number): boolean {
+  const p = k.pages;
+  for (let o = order; o <= MAX_ORDER; o++) {
+    const head = start - (start % (1 << o));
+    if ((p.flags[head] & PageFlag.Buddy) === 0 || p.order[head] !== o) continue;
+    k.buddy.takeFreeBlock(head, o);
+    for (let f = head; f < head + (1 << o); f += 1 << order)
+      if (f !== start) k.buddy.freeFreshBlock(f, order);
+    for (let f = start; f < start + (1 << order); f++) {
+      p.kind[f] = PageKind.UserAnon;
+      p.refcount[f] = 0;
+      p.mapcount[f] = 0;
+      p.flags[f] = 0;
+      p.priv[f] = -1;
+      p.order[f] = -1;
+    }
+    p.order[start] = order;
+    return true;
+  }
+  return false;
+}
+
 /** MiAllocateLargePages: a zeroed large page for each PDE of the VAD. False when one could not be had. */
-function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
+function mapLargePages(w: WinMm, mm: MmStruct, vad: Vad): boolean {
+  const k = w.k;
   const pt = k.arch.pgtable;
   const large = largePagePages(k);
   const order = Math.log2(large);
@@ -147,12 +240,7 @@ function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
   for (let vpn = vad.startVpn; vpn <= vad.endVpn; vpn += large) {
     const pa = pdePa(k, mm, vpn, true);
     if (pa < 0) return false;
-    // no reclaim: the WRK's MiFindLargePageMemory takes free and standby runs, never waits
-    const pfn = k.buddy.alloc(
-      order,
-      Gfp.HIGHUSER & ~(Gfp.DIRECT_RECLAIM | Gfp.KSWAPD_RECLAIM),
-      PageKind.UserAnon,
-    );
+    const pfn = takeLargePage(w, order);
     if (pfn < 0) return false;
     for (let f = pfn; f < pfn + large; f++) {
       k.machine.phys.zeroFrame(pfnUnchecked(f));
@@ -165,7 +253,9 @@ function mapLargePages(k: KernelCore, mm: MmStruct, vad: Vad): boolean {
     const flags =
       (r.r || (!r.w && !r.x) ? VmFlag.READ : 0) | (r.w ? VmFlag.WRITE : 0) | (r.x ? VmFlag.EXEC : 0);
     const e = pt.mkUser(pfn, pt.pmdLevel, flags, r.w, true, false);
-    pt.set(k.machine.phys, pa, e.hi, e.lo);
+    // PAGE_NOCACHE's PCD, PAGE_WRITECOMBINE's PWT: MI_MAKE_VALID_PTE takes them from the ProtectionMask
+    // (MmProtectToPteMask) as for a small page; bits 3 and 4 mean the same in a PDE with PS
+    pt.set(k.machine.phys, pa, e.hi, (e.lo | cacheBits(vad.protection)) >>> 0);
   }
   return true;
 }

@@ -281,6 +281,7 @@ export function setProtection(
     // the working-set list follows the PTE: a valid page is in it, a hidden one is not
     if (hidden) _p.ws.delete(vpn);
     else _p.ws.add(vpn);
+    _p.wsAge.delete(vpn);
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
     return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }

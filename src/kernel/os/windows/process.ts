@@ -43,6 +43,15 @@ export class WinProcess {
    */
   readonly ws = new Set<number>();
   /**
+   * The WSLE's Age (MMWSLE.u1.e1.Age, two bits in the WRK: 0-3) of the
+   * pages in `ws` that have aged; absent is 0. The working-set manager's
+   * aging (wsmanager.ts ageWorkingSet, MiAgeAndEstimateAvailableInWorkingSet)
+   * clears a set accessed bit and resets the age, or adds one to it.
+   */
+  readonly wsAge = new Map<number, number>();
+  /** MMWSL.NextSlot: the entry where MiTrimWorkingSet's scan resumes (a vpn; -1 or one not in `ws`: the first) */
+  wsNextSlot = -1;
+  /**
    * The WSLE's Protection field (MMWSLE.u1.e1.Protection) of the valid view
    * pages that have one: a shared page whose protection VirtualProtect set
    * (WRK mm/protect.c MiSetProtectionOnSection: `MmWsle[Index].u1.e1.Protection

@@ -255,7 +255,7 @@ describe("VirtualAlloc MEM_LARGE_PAGES (WRK allocvm.c, MiAllocateLargePages; fre
     expect(k.trim(t, true).trimmed).toBe(0);
     expect(k.userAccess(0, t, a + 0x1234n, Access.Read)).toMatchObject({ ok: true, value: 0x5a, faults: 0 });
     // QueryWorkingSetEx: Valid 1, ShareCount 0, PAGE_READWRITE (4 << 4), Locked (bit 22), LargePage (bit 23)
-    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0041);
+    expect(k.queryWorkingSetEx(t, a).flags).toBe(0x5c0_0041);
     expect(k.virtualQuery(t, a + 0x1000n)).toMatchObject({
       state: MemState.COMMIT,
       regionSize: 0x3f_f000n,

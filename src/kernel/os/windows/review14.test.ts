@@ -74,18 +74,18 @@ describe("QueryWorkingSetEx's ShareCount (WRK mm/queryvm.c MiGetWorkingSetInfoLi
     const { k, t } = winKernel();
     const p = k.virtualAlloc(t, 0n, 0x1000n, true, true, RW);
     expect(k.userAccess(0, t, p, Access.Write, 1).ok).toBe(true);
-    // 1 (Valid) | PAGE_READWRITE (4) << 4; Wine's psapi test "valloc,write": Shared 0, ShareCount == 0
+    // 1 (Valid) | PAGE_READWRITE (4) << 4 | Priority 5 << 24; Wine's psapi test "valloc,write": Shared 0, ShareCount == 0
     expect(k.queryWorkingSetEx(t, p)).toMatchObject({
-      flags: 0x41,
+      flags: 0x500_0041,
       valid: true,
       shareCount: 0,
       shared: false,
     });
     k.setLockMemoryPrivilege(t, true);
     const a = k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, PageProt.READONLY);
-    // 1 | PAGE_READONLY (2) << 4 | Locked 1 << 22 | LargePage 1 << 23
+    // 1 | PAGE_READONLY (2) << 4 | Locked 1 << 22 | LargePage 1 << 23 | Priority 5 << 24
     expect(k.queryWorkingSetEx(t, a + 0x1000n)).toMatchObject({
-      flags: 0xc0_0021,
+      flags: 0x5c0_0021,
       shareCount: 0,
       locked: true,
     });
@@ -104,7 +104,7 @@ describe("MEM_LARGE_PAGES with PAGE_NOACCESS (MiAllocateLargePages: MI_MAKE_VALI
     expect(free - k.view.windows()!.paging().free).toBe(513);
     // VirtualQuery and QueryWorkingSetEx report the VAD's PAGE_NOACCESS (1)
     expect(k.virtualQuery(t, a)).toMatchObject({ state: 0x1000, protect: 1 });
-    expect(k.queryWorkingSetEx(t, a).flags).toBe(0xc0_0011);
+    expect(k.queryWorkingSetEx(t, a).flags).toBe(0x5c0_0011);
     // the PDE maps read-only: a read takes no fault
     expect(k.userAccess(0, t, a + 0x10n, Access.Read)).toMatchObject({ ok: true, value: 0, faults: 0 });
     expect(k.virtualFree(t, a, 0n, true)).toBe(true);

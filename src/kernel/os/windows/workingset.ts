@@ -62,6 +62,8 @@ export function trimProcess(h: WsHost, mm: MmStruct): number {
 export function wsAdded(h: WsHost, mm: MmStruct, vpn: number): void {
   const p = winProcess(mm);
   p.ws.add(vpn);
+  // a new WSLE starts at age 0 (MiAllocateWsle)
+  p.wsAge.delete(vpn);
   while (p.wsHardMax && p.ws.size > p.wsMax) {
     if (!trimOne(h, mm, p, vpn)) break;
     p.wsReplaced++;

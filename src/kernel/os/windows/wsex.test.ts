@@ -14,6 +14,8 @@ import { PageProt } from "./mmpte.ts";
 const P = 4096n;
 const RW = PageProt.READWRITE;
 const flags = (k: KernelImpl, t: Task, va: bigint) => k.queryWorkingSetEx(t, va).flags;
+/** Priority (bits 24-26) MEMORY_PRIORITY_NORMAL, every page's here unless said otherwise */
+const PRI5 = 0x500_0000;
 
 describe("QueryWorkingSetEx", () => {
   it("private pages: Valid, ShareCount 0, the protection, Locked; trimmed or untouched: 0", () => {
@@ -21,8 +23,8 @@ describe("QueryWorkingSetEx", () => {
     const base = k.virtualAlloc(a, 0n, 4n * P, true, true, RW);
     expect(k.userAccess(0, a, base, Access.Write, 1).ok).toBe(true);
     expect(k.userAccess(0, a, base + P, Access.Write, 1).ok).toBe(true);
-    // 1 | PAGE_READWRITE (4) << 4: a private page's ShareCount is 0 (WRK MiGetWorkingSetInfoList)
-    expect(flags(k, a, base)).toBe(0x41);
+    // 1 | PAGE_READWRITE (4) << 4 | Priority 5 << 24: a private page's ShareCount is 0 (WRK MiGetWorkingSetInfoList)
+    expect(flags(k, a, base)).toBe(PRI5 | 0x41);
     expect(k.queryWorkingSetEx(a, base)).toMatchObject({
       valid: true,
       shareCount: 0,
@@ -31,20 +33,22 @@ describe("QueryWorkingSetEx", () => {
       node: 0,
       locked: false,
       largePage: false,
+      priority: 5,
       bad: false,
     });
     // committed but never touched: not in the working set
     expect(flags(k, a, base + 2n * P)).toBe(0);
     // VirtualLock: bit 22
     expect(k.virtualLock(a, base, P)).toBe(true);
-    expect(flags(k, a, base)).toBe(0x400041);
+    expect(flags(k, a, base)).toBe(PRI5 | 0x400041);
     // PAGE_READONLY (2) << 4
     expect(k.virtualProtect(a, base + P, P, PageProt.READONLY)).toBe(PageProt.READWRITE);
-    expect(flags(k, a, base + P)).toBe(0x21);
-    // EmptyWorkingSet: the unlocked page leaves (Valid 0, private: Shared 0), the locked one stays
+    expect(flags(k, a, base + P)).toBe(PRI5 | 0x21);
+    // EmptyWorkingSet: the unlocked page leaves (Valid 0, private: Shared 0; still resident on the modified
+    // list: Location 1 << 22, Priority 5 << 24, ModifiedList 1 << 27), the locked one stays
     k.trim(a, false);
-    expect(flags(k, a, base + P)).toBe(0);
-    expect(flags(k, a, base)).toBe(0x400041);
+    expect(flags(k, a, base + P)).toBe(0xd40_0000);
+    expect(flags(k, a, base)).toBe(PRI5 | 0x400041);
     // free address space
     expect(flags(k, a, base + 64n * P)).toBe(0);
   });
@@ -58,16 +62,16 @@ describe("QueryWorkingSetEx", () => {
     k.switchTo(0, a);
     expect(k.userAccess(0, a, va, Access.Write, 7).ok).toBe(true);
     // one process: 1 | 1 << 1 | 4 << 4 | 1 << 15
-    expect(flags(k, a, va)).toBe(0x8043);
+    expect(flags(k, a, va)).toBe(PRI5 | 0x8043);
     k.switchTo(0, b);
     expect(k.userAccess(0, b, vb, Access.Read)).toMatchObject({ ok: true, value: 7 });
     // two: ShareCount 2
-    expect(flags(k, a, va)).toBe(0x8045);
-    expect(flags(k, b, vb)).toBe(0x8045);
+    expect(flags(k, a, va)).toBe(PRI5 | 0x8045);
+    expect(flags(k, b, vb)).toBe(PRI5 | 0x8045);
     // a's copy trimmed: Valid 0 with Invalid.Shared; b's share count back to 1
     k.trim(a, false);
     expect(flags(k, a, va)).toBe(0x8000);
-    expect(flags(k, b, vb)).toBe(0x8043);
+    expect(flags(k, b, vb)).toBe(PRI5 | 0x8043);
     // a view page never touched can be shared too
     expect(flags(k, b, vb + P)).toBe(0x8000);
     expect(k.view.invariants()).toEqual([]);
@@ -83,14 +87,14 @@ describe("QueryWorkingSetEx", () => {
     k.switchTo(0, a);
     expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 3 });
     // 1 | 2 << 1 | PAGE_WRITECOPY (8) << 4 | 1 << 15
-    expect(flags(k, a, va)).toBe(0x8085);
+    expect(flags(k, a, va)).toBe(PRI5 | 0x8085);
     expect(k.userAccess(0, a, va, Access.Write, 4).ok).toBe(true);
     // the copy: private, ShareCount 0, PAGE_READWRITE; b's page has one sharer left
-    expect(flags(k, a, va)).toBe(0x41);
-    expect(flags(k, b, vb)).toBe(0x8043);
-    // the copy trimmed: a private transition page, Shared 0
+    expect(flags(k, a, va)).toBe(PRI5 | 0x41);
+    expect(flags(k, b, vb)).toBe(PRI5 | 0x8043);
+    // the copy trimmed: a private transition page, Shared 0, resident on the modified list
     k.trim(a, false);
-    expect(flags(k, a, va)).toBe(0);
+    expect(flags(k, a, va)).toBe(0xd40_0000);
   });
 
   it("ShareCount stops at 7", () => {
@@ -104,7 +108,42 @@ describe("QueryWorkingSetEx", () => {
       return v;
     });
     // nine mappings: 1 | 7 << 1 | PAGE_READONLY (2) << 4 | 1 << 15
-    expect(flags(k, a, vas[0])).toBe(0x802f);
+    expect(flags(k, a, vas[0])).toBe(PRI5 | 0x802f);
+  });
+});
+
+describe("QueryWorkingSetEx: the kernel's MEMORY_WORKING_SET_EX_BLOCK bits (phnt ntmmapi.h)", () => {
+  it("Priority (bits 24-26) is the frame's page priority; an invalid page's Location, Priority and ModifiedList follow its frame", () => {
+    const { k, a } = twoProcs();
+    const base = k.virtualAlloc(a, 0n, 4n * P, true, true, RW);
+    // MEMORY_PRIORITY_LOW (2) for the process's faults, then MEMORY_PRIORITY_MEDIUM (3) for its thread's
+    expect(k.setMemoryPriority(a, false, 2)).toBe(0);
+    expect(k.userAccess(0, a, base, Access.Write, 1).ok).toBe(true);
+    expect(k.setMemoryPriority(a, true, 3)).toBe(0);
+    expect(k.userAccess(0, a, base + P, Access.Write, 1).ok).toBe(true);
+    expect(k.queryWorkingSetEx(a, base)).toMatchObject({ flags: 0x200_0041, priority: 2 });
+    expect(k.queryWorkingSetEx(a, base + P)).toMatchObject({ flags: 0x300_0041, priority: 3 });
+    // trimmed (new pages: modified): Valid 0, Location 1 (resident) << 22, its Priority, ModifiedList << 27
+    k.trim(a, false);
+    expect(k.queryWorkingSetEx(a, base)).toMatchObject({
+      flags: 0xa40_0000,
+      valid: false,
+      location: 1,
+      priority: 2,
+      modifiedList: true,
+    });
+    // written to the paging file: on the standby list, still resident
+    expect(k.modifiedPageWriter()).toBe(2);
+    expect(k.queryWorkingSetEx(a, base + P)).toMatchObject({ flags: 0x340_0000, modifiedList: false });
+    // repurposed: a paging-file PTE, Location 2 (MemoryLocationPagefile), no frame and so no priority
+    k.trim(null, true);
+    expect(k.queryWorkingSetEx(a, base)).toMatchObject({ flags: 0x80_0000, location: 2, priority: 0 });
+    // read back (a hard fault at the thread's priority 3): valid again
+    expect(k.userAccess(0, a, base, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    expect(k.queryWorkingSetEx(a, base).flags).toBe(0x300_0041);
+    // committed, never touched: demand zero, Location 0
+    expect(k.queryWorkingSetEx(a, base + 2n * P).flags).toBe(0);
+    expect(k.view.invariants()).toEqual([]);
   });
 });
 

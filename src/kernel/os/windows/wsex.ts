@@ -24,18 +24,37 @@
  *   MEM_LARGE_PAGES page (largepage.ts), reported Valid and Locked, its
  *   protection the VAD's, ShareCount 0 (MiGetWorkingSetInfoList: a PDE
  *   that maps a large page has no WSLE; "Locked = 1").
+ * - Priority (bits 24-26, in the union's Reserved bits 24-30): the page
+ *   priority of its frame (MMPFN.u3.e1.Priority: pfn.ts), 0-7. The Win32
+ *   page calls bits 24-30 Reserved; the kernel's own
+ *   MEMORY_WORKING_SET_EX_BLOCK (NtQueryVirtualMemory
+ *   MemoryWorkingSetExInformation, which QueryWorkingSetEx returns as is;
+ *   System Informer's phnt ntmmapi.h, from the kernel's symbols) has
+ *   `Priority : 3` there, after LargePage. A large page's frames are
+ *   MEMORY_PRIORITY_NORMAL (5), as the kernel's are.
  * - Bad (bit 31): "the page is has been reported as bad": 0.
  *
- * A page not in the working set has Valid 0 and the Invalid layout: only
- * Shared (bit 15) and Bad (bit 31) mean anything; Shared is 1 for a view's
- * page that would map the section's frame (its PTE zero, a prototype
- * pointer or MI_PTE_LOOKUP_NEEDED), 0 for private memory and for a trimmed
- * private copy. On 64-bit Windows the upper 32 bits (ReservedUlong) are 0.
+ * A page not in the working set has Valid 0 and the Invalid layout: the
+ * Win32 page gives Shared (bit 15) and Bad (bit 31); Shared is 1 for a
+ * view's page that would map the section's frame (its PTE zero, a
+ * prototype pointer or MI_PTE_LOOKUP_NEEDED), 0 for private memory and for
+ * a trimmed private copy. The kernel's layout (phnt) has more in the
+ * Reserved bits, and vmlab fills them for the page's own PTE:
+ * Location (bits 22-23, MEMORY_WORKING_SET_EX_LOCATION): 1
+ * MemoryLocationResident for a transition PTE (the frame still in memory:
+ * on the standby or modified list, or held by VirtualProtect's
+ * PAGE_NOACCESS/PAGE_GUARD), 2 MemoryLocationPagefile for a paging-file
+ * PTE, else 0; Priority (bits 24-26) of a resident frame; ModifiedList
+ * (bit 27) when that frame is on the modified list. PageTable (bit 21),
+ * SharedOriginal (bit 30) and, for a view's page, where the section's
+ * frame is (its prototype PTE) are not modelled: 0. On 64-bit Windows the
+ * upper 32 bits are 0.
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import type { WinMm } from "./commit.ts";
 import { SoftKind, win32Protection } from "./mmpte.ts";
 import { pageState, sharedFrame } from "./pages.ts";
+import { MEMORY_PRIORITY_NORMAL, PfnList } from "./pfn.ts";
 import type { WinProcess } from "./process.ts";
 
 /** PSAPI_WORKING_SET_EX_BLOCK, decoded, with its Flags word. */
@@ -48,7 +67,20 @@ export interface WorkingSetExBlock {
   node: number;
   locked: boolean;
   largePage: boolean;
+  /** the page priority (bits 24-26): a valid page's, or a resident invalid page's */
+  priority: number;
+  /** Invalid.Location (bits 22-23): 0 invalid, 1 resident (transition), 2 in the paging file */
+  location: number;
+  /** Invalid.ModifiedList (bit 27): the resident frame is on the modified list */
+  modifiedList: boolean;
   bad: boolean;
+}
+
+/** MEMORY_WORKING_SET_EX_LOCATION (phnt ntmmapi.h). */
+export const enum WsExLocation {
+  Invalid = 0,
+  Resident = 1,
+  Pagefile = 2,
 }
 
 /** The block of the page holding `addr` (PSAPI_WORKING_SET_EX_INFORMATION.VirtualAttributes). */
@@ -64,6 +96,9 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
     node: 0,
     locked: false,
     largePage: false,
+    priority: 0,
+    location: WsExLocation.Invalid,
+    modifiedList: false,
     bad: false,
   };
   if (vad === null) return b;
@@ -71,7 +106,8 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
   if (vad.largePages) {
     b.valid = b.locked = b.largePage = true;
     b.win32Protection = win32Protection(s.protection);
-    b.flags = (1 | (b.win32Protection << 4) | (1 << 22) | (1 << 23)) >>> 0;
+    b.priority = MEMORY_PRIORITY_NORMAL;
+    b.flags = (1 | (b.win32Protection << 4) | (1 << 22) | (1 << 23) | (b.priority << 24)) >>> 0;
     return b;
   }
   if (s.valid && p.ws.has(vpn)) {
@@ -80,17 +116,26 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
     b.shareCount = b.shared ? Math.min(7, w.k.pages.mapcount[s.pfn]) : 0;
     b.win32Protection = win32Protection(s.protection);
     b.locked = p.locked.has(vpn);
+    b.priority = w.db.priority[s.pfn];
     b.flags =
       (1 |
         (b.shareCount << 1) |
         (b.win32Protection << 4) |
         (b.shared ? 1 << 15 : 0) |
-        (b.locked ? 1 << 22 : 0)) >>>
+        (b.locked ? 1 << 22 : 0) |
+        (b.priority << 24)) >>>
       0;
     return b;
   }
   // Invalid: a view's page still backed by the section (not a trimmed private copy) can be shared
   b.shared = vad.view !== null && s.kind !== SoftKind.Transition && s.kind !== SoftKind.PageFile;
-  b.flags = b.shared ? 1 << 15 : 0;
+  if (s.kind === SoftKind.Transition && s.pfn >= 0) {
+    b.location = WsExLocation.Resident;
+    b.priority = w.db.priority[s.pfn];
+    b.modifiedList = w.db.list[s.pfn] === PfnList.Modified;
+  } else if (s.kind === SoftKind.PageFile) b.location = WsExLocation.Pagefile;
+  b.flags =
+    ((b.shared ? 1 << 15 : 0) | (b.location << 22) | (b.priority << 24) | (b.modifiedList ? 1 << 27 : 0)) >>>
+    0;
   return b;
 }

@@ -2,8 +2,16 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
+import type { WindowsOs } from "./index.ts";
 import { PageProt } from "./mmpte.ts";
-import { DESIRED_FREE_GOAL, MM_PLENTY_FREE_PAGES } from "./wsmanager.ts";
+import { winProcess } from "./process.ts";
+import {
+  ageWorkingSet,
+  DESIRED_FREE_GOAL,
+  MM_PLENTY_FREE_PAGES,
+  PASS_TRIM_AGE,
+  trimWorkingSet,
+} from "./wsmanager.ts";
 
 const P = 4096n;
 const RW = PageProt.READWRITE;
@@ -71,6 +79,62 @@ describe("the working-set manager (MmWorkingSetManager) under memory pressure", 
     expect(ws(k, a)).toBe(w.process(a)!.wsMin);
     expect(ws(k, b)).toBeGreaterThanOrEqual(w.process(b)!.wsMin);
     expect(pg.available).toBeLessThanOrEqual(DESIRED_FREE_GOAL);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("MiTrimWorkingSet: page age, then page priority (the MEMORY_PRIORITY_INFORMATION page)", () => {
+  /** The page priority of every valid page of t in [va, va + n pages) that QueryWorkingSetEx reports Valid. */
+  const validPages = (k: KernelImpl, t: Task, va: bigint, n: number) => {
+    let v = 0;
+    for (let i = 0; i < n; i++) if (k.queryWorkingSetEx(t, va + BigInt(i) * P).valid) v++;
+    return v;
+  };
+
+  it("under pressure the lower-priority pages go first though they came in last; they sit on their priority's standby list", () => {
+    const { k, a, b } = machine(16 << 20);
+    const w = k.view.windows()!;
+    const avail0 = w.paging().available;
+    const nLow = 1500;
+    const nNormal = avail0 - MM_PLENTY_FREE_PAGES - 200 - nLow;
+    // A's first pages at MEMORY_PRIORITY_NORMAL (5), the later ones at MEMORY_PRIORITY_VERY_LOW (1)
+    const vaNormal = fill(k, a, nNormal);
+    expect(k.setMemoryPriority(a, false, 1)).toBe(0);
+    const vaLow = fill(k, a, nLow);
+    expect(w.paging().wsManagerRuns).toBe(0);
+    fill(k, b, 400);
+    const pg = w.paging();
+    expect(pg.wsManagerTrimmed).toBeGreaterThan(0);
+    expect(pg.wsManagerTrimmed).toBeLessThan(nLow);
+    // every normal-priority page of A is still in its working set; the trimmed ones were all priority 1
+    expect(validPages(k, a, vaNormal, nNormal)).toBe(nNormal);
+    expect(validPages(k, a, vaLow, nLow)).toBe(nLow - pg.wsManagerTrimmed);
+    // written by the modified page writer, they wait on the priority-1 standby list (none on priority 5's)
+    expect(pg.standbyByPriority[1]).toBeGreaterThan(0);
+    expect(pg.standbyByPriority[5]).toBe(0);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("a page accessed since the last aging is not trimmed by a pass with a trim age; one not accessed is, at age 1", () => {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const va = fill(k, a, 100);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    // the first aging: every page was accessed, so each loses its accessed bit and stays at age 0
+    ageWorkingSet(w, mm, p);
+    expect(trimWorkingSet(w, mm, p, 100, PASS_TRIM_AGE[1], -1)).toBe(0);
+    // the even pages are read again; the second aging takes the odd ones to age 1
+    for (let i = 0; i < 100; i += 2)
+      expect(k.userAccess(0, a, va + BigInt(i) * P, Access.Read).ok).toBe(true);
+    ageWorkingSet(w, mm, p);
+    // pass 0 wants age 2: nothing yet; pass 1 (age 1) takes the odd pages only
+    expect(trimWorkingSet(w, mm, p, 100, PASS_TRIM_AGE[0], -1)).toBe(0);
+    expect(trimWorkingSet(w, mm, p, 100, PASS_TRIM_AGE[1], -1)).toBe(50);
+    for (let i = 0; i < 100; i++) expect(k.queryWorkingSetEx(a, va + BigInt(i) * P).valid).toBe(i % 2 === 0);
+    // a trim age of 0 takes pages whatever their age (MI_PASS4_TRIM_AGE), and the scan resumes where it stopped
+    expect(trimWorkingSet(w, mm, p, 10, 0, -1)).toBe(10);
+    expect(p.ws.size).toBe(40);
     expect(k.view.invariants()).toEqual([]);
   });
 });

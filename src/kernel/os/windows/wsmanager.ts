@@ -14,9 +14,17 @@
  * - the candidates are the working sets above their minimum, the biggest
  *   first (MiRearrangeWorkingSetExpansionList); none is trimmed below its
  *   minimum (MiDetermineWsTrimAmount's MaxTrim);
- * - pages go by the accessed bit (the WSLE's age: workingset.ts trimOne
- *   clears a set bit and moves on, removes the first page found clear), to
- *   the standby or modified list as any trim does;
+ * - pages go by the WSLE's age: four passes (MI_MAX_TRIM_PASSES) with trim
+ *   ages 2, 1, 1, 1 (MI_PASS0_TRIM_AGE..MI_PASS3_TRIM_AGE); a pass's
+ *   MiTrimWorkingSet takes only pages not accessed and at least that old,
+ *   the lower page priority first among them (trimWorkingSet), each to the
+ *   standby list of its priority or the modified list; after the first
+ *   pass's trim each working set is aged (ageWorkingSet: accessed pages
+ *   lose the bit and go back to age 0, the others get older), so pages
+ *   become trimmable after one aging unaccessed (Windows Internals 6th
+ *   ed., Part 2, ch. 10 "Working set management": "if the accessed bit is
+ *   clear the next time the working set manager examines the page, it
+ *   knows that the page hasn't been accessed since the last time");
  * - it stops when the available pages exceed the goal, MmPlentyFreePages
  *   and a half (Criteria->DesiredFreeGoal), or after its passes
  *   (MiCheckSystemTrimEndCriteria); between passes the modified page
@@ -25,10 +33,14 @@
  *   modified list holds MmModifiedPageMaximum pages.
  *
  * Simplified: no claims or estimates of each working set's unused pages
- * (MiAgeAndEstimateAvailableInWorkingSet): each pass may take a working
- * set down to its minimum; the system's own working sets (the paged pool,
- * `trim kernel`) are not candidates; the faulting page is never the one
- * taken (it is being made valid).
+ * (MiAgeAndEstimateAvailableInWorkingSet's estimate): each pass may take a
+ * working set down to its minimum; no once-a-second aging when memory is
+ * plentiful (vmlab has no clock: the working sets age only when the
+ * manager runs under pressure); aging walks the whole list; the system's
+ * own working sets (the paged pool, `trim kernel`) are not candidates; the
+ * faulting page is never the one taken (it is being made valid). The hard
+ * maximum's replacement and SetProcessWorkingSetSize's trim keep the
+ * second-chance scan (trimOne).
  *
  * This file also has the trimming every path shares (workingset.ts uses
  * it): one page out of a working set, and the aging scan.
@@ -74,6 +86,7 @@ export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: Pa
     trimPage(k, h.db, s.pfn, dirty, { mm, vpn, protection: s.protection });
   }
   p.ws.delete(vpn);
+  p.wsAge.delete(vpn);
   k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
 }
 
@@ -100,6 +113,7 @@ export function trimOne(h: WsHost, mm: MmStruct, p: WinProcess, keep: number): b
       k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
       p.ws.delete(vpn);
       p.ws.add(vpn);
+      p.wsAge.delete(vpn);
       continue;
     }
     trimWsPage(h, mm, vad, vpn, s);
@@ -114,6 +128,106 @@ function firstOf(p: WinProcess, skip: number): number {
   return -1;
 }
 
+/** The WSLE's largest age (WRK mm/mi.h MI_INC_WSLE_AGE: a two-bit counter stops at 3). */
+export const MI_MAXIMUM_AGE = 3;
+/**
+ * The trim age of each pass of the working-set manager (WRK mm/wsmanage.c
+ * MI_PASS0_TRIM_AGE .. MI_PASS3_TRIM_AGE, MI_MAX_TRIM_PASSES 4): the first
+ * takes only pages aged 2 or more, the others pages aged 1 or more.
+ */
+export const PASS_TRIM_AGE = [2, 1, 1, 1] as const;
+
+/**
+ * MiAgeAndEstimateAvailableInWorkingSet's aging (DoAging): each entry past
+ * the locked ones (FirstDynamic) whose PTE's accessed bit is set loses it
+ * and goes back to age 0 (MI_SET_ACCESSED_IN_PTE 0, MI_RESET_WSLE_AGE);
+ * one not accessed since the last look gets a year older
+ * (MI_INC_WSLE_AGE). Simplified: the whole list each time (the WRK walks
+ * (WorkingSetSize - FirstDynamic) >> MiAgingShift entries a second from
+ * NextAgingSlot).
+ */
+export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
+  const k = h.k;
+  const pt = k.arch.pgtable;
+  for (const vpn of p.ws) {
+    if (p.locked.has(vpn)) continue;
+    const pte = getPte(k, mm, vpn);
+    if (pt.young(pte.hi, pte.lo)) {
+      const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
+      setPte(k, mm, vpn, e.hi, e.lo);
+      k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
+      p.wsAge.delete(vpn);
+    } else {
+      const age = p.wsAge.get(vpn) ?? 0;
+      if (age < MI_MAXIMUM_AGE) p.wsAge.set(vpn, age + 1);
+    }
+  }
+}
+
+/**
+ * MiTrimWorkingSet (WRK mm/wsmanage.c): up to `reduction` pages out of the
+ * working set, the scan starting where the last one stopped
+ * (MMWSL.NextSlot; Windows Internals 6th ed., Part 2, ch. 10 "Working set
+ * management": "The next time the working set is trimmed, the scan picks
+ * up where it left off last") and going once round the list. A page
+ * qualifies when `trimAge` is 0, or when its accessed bit is clear and its
+ * age is at least `trimAge`; the trim does not age or clear bits. Among
+ * the pages that qualify, those of lower page priority (their frame's
+ * MMPFN Priority) go first: "Other factors being equal, pages with lower
+ * memory priority are trimmed before pages with higher memory priority"
+ * (the MEMORY_PRIORITY_INFORMATION page); in scan order within a priority.
+ * Locked pages (below FirstDynamic) and `keep` are passed. Each page goes
+ * to the standby list of its priority or the modified list (trimWsPage).
+ * Pages trimmed.
+ */
+export function trimWorkingSet(
+  h: WsHost,
+  mm: MmStruct,
+  p: WinProcess,
+  reduction: number,
+  trimAge: number,
+  keep: number,
+): number {
+  if (reduction <= 0 || p.ws.size === 0) return 0;
+  const k = h.k;
+  const pt = k.arch.pgtable;
+  const order = [...p.ws];
+  const start = Math.max(0, order.indexOf(p.wsNextSlot));
+  // the qualifying entries by page priority, each in scan order (index into `order`)
+  const byPriority: number[][] = Array.from({ length: 8 }, () => []);
+  for (let i = 0; i < order.length; i++) {
+    const at = (start + i) % order.length;
+    const vpn = order[at];
+    if (vpn === keep || p.locked.has(vpn)) continue;
+    const vad = p.vads.locate(vpn)!;
+    const s = pageState(k, h.db, mm, vad, vpn);
+    assert(s.valid, `trimWorkingSet: vpn 0x${vpn.toString(16)} is in the working set but not valid`);
+    if (trimAge > 0) {
+      const pte = getPte(k, mm, vpn);
+      if (pt.young(pte.hi, pte.lo) || (p.wsAge.get(vpn) ?? 0) < trimAge) continue;
+    }
+    byPriority[h.db.priority[s.pfn]].push(at);
+  }
+  let n = 0;
+  let last = -1;
+  for (const list of byPriority)
+    for (const at of list) {
+      if (n >= reduction) break;
+      const vpn = order[at];
+      const vad = p.vads.locate(vpn)!;
+      trimWsPage(h, mm, vad, vpn, pageState(k, h.db, mm, vad, vpn));
+      n++;
+      if (
+        last < 0 ||
+        (at - start + order.length) % order.length > (last - start + order.length) % order.length
+      )
+        last = at;
+    }
+  // NextSlot: the entry after the last one taken, in scan order
+  if (last >= 0) p.wsNextSlot = order[(last + 1) % order.length];
+  return n;
+}
+
 /** MmPlentyFreePages (WRK mm/wsmanage.c): at or below it the manager trims. */
 export const MM_PLENTY_FREE_PAGES = 400;
 /** Criteria->DesiredFreeGoal: MmPlentyFreePages + MmPlentyFreePages / 2 (MiCheckAndSetSystemTrimCriteria). */
@@ -122,8 +236,6 @@ export const DESIRED_FREE_GOAL = MM_PLENTY_FREE_PAGES + MM_PLENTY_FREE_PAGES / 2
 export const MM_MINIMUM_FREE_PAGES = 26;
 /** MmModifiedPageMaximum (WRK mm/mminit.c, a small system's value): a modified list this long wakes the writer. */
 export const MM_MODIFIED_PAGE_MAXIMUM = 100;
-/** Trim passes before the manager gives up (vmlab's count; the WRK's MI_MAX_TRIM_PASSES plays this part). */
-const TRIM_PASSES = 4;
 
 /** MmAvailablePages: the zeroed, free and standby lists (the buddy allocator's free pages are the free list). */
 export function availablePages(h: WsHost): number {
@@ -148,25 +260,27 @@ function trimWorkingSets(h: WsHost, faultMm: MmStruct, keepVpn: number): number 
   const db: PfnDatabase = h.db;
   db.wsManager.runs++;
   let n = 0;
-  for (let pass = 0; pass < TRIM_PASSES; pass++) {
+  for (let pass = 0; pass < PASS_TRIM_AGE.length; pass++) {
     // the working-set expansion list: processes above their minimum, the biggest first
     const candidates = expansionList(h).sort((a, b) => winProcess(b).ws.size - winProcess(a).ws.size);
     // the pages short of the goal, taken from the candidates in order (a trimmed page is available
     // at once if clean, after the modified page writer if not)
     let need = DESIRED_FREE_GOAL + 1 - availablePages(h);
     for (const mm of candidates) {
-      if (need <= 0) break;
       const p = winProcess(mm);
       const keep = mm === faultMm ? keepVpn : -1;
-      for (let take = Math.min(need, p.ws.size - p.wsMin); take > 0; take--) {
-        if (!trimOne(h, mm, p, keep)) break;
-        n++;
-        need--;
+      // MiDetermineWsTrimAmount (never below the minimum) and MiTrimWorkingSet at this pass's age
+      if (need > 0) {
+        const got = trimWorkingSet(h, mm, p, Math.min(need, p.ws.size - p.wsMin), PASS_TRIM_AGE[pass], keep);
+        n += got;
+        need -= got;
       }
+      // "Aging is only done if the trim pass warrants it (ie: the first pass only)"
+      if (pass === 0) ageWorkingSet(h, mm, p);
     }
     // MiCheckSystemTrimEndCriteria: enough, or wait for the modified page writer and go again
-    if (availablePages(h) > DESIRED_FREE_GOAL || db.modifiedList.size === 0) break;
-    if (modifiedPageWriter(h.k, db) === 0) break; // nothing can be written (no paging file, or a full one)
+    if (availablePages(h) > DESIRED_FREE_GOAL) break;
+    if (db.modifiedList.size > 0) modifiedPageWriter(h.k, db);
   }
   // signal the modified page writer if memory is critical or the modified list is long
   if (availablePages(h) < MM_MINIMUM_FREE_PAGES || db.modifiedList.size >= MM_MODIFIED_PAGE_MAXIMUM)

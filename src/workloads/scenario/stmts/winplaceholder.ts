@@ -167,8 +167,8 @@ export function queryWorkingSetEx(c: CompileContext, s: Stmt): Run {
       if (i === 0) flags0 = b.flags;
       lines.push(
         b.valid
-          ? `0x${va.toString(16)}: Flags ${hex(b.flags)}: Valid 1, ShareCount ${b.shareCount}, Win32Protection ${protName(b.win32Protection)}, Shared ${+b.shared}, Node ${b.node}, Locked ${+b.locked}, LargePage ${+b.largePage}, Bad ${+b.bad}`
-          : `0x${va.toString(16)}: Flags ${hex(b.flags)}: Valid 0 (Invalid: Shared ${+b.shared}, Bad ${+b.bad})`,
+          ? `0x${va.toString(16)}: Flags ${hex(b.flags)}: Valid 1, ShareCount ${b.shareCount}, Win32Protection ${protName(b.win32Protection)}, Shared ${+b.shared}, Node ${b.node}, Locked ${+b.locked}, LargePage ${+b.largePage}, Priority ${b.priority}, Bad ${+b.bad}`
+          : `0x${va.toString(16)}: Flags ${hex(b.flags)}: Valid 0 (Invalid: Shared ${+b.shared}, Location ${b.location}, Priority ${b.priority}, ModifiedList ${+b.modifiedList}, Bad ${+b.bad})`,
       );
     }
     c.assign(s, rt, BigInt(flags0), `(VirtualAttributes.Flags of 0x${first.toString(16)})`);
