@@ -37,77 +37,35 @@ import { Rng } from "../../base/rng.ts";
 import { pfnUnchecked } from "../../base/units.ts";
 import { Access } from "../../hw/access.ts";
 import { hwArch } from "../../hw/arch/index.ts";
-import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
 import { CacheSystem } from "../../hw/cache/CacheSystem.ts";
 import type { DataCache } from "../../hw/cache/DataCache.ts";
 import { BumpFrames } from "../../hw/mmu/Mapper.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
-import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
 import type { TlbArray } from "../../hw/mmu/TlbArray.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import { ClockHand } from "../clockHand.ts";
 import { LruList } from "../lruList.ts";
 import { PageMap } from "../pageMap.ts";
-import {
-  forgetMemos,
-  HIT_CHUNK,
-  HitLoop,
-  l2Hit,
-  recordTotals,
-  type SharedPlace,
-  wasmByDefault,
-} from "./hitLoop.ts";
+import { forgetMemos, HIT_CHUNK, HitLoop, l2Hit, recordTotals, wasmByDefault } from "./hitLoop.ts";
 import {
   type CostModel,
   DEFAULT_COST,
   estimatedCycles,
+  MACHINE_ARCHES,
+  MACHINE_POLICIES,
+  type MachineModeConfig,
   type MachineModeResult,
 } from "./machineModeResult.ts";
 import { PagerTables, pathsOfTwo } from "./pagerTables.ts";
 
-export type { CostModel, MachineModeResult } from "./machineModeResult.ts";
-export { DEFAULT_COST } from "./machineModeResult.ts";
-
-export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
-export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
-
-export interface MachineModeConfig {
-  /** data frames for the traced program's pages */
-  frames: number;
-  /** TLB preset or spec (`64x4,1536x12`) */
-  tlb: string | TlbSpec;
-  policy: MachinePolicy;
-  /** drop instruction fetches (kind 0) before anything else */
-  dataOnly?: boolean;
-  /** seeds `random` */
-  seed?: number;
-  /** 4 KiB pages, or 2 MiB pages mapped by PMD entries (THP for the whole address space) */
-  pageSize?: "4k" | "2m";
-  /** the machine's MMU and page tables (MACHINE_ARCHES; default x86_64) */
-  arch?: MachineArch;
-  /** cycle cost model */
-  cost?: Partial<CostModel>;
-  /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
-  cache?: CacheSpec | null;
-  /**
-   * false: every access through Mmu.translate, without the first-level
-   * shortcuts (the front-entry memo, the direct 4K-array lookup) or runs;
-   * the tests' reference for those shortcuts. Default true.
-   */
-  shortcuts?: boolean;
-  /**
-   * feedRuns' hit loop in WebAssembly (hitLoop.ts, wasm/hits.ts) when the
-   * shortcuts are on and the policy is not LRU; false: in JavaScript (the
-   * tests' reference for it). Default: true unless VMLAB_WASM=0.
-   */
-  wasm?: boolean;
-  /** a shared memory the hit loop's state goes in (hitLoop.ts's SharedPlace: the slots' records then not copied) */
-  shared?: SharedPlace | null;
-}
-
-/** Machine mode's architectures: those whose user half holds every trace address (below 2^47; not Sv39, i386) */
-export const MACHINE_ARCHES = ["x86_64", "x86_64-la57", "arm64", "riscv-sv48", "riscv-sv57"] as const;
-export type MachineArch = (typeof MACHINE_ARCHES)[number];
+export type {
+  CostModel,
+  MachineArch,
+  MachineModeConfig,
+  MachineModeResult,
+  MachinePolicy,
+} from "./machineModeResult.ts";
+export { DEFAULT_COST, MACHINE_ARCHES, MACHINE_POLICIES } from "./machineModeResult.ts";
 
 const TWO32 = 4294967296;
 
@@ -574,9 +532,6 @@ export class MachineMode {
     this.memoKeysD.fill(-1); // feed's memo: this path keeps its own (memoLo, memoHi)
     this.memoKeysI.fill(-1);
     hits.forgetSecond(); // (the other paths change the first level without the module's memo of way 1)
-    const split = this.memoLoI !== this.memoLo;
-    const maskD = this.memoMaskD;
-    const maskI = this.memoMaskI;
     const asid = this.cpu.asid;
     let pfnSum = 0;
     let repeats = 0;
@@ -595,30 +550,9 @@ export class MachineMode {
           taken = at + i; // not a record: its address is at or beyond 2^47
           break;
         }
-        const hi = w & 0x1ffff;
         const len = records ? 1 : ((w >>> 17) & 0x3fff) + 1;
-        const kind = lo & 3;
-        const p = lo >>> 14;
-        const fetch = split && kind === 0;
-        const set = p & (fetch ? maskI : maskD);
-        // a first-level miss (the module's lookup changed nothing); of the second level too, when it says so
-        repeats += len - 1;
-        const missed = hits.missedBoth() && this.pathsProbed;
-        let pfn = missed
-          ? -1
-          : l2Hit(this.cpu, hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
-        this.gone = -1;
-        this.cleared = 0;
-        if (pfn < 0) pfn = this.translate(hi >>> 2, ((lo >>> 2) | (hi << 30)) >>> 0, kind, missed ? 2 : 1);
-        // what JavaScript changed: the sets of the page (a fill) and of the evicted page (its INVLPG), and
-        // the reference bits CLOCK cleared (a front hit would not set them again)
-        hits.forgetSets(p, this.gone);
-        if (this.cleared > 0) hits.forgetCleared(this.owner, this.faultFrame, this.cleared);
-        (fetch ? this.memoLoI : this.memoLo)[set] = p;
-        (fetch ? this.memoHiI : this.memoHi)[set] = hi;
-        (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
-        this.ref[pfn] = 1;
-        this.dirty[pfn] |= records ? (lo >>> 1) & 1 : w >>> 31;
+        repeats += len - 1; // a first-level miss (the module's lookup changed nothing)
+        const pfn = this.missWasm(lo, w, records);
         pfnSum += pfn * len;
         if (pfnSum >= 2 ** 52) {
           // exact: a run adds less than 2^40 (frames < 2^26, 16384 records)
@@ -650,19 +584,61 @@ export class MachineMode {
   }
 
   /**
-   * One access through the MMU (a record of `kind`), with the fault handled and the access retried as
-   * hardware does; the frame. `loop`: for the hit loop (feedRunsWasm), which forgets what the fault
-   * changed itself (HitLoop.forgetSets; 2: the lookup missed every TLB array, as the loop found).
+   * The run (record: `records`) of words lo, w that feedRunsWasm's call stopped at, a first-level miss:
+   * its frame, through the second level or the walk and the pager (translate's steps, written out), the
+   * memos of what JavaScript changed forgotten. Apart from feedRunsWasm, and with translate's body in it
+   * above V8's size for inlining (max_inlined_bytecode_size, 460 bytes of bytecode): TurboFan then
+   * compiles the fault path here once, not again in every compile (and OSR compile) of the loop's caller.
    */
-  private translate(vaHi: number, vaLo: number, kind: number, loop = 0): number {
+  private missWasm(lo: number, w: number, records: boolean): number {
+    const hits = this.hits!;
+    const hi = w & 0x1ffff;
+    const kind = lo & 3;
+    const p = lo >>> 14;
+    const fetch = this.memoLoI !== this.memoLo && kind === 0;
+    const set = p & (fetch ? this.memoMaskI : this.memoMaskD);
+    // a miss of the second level too, when the module says so
+    const missed = hits.missedBoth() && this.pathsProbed;
+    const cpu = this.cpu;
+    let pfn = missed
+      ? -1
+      : l2Hit(cpu, hi * 262144 + p, fetch ? this.l1I! : this.l1D!, fetch ? this.l2I : this.l2D);
+    this.gone = -1;
+    this.cleared = 0;
+    if (pfn < 0) {
+      // translate(vaHi, vaLo, kind, missed ? 2 : 1)
+      const vaHi = hi >>> 2;
+      const vaLo = ((lo >>> 2) | (hi << 30)) >>> 0;
+      const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
+      if ((missed ? this.pt.touchMissed(vaHi, vaLo, access) : cpu.touch(vaHi, vaLo, access)) === 0)
+        pfn = (cpu.pa / 4096) | 0;
+      else {
+        const f = this.fault(vaHi, vaLo, access === Access.Write);
+        this.retries++;
+        pfn = this.pt.retry(vaHi, vaLo, access, this.faultVpn, f);
+      }
+    }
+    // what JavaScript changed: the sets of the page (a fill) and of the evicted page (its INVLPG), and
+    // the reference bits CLOCK cleared (a front hit would not set them again)
+    hits.forgetSets(p, this.gone);
+    if (this.cleared > 0) hits.forgetCleared(this.owner, this.faultFrame, this.cleared);
+    (fetch ? this.memoLoI : this.memoLo)[set] = p;
+    (fetch ? this.memoHiI : this.memoHi)[set] = hi;
+    (fetch ? this.memoPfnsI : this.memoPfnsD)[set] = pfn;
+    this.ref[pfn] = 1;
+    this.dirty[pfn] |= records ? (lo >>> 1) & 1 : w >>> 31;
+    return pfn;
+  }
+
+  /** One access through the MMU (a record of `kind`), with the fault handled and the access retried as hardware does; the frame. */
+  private translate(vaHi: number, vaLo: number, kind: number): number {
     const cpu = this.cpu;
     const access = kind >= 2 ? Access.Write : kind === 0 ? Access.Exec : Access.Read;
-    if ((loop === 2 ? this.pt.touchMissed(vaHi, vaLo, access) : cpu.touch(vaHi, vaLo, access)) === 0)
-      return (cpu.pa / 4096) | 0;
+    if (cpu.touch(vaHi, vaLo, access) === 0) return (cpu.pa / 4096) | 0;
     const f = this.fault(vaHi, vaLo, access === Access.Write);
     this.retries++;
     // the eviction's INVLPG may have taken a set's front entry
-    if (loop === 0) forgetMemos(this.memoKeysD, this.memoKeysI, this.memoLo, this.memoLoI);
+    forgetMemos(this.memoKeysD, this.memoKeysI, this.memoLo, this.memoLoI);
     return this.pt.retry(vaHi, vaLo, access, this.faultVpn, f);
   }
 

@@ -1,7 +1,51 @@
 /**
- * Machine mode's cost model and result (machineMode.ts), apart so that
+ * Machine mode's configuration, cost model and result (machineMode.ts), apart so that
  * the class's file stays within the size the project allows.
  */
+import type { CacheSpec } from "../../hw/cache/CacheSpec.ts";
+import type { TlbSpec } from "../../hw/mmu/Tlb.ts";
+import type { SharedPlace } from "./hitLoop.ts";
+
+export const MACHINE_POLICIES = ["clock", "fifo", "lru", "random"] as const;
+export type MachinePolicy = (typeof MACHINE_POLICIES)[number];
+
+export interface MachineModeConfig {
+  /** data frames for the traced program's pages */
+  frames: number;
+  /** TLB preset or spec (`64x4,1536x12`) */
+  tlb: string | TlbSpec;
+  policy: MachinePolicy;
+  /** drop instruction fetches (kind 0) before anything else */
+  dataOnly?: boolean;
+  /** seeds `random` */
+  seed?: number;
+  /** 4 KiB pages, or 2 MiB pages mapped by PMD entries (THP for the whole address space) */
+  pageSize?: "4k" | "2m";
+  /** the machine's MMU and page tables (MACHINE_ARCHES; default x86_64) */
+  arch?: MachineArch;
+  /** cycle cost model */
+  cost?: Partial<CostModel>;
+  /** an L1 data cache in front of the CPU (docs/caches.md); every access then goes through the MMU */
+  cache?: CacheSpec | null;
+  /**
+   * false: every access through Mmu.translate, without the first-level
+   * shortcuts (the front-entry memo, the direct 4K-array lookup) or runs;
+   * the tests' reference for those shortcuts. Default true.
+   */
+  shortcuts?: boolean;
+  /**
+   * feedRuns' hit loop in WebAssembly (hitLoop.ts, wasm/hits.ts) when the
+   * shortcuts are on and the policy is not LRU; false: in JavaScript (the
+   * tests' reference for it). Default: true unless VMLAB_WASM=0.
+   */
+  wasm?: boolean;
+  /** a shared memory the hit loop's state goes in (hitLoop.ts's SharedPlace: the slots' records then not copied) */
+  shared?: SharedPlace | null;
+}
+
+/** Machine mode's architectures: those whose user half holds every trace address (below 2^47; not Sv39, i386) */
+export const MACHINE_ARCHES = ["x86_64", "x86_64-la57", "arm64", "riscv-sv48", "riscv-sv57"] as const;
+export type MachineArch = (typeof MACHINE_ARCHES)[number];
 
 /**
  * An estimate of cycles: each access pays its TLB level's latency, each
