@@ -29,7 +29,7 @@ export function madvise(k: KernelCore, task: Task, addr: bigint, length: bigint,
     (advice === "hugepage" || advice === "nohugepage" || advice === "collapse")
   )
     return BigInt(-Errno.EINVAL);
-  const r = madviseRange(addr, length);
+  const r = madviseRange(k, addr, length);
   if (typeof r === "bigint") return r;
   return BigInt(
     k.userMm.madvise(

@@ -165,9 +165,11 @@ export function userFault(
  * fixup available. True when do_page_fault resolved it (retry); false
  * when the fixup runs.
  */
-export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
+export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, far: bigint): boolean {
   const c = arm64Cpu(cpu);
   if (task.mm === null) return false;
+  // do_mem_abort: addr = untagged_addr(far) (a tagged buffer under the tagged address ABI)
+  const va = untaggedAddr(far);
   const v = doMemAbortEl1(va, c.esr, { pan: c.pan, inUaccess: true, hasMm: true });
   if (v.action !== "do_page_fault") return false;
   return doPageFault(k, task, va, c.esr) === null;
