@@ -280,6 +280,25 @@ export function bug(k: KernelCore, cpuId: number, message: string, file: string)
 }
 
 /**
+ * How do_mem_abort's handler for `esr` reaches __do_kernel_fault for an address that is not a
+ * user one (is_ttbr0_addr false: the kernel half, or between the halves), in words.
+ * Linux: arch/arm64/mm/fault.c do_translation_fault, do_bad_area, do_page_fault
+ */
+function kernelAddrPath(esr: number, hasMm: boolean, comm: string): string[] {
+  const inf = esrToFaultInfo(esr);
+  if (inf.fn === "do_translation_fault")
+    return [
+      "do_translation_fault: not a user address (is_ttbr0_addr is false): do_bad_area, in kernel mode __do_kernel_fault:",
+    ];
+  if (inf.fn !== "do_page_fault") return [];
+  return [
+    hasMm
+      ? `do_page_fault: lock_mm_and_find_vma finds no VMA of ${comm} at a kernel address: bad_area, in kernel mode no_context, __do_kernel_fault:`
+      : `do_page_fault: no mm or faults disabled: no_context, __do_kernel_fault:`,
+  ];
+}
+
+/**
  * `explain kernel`: what do_mem_abort would make of the abort `esr` that a
  * plain EL1 access to `va` takes on `cpu` (no exception-table entry),
  * changing nothing.
@@ -302,6 +321,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
         ? `do_page_fault: ${task.comm} is a kernel thread (no mm): no_context, __do_kernel_fault:`
         : `do_page_fault: ${task.comm} is in pagefault_disable (faulthandler_disabled()): no_context, __do_kernel_fault:`,
     );
+  if (!isTtbr0Addr(va)) out.push(...kernelAddrPath(esr, ctx.hasMm, task.comm));
   let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
   if (v.action === "do_page_fault") {
     out.push(
