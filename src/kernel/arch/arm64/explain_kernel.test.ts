@@ -7,7 +7,10 @@
  * address ...", mem_abort_decode, show_pte from swapper_pg_dir and die()'s "Internal error: Oops".
  */
 import { describe, expect, it } from "vitest";
+import { Desc } from "../../../hw/arch/arm64/format.ts";
+import { bareArm64, va, vpnOf } from "../../../hw/arch/arm64/testkit.ts";
 import { runScenario } from "../../../workloads/scenario/session.ts";
+import { atSaysSpurious } from "./memAbort.ts";
 
 const run = (stmts: string) => {
   const r = runScenario(`machine arch=arm64 ram=64M\nspawn A\nA: a = mmap 4K\n${stmts}`);
@@ -54,5 +57,26 @@ describe("arm64: a kernel address with no mapping", () => {
     expect(out(4)).toMatch(
       /^Unable to handle kernel paging request at virtual address 0010000000000000 .*\[0010000000000000\] address between user and kernel address ranges Internal error: Oops: 0000000096000004/,
     );
+  });
+});
+
+describe("is_spurious_el1_translation_fault's AT S1E1R", () => {
+  it("spurious when the tables translate now (PAN not applied) or give another fault kind; not for a translation fault", () => {
+    const { cpu, mapper, root0 } = bareArm64();
+    const vpn = vpnOf(0x400000n);
+    const a = va(0x400000n);
+    expect(mapper.map(root0, vpn, 0x800 as never, 0, { user: true }).ok).toBe(true);
+    cpu.el = 1;
+    cpu.setPan(true);
+    // a user page EL1 may not load under PAN: AT S1E1R translates it all the same
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0x800000 | Desc.VALID | Desc.TABLE_OR_PAGE | Desc.AF | (0b01 << 6));
+    expect(atSaysSpurious(cpu, a.hi, a.lo)).toBe(true);
+    // AF clear without TCR_EL1.HA: an Access flag fault, "a different type of fault"
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0x800000 | Desc.VALID | Desc.TABLE_OR_PAGE | (0b01 << 6));
+    expect(atSaysSpurious(cpu, a.hi, a.lo)).toBe(true);
+    // still nothing there: a real translation fault
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0);
+    expect(atSaysSpurious(cpu, a.hi, a.lo)).toBe(false);
+    expect(cpu.pan).toBe(true);
   });
 });

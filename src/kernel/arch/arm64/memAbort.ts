@@ -15,10 +15,11 @@
 
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
-import { Access, Mode } from "../../../hw/access.ts";
+import { type Access, Mode } from "../../../hw/access.ts";
 import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
 import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
@@ -179,6 +180,16 @@ export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, far: bigint): 
 const rec = new WalkRecord();
 
 /**
+ * is_spurious_el1_translation_fault after its checks of the ESR: AT S1E1R of the address (PSTATE.PAN
+ * not applied), spurious when PAR_EL1.F is clear ("we now have a valid translation") or PAR_EL1.FST
+ * is not a translation fault ("a different type of fault from the AT instruction").
+ * Linux: arch/arm64/mm/fault.c is_spurious_el1_translation_fault
+ */
+export function atSaysSpurious(cpu: Arm64Cpu, hi: number, lo: number): boolean {
+  return cpu.atS1e1r(hi, lo, rec) === 0 || rec.faultKind !== HwFaultKind.Translation;
+}
+
+/**
  * A plain kernel dereference (no exception-table entry) on `cpuId` at EL1
  * in its current task's context: the byte, or the oops.
  */
@@ -206,8 +217,7 @@ export function kernelAccess(
         pan: cpu.pan,
         inUaccess: false,
         hasMm: task.mm !== null && task.pagefaultDisabled === 0,
-        atTranslates:
-          esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+        atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
       };
       let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
       if (v.action === "do_page_fault") {
@@ -312,7 +322,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
     pan: cpu.pan,
     inUaccess: false,
     hasMm: task.mm !== null && task.pagefaultDisabled === 0,
-    atTranslates: esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+    atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
   };
   const out: string[] = [];
   if (isTtbr0Addr(va) && !ctx.hasMm)
