@@ -26,7 +26,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   A: catch SIGSEGV | A: mincore ADDR SIZE | A: fadvise F OFFSET LEN dontneed|willneed|sequential|...
   A: setrlimit as|data|stack|memlock SOFT [HARD] (sizes or unlimited) | show A limits
   A: oom_score_adj N (-1000..1000) | show A oom_score_adj | sysctl panic_on_oom=N oom_kill_allocating_task=N
-  A: personality read_implies_exec|linux|query | A: prctl PR_SET_THP_DISABLE 1|0 | A: r = prctl PR_GET_THP_DISABLE
+  A: personality read_implies_exec|linux|query | A: prctl PR_SET_THP_DISABLE 1|0 | A: r = prctl PR_GET_THP_DISABLE | A: prctl PR_SET_TAGGED_ADDR_CTRL 1|0
   A: id = shmget private|KEY SIZE [creat] [excl] [hugetlb [size=1G]] [mode=600]
   A: s = shmat ID [at=ADDR] [rdonly] [rnd]
   A: shmdt ADDR | A: shmctl ID rmid|stat|lock|unlock|info | show ipcs | show sysvipc

@@ -165,7 +165,9 @@ export interface Kernel<C extends Mmu = Mmu> {
   personality(task: TaskHandle, persona: number): number;
   /**
    * prctl(2) with option and arg2..arg5: PR_SET_THP_DISABLE (41: MMF_DISABLE_THP set or cleared,
-   * 0) and PR_GET_THP_DISABLE (42: 0 or 1); -22 (EINVAL) for a non-zero unused argument or another option.
+   * 0) and PR_GET_THP_DISABLE (42: 0 or 1); arm64's PR_SET_TAGGED_ADDR_CTRL (55: arg2 1 or 0, the
+   * task's tagged address ABI on or off, 0) and PR_GET_TAGGED_ADDR_CTRL (56: 1 or 0); -22 (EINVAL)
+   * for a non-zero unused argument or another option.
    */
   prctl(task: TaskHandle, option: number, a2: number, a3: number, a4: number, a5: number): number;
   /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL: not -1000..1000) or -13 (EACCES: below its floor without privilege). */

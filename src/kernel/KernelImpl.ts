@@ -249,9 +249,9 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return mman.personality(taskOf(task), persona);
   }
 
-  /** prctl(2): PR_SET_THP_DISABLE, PR_GET_THP_DISABLE (mman.ts prctl) */
+  /** prctl(2): PR_SET/GET_THP_DISABLE, PR_SET/GET_TAGGED_ADDR_CTRL (mman.ts prctl) */
   prctl(task: TaskHandle, option: number, a2: number, a3: number, a4: number, a5: number): number {
-    return mman.prctl(taskOf(task), option, a2, a3, a4, a5);
+    return mman.prctl(this, taskOf(task), option, a2, a3, a4, a5);
   }
 
   /** setrlimit(2) on the task's process: 0, -EINVAL (soft > hard), -EPERM (sched.ts setrlimit) */

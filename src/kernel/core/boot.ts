@@ -282,6 +282,8 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
     efficientUnaligned: arch.efficientUnalignedAccess ?? true,
     reported: arch.usercopyReported,
     contextTask: (cpuId) => contextTask(k, cpuId),
+    current: (cpuId) => k.current[cpuId],
+    untaggedAddr: arch.untaggedAddr,
     enter: (cpuId) => {
       k.runningCpu = cpuId;
       tlbMgr.enterKernel(cpuId);

@@ -106,6 +106,15 @@ export interface Arch {
    * guard page; arm64 1 << VA_BITS; i386 PAGE_OFFSET). RISC-V 64: LONG_MAX.
    */
   readonly taskSizeMax?: bigint;
+  /**
+   * untagged_addr: the address the memory system calls (munmap, mprotect, madvise, mlock,
+   * msync, mincore, mseal, mremap's old address) and GUP work on, and access_ok's under the
+   * tagged address ABI. arm64 (asm/memory.h): addr & sign_extend64(addr, 55), a TTBR0
+   * address's top byte cleared (TCR_EL1.TBI0); its presence is also CONFIG_ARM64_TAGGED_ADDR_ABI's
+   * prctl(PR_SET_TAGGED_ADDR_CTRL). Absent: addr itself (include/linux/uaccess.h; x86's LAM
+   * and RISC-V's pointer masking are not modelled), and those prctl options are -EINVAL.
+   */
+  untaggedAddr?(addr: bigint): bigint;
   /** sizeof(long), do_strncpy_from_user's word: absent 8 (i386: 4) */
   readonly longBytes?: 4 | 8;
   /**

@@ -10,6 +10,7 @@ import { doMincore } from "../mm/mincore.ts";
 import { fileFsync, writebackDirtyInodes } from "../mm/page_writeback.ts";
 import { Errno } from "../mm/userMm.ts";
 import type { KernelCore } from "./core.ts";
+import { untaggedAddr } from "./mman.ts";
 import { syscallEntry, userOf } from "./sched.ts";
 import type { Task } from "./task.ts";
 import { taskFile } from "./vfs.ts";
@@ -30,9 +31,10 @@ export const MINCORE_MAX_PAGES = 1 << 20;
  * (vec's own access_ok, -EFAULT, is not modelled).
  * Linux: mm/mincore.c sys_mincore
  */
-export function mincore(k: KernelCore, task: Task, addr: bigint, len: bigint): MincoreResult {
+export function mincore(k: KernelCore, task: Task, tagged: bigint, len: bigint): MincoreResult {
   const mm = userOf(task);
   syscallEntry(k, task);
+  const addr = untaggedAddr(k, tagged); // start = untagged_addr(start)
   const none = new Uint8Array(0);
   if (addr % 4096n !== 0n || addr < 0n) return { ret: BigInt(-Errno.EINVAL), vec: none };
   // access_ok(start, len): start + len <= TASK_SIZE (x86-64: TASK_SIZE_MAX, USER_PTR_MAX)

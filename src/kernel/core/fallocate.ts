@@ -152,7 +152,7 @@ export function vfsFallocate(
 export function madviseRemove(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = madviseRange(addr, length); // do_madvise's checks of the range
+  const r = madviseRange(k, addr, length); // do_madvise's checks of the range
   if (typeof r === "bigint") return r;
   if (r.start === r.end) return 0n;
   let hole = false;

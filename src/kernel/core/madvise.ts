@@ -46,7 +46,7 @@ function doMadvise(
     (advice === "hugepage" || advice === "nohugepage" || advice === "collapse")
   )
     return BigInt(-Errno.EINVAL);
-  const r = madviseRange(addr, length);
+  const r = madviseRange(k, addr, length);
   if (typeof r === "bigint") return r;
   return BigInt(
     k.userMm.madvise(

@@ -29,14 +29,20 @@ export function pageAlign64(len: bigint): bigint {
  * -EINVAL for an unaligned start, a length that rounds up to 0 (a small
  * negative one) or a range that wraps; else its pages (an empty range: start
  * = end, 0 without a look at the VMAs). A range past TASK_SIZE is the walk's
- * (a hole: -ENOMEM after the VMAs before it).
+ * (a hole: -ENOMEM after the VMAs before it). The pages are those of the untagged address.
  * Linux: mm/madvise.c do_madvise
  */
-export function madviseRange(addr: bigint, length: bigint): { start: number; end: number } | bigint {
+export function madviseRange(
+  k: KernelCore,
+  addr: bigint,
+  length: bigint,
+): { start: number; end: number } | bigint {
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   const len = pageAlign64(length);
   if ((length !== 0n && len === 0n) || addr + len >= U64) return BigInt(-Errno.EINVAL);
-  return { start: Number(addr / 4096n), end: Number((addr + len) / 4096n) };
+  // then, under the mmap lock, start = untagged_addr_remote(mm, start): the checks above saw the tag
+  const start = untaggedAddr(k, addr);
+  return { start: Number(start / 4096n), end: Number((start + len) / 4096n) };
 }
 
 /** personality(2)'s READ_IMPLIES_EXEC (include/uapi/linux/personality.h) */
@@ -52,17 +58,50 @@ export function personality(task: Task, persona: number): number {
   return old;
 }
 
-/** prctl(2)'s THP options (include/uapi/linux/prctl.h) */
+/** prctl(2)'s options vmlab models (include/uapi/linux/prctl.h) */
 export const PR_SET_THP_DISABLE = 41;
 export const PR_GET_THP_DISABLE = 42;
+export const PR_SET_TAGGED_ADDR_CTRL = 55;
+export const PR_GET_TAGGED_ADDR_CTRL = 56;
+/** PR_SET_TAGGED_ADDR_CTRL's arg2 bit: the tagged address ABI on */
+export const PR_TAGGED_ADDR_ENABLE = 1;
+
+/**
+ * untagged_addr(addr): the architecture's (arm64: the top byte of a TTBR0 address cleared), else
+ * addr itself. Linux: include/linux/uaccess.h, arch/arm64/include/asm/memory.h
+ */
+export function untaggedAddr(k: KernelCore, addr: bigint): bigint {
+  return k.arch.untaggedAddr === undefined ? addr : k.arch.untaggedAddr(addr);
+}
 
 /**
  * prctl(2), the options vmlab models (any other: -EINVAL). PR_SET_THP_DISABLE sets (arg2 non-zero)
  * or clears MMF_DISABLE_THP of the caller's mm (under mmap_write_lock) and returns 0;
  * PR_GET_THP_DISABLE returns it, 0 or 1. arg3..arg5 (and GET's arg2) not 0: -EINVAL.
- * Linux: kernel/sys.c SYSCALL_DEFINE5(prctl)
+ * PR_SET_TAGGED_ADDR_CTRL and PR_GET_TAGGED_ADDR_CTRL: arm64's set_tagged_addr_ctrl (arg2 only
+ * PR_TAGGED_ADDR_ENABLE or 0, no MTE: else -EINVAL; TIF_TAGGED_ADDR set or cleared, 0) and
+ * get_tagged_addr_ctrl (PR_TAGGED_ADDR_ENABLE or 0); -EINVAL on an architecture without them.
+ * Linux: kernel/sys.c SYSCALL_DEFINE5(prctl), arch/arm64/kernel/process.c set_tagged_addr_ctrl
  */
-export function prctl(task: Task, option: number, a2: number, a3: number, a4: number, a5: number): number {
+export function prctl(
+  k: KernelCore,
+  task: Task,
+  option: number,
+  a2: number,
+  a3: number,
+  a4: number,
+  a5: number,
+): number {
+  if (option === PR_SET_TAGGED_ADDR_CTRL || option === PR_GET_TAGGED_ADDR_CTRL) {
+    if (a3 || a4 || a5 || (option === PR_GET_TAGGED_ADDR_CTRL && a2)) return -Errno.EINVAL;
+    // SET_TAGGED_ADDR_CTRL / GET_TAGGED_ADDR_CTRL: (-EINVAL) unless the architecture defines them
+    if (k.arch.untaggedAddr === undefined) return -Errno.EINVAL;
+    if (option === PR_GET_TAGGED_ADDR_CTRL) return task.taggedAddr ? PR_TAGGED_ADDR_ENABLE : 0;
+    // valid_mask = PR_TAGGED_ADDR_ENABLE (system_supports_mte() is false: no PR_MTE_* bits)
+    if (a2 !== 0 && a2 !== PR_TAGGED_ADDR_ENABLE) return -Errno.EINVAL;
+    task.taggedAddr = a2 === PR_TAGGED_ADDR_ENABLE; // update_ti_thread_flag(ti, TIF_TAGGED_ADDR, ...)
+    return 0;
+  }
   const mm = userOf(task);
   if (option === PR_GET_THP_DISABLE) {
     if (a2 || a3 || a4 || a5) return -Errno.EINVAL;
@@ -100,11 +139,13 @@ export function mmap(k: KernelCore, task: Task, req: MmapArgs): bigint {
 /**
  * munmap; 0 or -errno: -EINVAL for an unaligned start, a range reaching
  * past TASK_SIZE (checked before the length is rounded up) or a length of 0.
- * Linux: mm/vma.c do_vmi_munmap
+ * The address untagged first (arm64: a top-byte tag is ignored, with or without the tagged
+ * address ABI). Linux: mm/mmap.c SYSCALL_DEFINE2(munmap), mm/vma.c do_vmi_munmap
  */
-export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
+export function munmap(k: KernelCore, task: Task, tagged: bigint, length: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
+  const addr = untaggedAddr(k, tagged); // SYSCALL_DEFINE2(munmap): addr = untagged_addr(addr)
   const taskSize = k.layout.taskSize;
   if (addr % 4096n !== 0n || addr > taskSize || length > taskSize - addr || length === 0n)
     return BigInt(-Errno.EINVAL);
@@ -125,13 +166,14 @@ export function munmap(k: KernelCore, task: Task, addr: bigint, length: bigint):
 export function mprotect(
   k: KernelCore,
   task: Task,
-  addr: bigint,
+  tagged: bigint,
   length: bigint,
   prot: { r: boolean; w: boolean; x: boolean; growsdown?: boolean; growsup?: boolean },
   pkey = -1,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
+  const addr = untaggedAddr(k, tagged); // do_mprotect_pkey: start = untagged_addr(start)
   if (pkey !== -1 && k.arch.pkeys === undefined) return BigInt(-Errno.ENOSYS);
   // PROT_GROWSDOWN and PROT_GROWSUP: "can't be both"
   if (prot.growsdown && prot.growsup) return BigInt(-Errno.EINVAL);
@@ -195,12 +237,13 @@ export const Ms = {
 export function msync(
   k: KernelCore,
   task: Task,
-  addr: bigint,
+  tagged: bigint,
   length: bigint,
   flags: number = Ms.SYNC,
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
+  const addr = untaggedAddr(k, tagged); // start = untagged_addr(start)
   if (flags & ~(Ms.ASYNC | Ms.INVALIDATE | Ms.SYNC) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   if (flags & Ms.ASYNC && flags & Ms.SYNC) return BigInt(-Errno.EINVAL);
   const len = pageAlign64(length);
@@ -244,7 +287,8 @@ export function msync(
  * the VMAs before it changed).
  * Linux: mm/mlock.c do_mlock, SYSCALL_DEFINE2(munlock)
  */
-function lockRange(addr: bigint, length: bigint): { start: number; end: number } {
+function lockRange(k: KernelCore, tagged: bigint, length: bigint): { start: number; end: number } {
+  const addr = untaggedAddr(k, tagged); // do_mlock, munlock: start = untagged_addr(start)
   const off = addr % 4096n;
   const start = addr - off;
   const len = pageAlign64(length + off);
@@ -258,7 +302,7 @@ function lockRange(addr: bigint, length: bigint): { start: number; end: number }
 export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, onFault: boolean): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
-  const r = lockRange(addr, length);
+  const r = lockRange(k, addr, length);
   const fault = (vpn: number, write: boolean) => populate(k, task, vpn, write);
   return BigInt(k.userMm.mlock(mm, r.start, r.end, onFault, fault, task.uid === 0));
 }
@@ -266,7 +310,7 @@ export function mlock(k: KernelCore, task: Task, addr: bigint, length: bigint, o
 /** munlock: clears VM_LOCKED over the range. */
 export function munlock(k: KernelCore, task: Task, addr: bigint, length: bigint): bigint {
   const mm = userOf(task);
-  const r = lockRange(addr, length);
+  const r = lockRange(k, addr, length);
   return BigInt(k.userMm.munlock(mm, r.start, r.end));
 }
 
@@ -322,7 +366,7 @@ export function brk(k: KernelCore, task: Task, delta: bigint): bigint {
 export function mremap(
   k: KernelCore,
   task: Task,
-  addr: bigint,
+  tagged: bigint,
   oldSize: bigint,
   newSize: bigint,
   mayMove: boolean,
@@ -331,6 +375,9 @@ export function mremap(
 ): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
+  // "we strip the pointer tag from the old address but leave the new address alone": a tagged
+  // new_address fails mremap_to's range check (-EINVAL)
+  const addr = untaggedAddr(k, tagged);
   if ((to >= 0n && !mayMove) || addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   // "MREMAP_DONTUNMAP is always a move and it does not allow resizing": the lengths as given
   if (dontUnmap && (!mayMove || oldSize !== newSize)) return BigInt(-Errno.EINVAL);
@@ -370,11 +417,12 @@ export function mremap(
  * the rest (a hole: -ENOMEM, nothing sealed) is mm/mseal.ts's. A range past TASK_SIZE is a hole.
  * Linux 6.12: mm/mseal.c do_mseal, mm/internal.h can_do_mseal
  */
-export function mseal(k: KernelCore, task: Task, addr: bigint, length: bigint, flags: bigint): bigint {
+export function mseal(k: KernelCore, task: Task, tagged: bigint, length: bigint, flags: bigint): bigint {
   const mm = userOf(task);
   syscallEntry(k, task);
   if (k.layout.taskSize <= 1n << 32n) return BigInt(-Errno.EPERM);
   if (flags !== 0n) return BigInt(-Errno.EINVAL);
+  const addr = untaggedAddr(k, tagged); // do_mseal: start = untagged_addr(start)
   if (addr % 4096n !== 0n) return BigInt(-Errno.EINVAL);
   const len = pageAlign64(length);
   if ((length !== 0n && len === 0n) || addr + len >= U64) return BigInt(-Errno.EINVAL);

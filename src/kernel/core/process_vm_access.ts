@@ -25,6 +25,7 @@ import {
   pinUserPages,
   unpinUserPagesDirtyLock,
 } from "./gup_remote.ts";
+import { untaggedAddr } from "./mman.ts";
 import type { Task } from "./task.ts";
 
 /** PVM_MAX_USER_PAGES: the pages process_vm_rw_single_vec pins at a time (PVM_MAX_KMALLOC_PAGES / sizeof(struct page *)) */
@@ -70,7 +71,7 @@ export function processVmRw(
   write: boolean,
 ): RemoteRw {
   const out: RemoteRw = { ret: 0, pages: 0 };
-  if (!k.uaccess.accessOk(local, len)) {
+  if (!k.uaccess.accessOk(caller, local, len)) {
     out.ret = -Errno.EFAULT; // __import_iovec
     return out;
   }
@@ -94,7 +95,9 @@ export function processVmRw(
   let left = len;
   const foll = Foll.REMOTE | (write ? Foll.WRITE : 0);
   while (rc === 0 && nrPages > 0 && left > 0) {
-    const got = pinUserPages(k, caller, mm, Number(pa / 4096n), Math.min(nrPages, PVM_MAX_USER_PAGES), foll);
+    // __get_user_pages: start = untagged_addr_remote(mm, start)
+    const vpn = Number(untaggedAddr(k, pa) / 4096n);
+    const got = pinUserPages(k, caller, mm, vpn, Math.min(nrPages, PVM_MAX_USER_PAGES), foll);
     if (typeof got === "number") {
       rc = -Errno.EFAULT; // pinned_pages <= 0
       break;
@@ -163,7 +166,7 @@ export function memRw(
     out.ret = -Errno.EACCES; // proc_mem_open
     return out;
   }
-  if (!k.uaccess.accessOk(local, count)) {
+  if (!k.uaccess.accessOk(caller, local, count)) {
     out.ret = -Errno.EFAULT; // vfs_read / vfs_write: access_ok of the buffer
     return out;
   }
@@ -231,6 +234,7 @@ function accessRemoteVm(
   out: RemoteRw,
 ): number {
   const mm = target.mm!;
+  addr = untaggedAddr(k, addr); // "Untag the address before looking up the VMA"
   if (mm.vmaAt(Number(addr / 4096n)) === null) return 0; // vma_lookup, expand_stack
   const phys = k.machine.phys;
   const env = k.userMm.env;

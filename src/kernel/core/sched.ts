@@ -147,6 +147,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   t.uid = parent.uid;
   t.rlim = mm.rlim = parent.rlim.copy(); // copy_signal
   t.personality = parent.personality; // dup_task_struct
+  t.taggedAddr = parent.taggedAddr; // dup_task_struct: thread_info's TIF_TAGGED_ADDR
   for (const s of parent.caught) t.caught.add(s);
   // copy_signal: the child's signal_struct starts with the parent's oom_score_adj and its floor
   t.oomScoreAdj = parent.oomScoreAdj;
@@ -169,6 +170,7 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   t.uid = parent.uid;
   t.rlim = parent.rlim; // CLONE_THREAD: the same signal_struct
   t.personality = parent.personality; // dup_task_struct
+  t.taggedAddr = parent.taggedAddr; // dup_task_struct: thread_info's TIF_TAGGED_ADDR
   // CLONE_THREAD: the same signal_struct (oom_score_adj)
   t.oomScoreAdj = parent.oomScoreAdj;
   t.oomScoreAdjMin = parent.oomScoreAdjMin;

@@ -70,6 +70,12 @@ export class Task implements TaskHandle {
    * fork and clone (dup_task_struct).
    */
   personality = 0;
+  /**
+   * TIF_TAGGED_ADDR (arm64 prctl(PR_SET_TAGGED_ADDR_CTRL, PR_TAGGED_ADDR_ENABLE)): access_ok
+   * takes the untagged address, so system calls that read or write user memory accept a tagged
+   * pointer. Thread-scoped; copied by fork and clone (dup_task_struct copies thread_info).
+   */
+  taggedAddr = false;
   oomScoreAdj = 0;
   oomScoreAdjMin = 0;
   /** the last signal delivered, with its si_code and si_addr */

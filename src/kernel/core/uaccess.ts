@@ -101,6 +101,13 @@ export interface UaccessEnv {
   };
   /** the task whose context CPU `cpuId` runs (the current task, or its kworker) */
   contextTask(cpuId: number): Task;
+  /** the task current on CPU `cpuId`, null when idle (contextTask would make a kworker) */
+  current(cpuId: number): Task | null;
+  /**
+   * untagged_addr, which access_ok applies for a kernel thread or a task with TIF_TAGGED_ADDR
+   * (arm64's tagged address ABI); absent: the address is checked as it is
+   */
+  readonly untaggedAddr?: (addr: bigint) => bigint;
   /** the kernel is entered on `cpuId` (the uaccess runs there; CR3 switch under PTI) */
   enter(cpuId: number): void;
   /** do_user_addr_fault for the fault `cpu` took in kernel mode on a user address; true when resolved */
@@ -126,11 +133,18 @@ export class Uaccess {
   constructor(private readonly env: UaccessEnv) {}
 
   /**
-   * access_ok: [uva, uva+len) lies below TASK_SIZE_MAX without wrapping (asm-generic
-   * __access_ok: size <= limit && addr <= limit - size; x86-64's sum <= USER_PTR_MAX).
+   * access_ok as `task` (current; null or dead: the kworker contextTask makes) checks it:
+   * [uva, uva+len) lies below TASK_SIZE_MAX without wrapping (asm-generic __access_ok: size <=
+   * limit && addr <= limit - size; x86-64's sum <= USER_PTR_MAX). On arm64 the address is
+   * untagged first for a kernel thread or a task that enabled the tagged address ABI
+   * (TIF_TAGGED_ADDR); without it a pointer with a top-byte tag is past TASK_SIZE_MAX.
+   * Linux: arch/arm64/include/asm/uaccess.h access_ok
    */
-  accessOk(uva: bigint, len: number): boolean {
-    return len >= 0 && uva >= 0n && uva + BigInt(len) <= this.env.taskSizeMax;
+  accessOk(task: Task | null, uva: bigint, len: number): boolean {
+    const untag = this.env.untaggedAddr;
+    const tagged = untag !== undefined && (task === null || !task.alive || task.kthread || task.taggedAddr);
+    const a = tagged ? untag(uva) : uva;
+    return len >= 0 && a >= 0n && a + BigInt(len) <= this.env.taskSizeMax;
   }
 
   /**
@@ -188,7 +202,7 @@ export class Uaccess {
     each: (cpu: Mmu, pa: number, n: number, done: number, vaHi: number, vaLo: number) => void,
   ): UserCopyResult {
     const res = Uaccess.result(len);
-    if (!this.accessOk(uva, len)) {
+    if (!this.accessOk(this.env.current(cpuId), uva, len)) {
       res.accessOkFailed = true;
       return res;
     }
@@ -295,7 +309,7 @@ export class Uaccess {
     move: (cpu: Mmu, pas: number[], task: Task) => boolean,
     first: number = size,
   ): UserValueResult {
-    if (!this.accessOk(uva, size)) {
+    if (!this.accessOk(this.env.current(cpuId), uva, size)) {
       res.accessOkFailed = true;
       return res;
     }

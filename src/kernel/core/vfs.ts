@@ -138,7 +138,7 @@ export function fileIo(
 ): number {
   // vfs_read / vfs_write: access_ok(buf, count) over the whole buffer first (a buffer reaching
   // past TASK_SIZE_MAX is -EFAULT with nothing moved, even where its first pages are mapped)
-  if (!k.uaccess.accessOk(uva, len)) return -Errno.EFAULT;
+  if (!k.uaccess.accessOk(k.current[cpuId], uva, len)) return -Errno.EFAULT;
   const file = taskFile(k, k.current[cpuId], f); // fdget_pos
   const usePos = offset === undefined && !file.implicit;
   // the caller is current while its page-cache folios are charged (memcontrol.ts chargeFolio)

@@ -96,6 +96,13 @@ export interface Pgtable {
    * flushes at each VMA's end (include/asm-generic/tlb.h tlb_end_vma).
    */
   readonly mmuGatherMergeVmas?: boolean;
+  /**
+   * arm64's tlb_flush (arch/arm64/include/asm/tlb.h): a fullmm gather (exit_mmap) whose flush
+   * frees no table issues no TLBI ("we only care about invalidating the walk-cache, since the
+   * ASID allocator won't reallocate our ASID without invalidating the entire TLB"); one that
+   * freed tables is flush_tlb_mm. Absent (x86, RISC-V): a fullmm flush is the whole mm's.
+   */
+  readonly fullmmFlushesWalkCacheOnly?: boolean;
   /** first vpn of the kernel half: tables below it are a process's own (USER_PGTABLES_CEILING) */
   readonly userPgtablesCeiling: number;
   /**

@@ -114,18 +114,25 @@ export class MmuGather implements TlbGather {
     this.tables.push(pfn);
   }
 
-  /** tlb_flush_mmu_tlbonly: the owed flush now, if any (fullmm: the whole mm). */
+  /**
+   * tlb_flush_mmu_tlbonly: the owed flush now, if any (fullmm: the whole mm; on arm64 only when
+   * a table was freed: Pgtable.fullmmFlushesWalkCacheOnly).
+   */
   flushTlbOnly(): void {
     if (!this.pending) return;
     // tlb_flush: last_level = !tlb->freed_tables, the stride tlb_get_unmap_shift's
     const kind = this.freedTables ? TlbFlush.Tables : TlbFlush.Leaves;
     const stride = this.stride();
-    if (this.fullmm) this.ctx.env.flushTlbMmRange(this.mm, 0, this.ctx.env.taskSizeVpn, kind, stride);
-    else this.ctx.env.flushTlbMmRange(this.mm, this.start, this.end - this.start, kind, stride);
+    const env = this.ctx.env;
+    if (!this.fullmm) env.flushTlbMmRange(this.mm, this.start, this.end - this.start, kind, stride);
+    else if (this.freedTables || !env.pgtable.fullmmFlushesWalkCacheOnly)
+      env.flushTlbMmRange(this.mm, 0, env.taskSizeVpn, kind, stride);
+    // else arm64: only leaves of a dying mm changed, and its ASID is not reused before a rollover
+    else this.flushes--;
+    this.flushes++;
     // __tlb_reset_range
     this.freedTables = false;
     this.cleared = 0;
-    this.flushes++;
     this.start = Number.POSITIVE_INFINITY;
     this.end = 0;
   }

@@ -308,6 +308,24 @@ export class Arm64Cpu extends Mmu {
     return Ec.DABT_CUR;
   }
 
+  /**
+   * AT S1E1R: the stage 1 EL1&0 translation of a read at EL1 into PAR_EL1, changing nothing else;
+   * PSTATE.PAN is not taken into account (only FEAT_PAN2's AT S1E1RP and S1E1WP apply it). Returns
+   * 0 (PAR_EL1.F = 0) or the fault's outcome, its kind and level in `rec` (PAR_EL1.FST).
+   * Arm ARM C5.5 AT S1E1R, AArch64.AT(); not on the per-access path.
+   */
+  atS1e1r(vaHi: number, vaLo: number, rec: WalkRecord): number {
+    if (!this.pan) return this.probe(vaHi, vaLo, Access.Read, Mode.Supervisor, rec);
+    this.pan = false;
+    this.updatePerms();
+    try {
+      return this.probe(vaHi, vaLo, Access.Read, Mode.Supervisor, rec);
+    } finally {
+      this.pan = true;
+      this.updatePerms();
+    }
+  }
+
   /** A probe reports an address outside both ranges as the Translation fault at level 0 it is. */
   override probe(vaHi: number, vaLo: number, access: Access, mode: Mode, rec: WalkRecord): number {
     const out = super.probe(vaHi, vaLo, access, mode, rec);

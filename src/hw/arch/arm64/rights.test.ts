@@ -107,3 +107,32 @@ describe("AArch64.CheckPermission, every combination", () => {
     expect(checked).toBe(4 * 2 * 2 * 2 * 2 * 2 * 5);
   });
 });
+
+describe("AT S1E1R (Arm ARM C5.5): an EL1 read's translation without PSTATE.PAN", () => {
+  it("translates a user page PAN would refuse, reports the walk's own faults, and leaves PAN set", () => {
+    const { cpu, mapper, root0 } = bareArm64();
+    const a = va(0x400000n);
+    const vpn = vpnOf(0x400000n);
+    const rec = new WalkRecord();
+    expect(mapper.map(root0, vpn, 0x800 as never, 0, { user: true }).ok).toBe(true);
+    // AP[2:1] = 01: EL0 may read and write, so an EL1 load faults under PAN
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0x800000 | Desc.VALID | Desc.TABLE_OR_PAGE | Desc.AF | (0b01 << 6));
+    cpu.el = 1;
+    cpu.setPan(true);
+    expect(cpu.probe(a.hi, a.lo, Access.Read, Mode.Supervisor, rec)).not.toBe(0);
+    expect(rec.faultKind).toBe(2); // HwFaultKind.Permission
+    expect(cpu.atS1e1r(a.hi, a.lo, rec)).toBe(0);
+    expect(rec.pagePfn).toBe(0x800);
+    // PAN is back: a plain EL1 load still faults
+    expect(cpu.pan).toBe(true);
+    expect(cpu.translate(a.hi, a.lo, Access.Read)).not.toBe(0);
+    // the Access flag clear (TCR_EL1.HA off): an Access flag fault, not a translation fault
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0x800000 | Desc.VALID | Desc.TABLE_OR_PAGE | (0b01 << 6));
+    expect(cpu.atS1e1r(a.hi, a.lo, rec)).not.toBe(0);
+    expect(rec.faultKind).not.toBe(1); // not HwFaultKind.Translation
+    // nothing there: a translation fault
+    mapper.setEntryRaw(root0, vpn, 0, 0, 0);
+    expect(cpu.atS1e1r(a.hi, a.lo, rec)).not.toBe(0);
+    expect(rec.faultKind).toBe(1);
+  });
+});

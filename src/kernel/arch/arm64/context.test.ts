@@ -4,10 +4,12 @@ import { ASID_FIRST_VERSION, AsidAllocator, type AsidContext } from "./context.t
 
 const mms = (n: number): AsidContext[] => Array.from({ length: n }, () => ({ id: 0 }));
 const GEN = ASID_FIRST_VERSION;
+/** a kernel built without CONFIG_UNMAP_KERNEL_AT_EL0: the first generation's map starts empty */
+const NO_CONFIG = { unmapKernelAtEl0Config: false };
 
-describe("ASID allocation without KPTI", () => {
+describe("ASID allocation without KPTI, built without CONFIG_UNMAP_KERNEL_AT_EL0", () => {
   it("hands out ASIDs from 1 in the first generation (1 << 16); ASID 0 never", () => {
-    const a = new AsidAllocator({ asidBits: 8, nrCpus: 2 });
+    const a = new AsidAllocator({ asidBits: 8, nrCpus: 2, ...NO_CONFIG });
     const [m1, m2] = mms(2);
     expect(a.checkAndSwitchContext(m1, 0)).toEqual({ asid: 1, flushAll: false, fast: false });
     expect(m1.id).toBe(GEN + 1);
@@ -20,7 +22,7 @@ describe("ASID allocation without KPTI", () => {
   });
 
   it("rolls over at the (2^bits)th distinct mm: 2^bits - 1 ASIDs fit (ASID 0 is init_mm's)", () => {
-    const a = new AsidAllocator({ asidBits: 3, nrCpus: 1 });
+    const a = new AsidAllocator({ asidBits: 3, nrCpus: 1, ...NO_CONFIG });
     const m = mms(8);
     for (let i = 0; i < 7; i++) expect(a.checkAndSwitchContext(m[i], 0).asid).toBe(i + 1);
     expect(a.rollovers).toBe(0);
@@ -35,7 +37,7 @@ describe("ASID allocation without KPTI", () => {
   });
 
   it("a reserved ASID survives the rollover on the CPU that runs it, and nobody else gets it", () => {
-    const a = new AsidAllocator({ asidBits: 3, nrCpus: 2 });
+    const a = new AsidAllocator({ asidBits: 3, nrCpus: 2, ...NO_CONFIG });
     const [kept, ...others] = mms(12);
     expect(a.checkAndSwitchContext(kept, 1).asid).toBe(1); // CPU 1 keeps running `kept`
     const seen: number[] = [];
@@ -51,7 +53,7 @@ describe("ASID allocation without KPTI", () => {
   });
 
   it("an mm of an old generation keeps its number when it is free, else takes a new one", () => {
-    const a = new AsidAllocator({ asidBits: 3, nrCpus: 1 });
+    const a = new AsidAllocator({ asidBits: 3, nrCpus: 1, ...NO_CONFIG });
     const m = mms(9);
     for (let i = 0; i < 7; i++) a.checkAndSwitchContext(m[i], 0); // ASIDs 1..7
     a.checkAndSwitchContext(m[7], 0); // rollover: m[7] takes 1
@@ -65,7 +67,7 @@ describe("ASID allocation without KPTI", () => {
   });
 
   it("requests a flush on every CPU at a rollover, done once by each at its next slow-path switch", () => {
-    const a = new AsidAllocator({ asidBits: 3, nrCpus: 3 });
+    const a = new AsidAllocator({ asidBits: 3, nrCpus: 3, ...NO_CONFIG });
     const m = mms(10);
     a.checkAndSwitchContext(m[0], 1);
     a.checkAndSwitchContext(m[1], 2);
@@ -85,11 +87,47 @@ describe("ASID allocation without KPTI", () => {
   });
 
   it("counts generations: one per rollover, 16-bit ASIDs roll over after 65535 mms", () => {
-    const a = new AsidAllocator({ asidBits: 16, nrCpus: 4 });
+    const a = new AsidAllocator({ asidBits: 16, nrCpus: 4, ...NO_CONFIG });
     for (let i = 0; i < 65535; i++) a.checkAndSwitchContext({ id: 0 }, 0);
     expect(a.rollovers).toBe(0);
     a.checkAndSwitchContext({ id: 0 }, 0);
     expect([a.rollovers, a.generation]).toEqual([1, 2 * GEN]);
+  });
+});
+
+describe("ASID allocation without KPTI, CONFIG_UNMAP_KERNEL_AT_EL0=y (the default)", () => {
+  it("the first generation hands out even ASIDs only (asids_init's set_kpti_asid_bits); after the rollover every one", () => {
+    const a = new AsidAllocator({ asidBits: 4, nrCpus: 1 });
+    const m = mms(20);
+    const first = m.slice(0, 7).map((x) => a.checkAndSwitchContext(x, 0).asid);
+    expect(first).toEqual([2, 4, 6, 8, 10, 12, 14]);
+    expect(a.rollovers).toBe(0);
+    // the 8th mm: no even ASID left; the rollover's set_reserved_asid_bits clears the map (no
+    // KPTI, no pinned ASIDs) but for CPU 0's running one (14)
+    expect(a.checkAndSwitchContext(m[7], 0)).toEqual({ asid: 1, flushAll: true, fast: false });
+    expect(a.rollovers).toBe(1);
+    const second = m.slice(8, 20).map((x) => a.checkAndSwitchContext(x, 0).asid);
+    // 2..15 but 14, CPU 0's ASID at the rollover (reserved_asids: marked taken all generation)
+    expect(second.slice(0, 12)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    expect(a.rollovers).toBe(1);
+    // ASID(mm) is the context id & 0xffff: the generation sits above bit 16 with 4-bit ASIDs too
+    expect(m[8].id).toBe(2 * GEN + 2);
+  });
+
+  it("8-bit ASIDs: the first rollover at the 128th mm (2..254 fit), the next at the 254th after it", () => {
+    const a = new AsidAllocator({ asidBits: 8, nrCpus: 1 });
+    let n = 0;
+    while (a.rollovers === 0) {
+      a.checkAndSwitchContext({ id: 0 }, 0);
+      n++;
+    }
+    expect(n).toBe(128);
+    while (a.rollovers === 1) {
+      a.checkAndSwitchContext({ id: 0 }, 0);
+      n++;
+    }
+    // generation 2: ASID 1 went to the 128th; 2..255 but 254 (the 127th's, CPU 0's reserved): 253 fit
+    expect(n - 128).toBe(254);
   });
 });
 

@@ -14,8 +14,15 @@
  * rollovers no flush is ever needed: an ASID belongs to one mm per
  * generation, and TLBIs by ASID (flush_tlb_mm/range) reach every CPU.
  *
- * Context ids are plain numbers: the generation grows by 2^16 per rollover,
- * exact below 2^53.
+ * Context ids are plain numbers: the generation grows by 2^16 per rollover
+ * (ASID_FIRST_VERSION is 1 << 16 whatever asid_bits is, so ASID(mm) = id & 0xffff
+ * is the ASID alone with 8-bit ASIDs too), exact below 2^53.
+ *
+ * The first generation hands out even ASIDs only, with or without KPTI: asids_init marks the
+ * odd ones taken under CONFIG_UNMAP_KERNEL_AT_EL0 (default y) before it can know whether the
+ * kernel will be unmapped at EL0; the first rollover's set_reserved_asid_bits then clears the
+ * map unless KPTI is on. With 8-bit ASIDs the first rollover comes at the 128th mm (2..254),
+ * the next ones every 255 - (CPUs' reserved) new mms.
  *
  * Not modelled: pinned ASIDs (arm64_mm_context_get/put, for SVA), CNP, and
  * SW TTBR0 PAN's deferred TTBR0 write.
@@ -47,6 +54,12 @@ export interface AsidAllocatorOptions {
   nrCpus: number;
   /** arm64_kernel_unmapped_at_el0(): KPTI, ASIDs in (kernel even, user odd) pairs */
   kpti?: boolean;
+  /**
+   * CONFIG_UNMAP_KERNEL_AT_EL0 (default y): asids_init reserves the odd ASIDs before the CPU
+   * capabilities are known, so the first generation hands out only even ones even without KPTI
+   * (the first rollover's set_reserved_asid_bits clears the map). Absent: true.
+   */
+  unmapKernelAtEl0Config?: boolean;
 }
 
 /** The allocator: the global generation and bitmap, per-CPU active and reserved ASIDs. */
@@ -90,8 +103,10 @@ export class AsidAllocator {
     this.activeAsids = new Array(opts.nrCpus).fill(0);
     this.reservedAsids = new Array(opts.nrCpus).fill(0);
     this.tlbFlushPending = new Array(opts.nrCpus).fill(false);
-    // asids_init: with CONFIG_UNMAP_KERNEL_AT_EL0 the kernel's ASIDs are reserved from the start
-    if (this.kpti) this.setKptiAsidBits();
+    // asids_init: "We cannot call set_reserved_asid_bits() here because CPU caps are not
+    // finalized yet, so it is safer to assume KPTI and reserve kernel ASID's from beginning"
+    if (opts.unmapKernelAtEl0Config ?? true) this.setKptiAsidBits();
+    else if (this.kpti) this.setKptiAsidBits();
   }
 
   /** ctxid2asid: the ASID of a context id. */

@@ -288,7 +288,7 @@ describe("EL1 faults", () => {
       action: "die",
       msg: "paging request",
     });
-    expect(doMemAbortEl1(kva, abortEsr("data", 1, fscFault(2)), { ...ctx, atTranslates: true })).toEqual({
+    expect(doMemAbortEl1(kva, abortEsr("data", 1, fscFault(2)), { ...ctx, atSpurious: true })).toEqual({
       action: "spurious",
     });
     expect(doMemAbortEl1(kva, abortEsr("data", 1, 0x30), ctx)).toEqual({

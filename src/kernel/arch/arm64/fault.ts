@@ -198,8 +198,11 @@ export interface El1AbortContext {
   inUaccess: boolean;
   /** current->mm is set and faults are allowed (not faulthandler_disabled) */
   hasMm: boolean;
-  /** the AT S1E1R probe of is_spurious_el1_translation_fault now translates */
-  atTranslates?: boolean;
+  /**
+   * is_spurious_el1_translation_fault's AT S1E1R (PAN not applied) now translates the address,
+   * or reports a fault other than a translation fault: the abort is taken as spurious
+   */
+  atSpurious?: boolean;
   /** system_uses_ttbr0_pan(): software PAN instead of the hardware's */
   ttbr0Pan?: boolean;
   /** FEAT_EPAN */
@@ -213,7 +216,7 @@ export interface El1AbortContext {
  */
 export function doKernelFault(addr: bigint, esr: number, ctx: El1AbortContext): El1AbortVerdict {
   if (!isEl1InstructionAbort(esr) && ctx.inUaccess) return { action: "fixup" };
-  if (isEl1DataAbort(esr) && esrFscIsTranslationFault(esr) && ctx.atTranslates) return { action: "spurious" };
+  if (isEl1DataAbort(esr) && esrFscIsTranslationFault(esr) && ctx.atSpurious) return { action: "spurious" };
   if (isEl1DataAbort(esr) && esrFsc(esr) === Fsc.MTE) return { action: "tag_recovery" };
   let msg: string;
   if (isEl1PermissionFault(addr, esr, ctx.pan, ctx.ttbr0Pan)) {

@@ -18,6 +18,7 @@ import type { ResolvedKernelConfig } from "../../core/config.ts";
 import type { Arch, KernelImage } from "../../core/core.ts";
 import { Vaddr } from "../../core/vaddr.ts";
 import { Arm64ContPte } from "./contpte.ts";
+import { untaggedAddr } from "./fault.ts";
 import {
   cpuInit,
   EMPTY_ZERO_PAGE_PFN,
@@ -121,6 +122,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
       copy: (toUser, u, kl, n, f) => arm64CopyReported(toUser, toUser ? kl : u, n, f),
       clear: (_u, n, f) => arm64ClearReported(n, f),
     },
+    // CONFIG_ARM64_TAGGED_ADDR_ABI: untagged_addr clears a TTBR0 address's top byte (TBI0)
+    untaggedAddr,
     directVa: (pa) => directVa(layout, pa),
     directPa: (v, ramBytes) => directPa(layout, v, ramBytes),
   };

@@ -15,10 +15,11 @@
 
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
-import { Access, Mode } from "../../../hw/access.ts";
+import type { Access } from "../../../hw/access.ts";
 import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
+import { HwFaultKind } from "../../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore } from "../../core/core.ts";
 import { dumpStackInfo } from "../../core/dump_stack.ts";
 import { faultAddr, kernelModeAccess, oopsEnd } from "../../core/entry.ts";
@@ -165,9 +166,11 @@ export function userFault(
  * fixup available. True when do_page_fault resolved it (retry); false
  * when the fixup runs.
  */
-export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): boolean {
+export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, far: bigint): boolean {
   const c = arm64Cpu(cpu);
   if (task.mm === null) return false;
+  // do_mem_abort: addr = untagged_addr(far) (a tagged buffer under the tagged address ABI)
+  const va = untaggedAddr(far);
   const v = doMemAbortEl1(va, c.esr, { pan: c.pan, inUaccess: true, hasMm: true });
   if (v.action !== "do_page_fault") return false;
   return doPageFault(k, task, va, c.esr) === null;
@@ -175,6 +178,16 @@ export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, va: bigint): b
 
 /** is_spurious_el1_translation_fault's probe (AT S1E1R): scratch */
 const rec = new WalkRecord();
+
+/**
+ * is_spurious_el1_translation_fault after its checks of the ESR: AT S1E1R of the address (PSTATE.PAN
+ * not applied), spurious when PAR_EL1.F is clear ("we now have a valid translation") or PAR_EL1.FST
+ * is not a translation fault ("a different type of fault from the AT instruction").
+ * Linux: arch/arm64/mm/fault.c is_spurious_el1_translation_fault
+ */
+export function atSaysSpurious(cpu: Arm64Cpu, hi: number, lo: number): boolean {
+  return cpu.atS1e1r(hi, lo, rec) === 0 || rec.faultKind !== HwFaultKind.Translation;
+}
 
 /**
  * A plain kernel dereference (no exception-table entry) on `cpuId` at EL1
@@ -204,8 +217,7 @@ export function kernelAccess(
         pan: cpu.pan,
         inUaccess: false,
         hasMm: task.mm !== null && task.pagefaultDisabled === 0,
-        atTranslates:
-          esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+        atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
       };
       let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
       if (v.action === "do_page_fault") {
@@ -290,6 +302,25 @@ export function explainUserKernelAddr(esr: number): string | undefined {
 }
 
 /**
+ * How do_mem_abort's handler for `esr` reaches __do_kernel_fault for an address that is not a
+ * user one (is_ttbr0_addr false: the kernel half, or between the halves), in words.
+ * Linux: arch/arm64/mm/fault.c do_translation_fault, do_bad_area, do_page_fault
+ */
+function kernelAddrPath(esr: number, hasMm: boolean, comm: string): string[] {
+  const inf = esrToFaultInfo(esr);
+  if (inf.fn === "do_translation_fault")
+    return [
+      "do_translation_fault: not a user address (is_ttbr0_addr is false): do_bad_area, in kernel mode __do_kernel_fault:",
+    ];
+  if (inf.fn !== "do_page_fault") return [];
+  return [
+    hasMm
+      ? `do_page_fault: lock_mm_and_find_vma finds no VMA of ${comm} at a kernel address: bad_area, in kernel mode no_context, __do_kernel_fault:`
+      : `do_page_fault: no mm or faults disabled: no_context, __do_kernel_fault:`,
+  ];
+}
+
+/**
  * `explain kernel`: what do_mem_abort would make of the abort `esr` that a
  * plain EL1 access to `va` takes on `cpu` (no exception-table entry),
  * changing nothing.
@@ -303,7 +334,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
     pan: cpu.pan,
     inUaccess: false,
     hasMm: task.mm !== null && task.pagefaultDisabled === 0,
-    atTranslates: esrFscIsTranslationFault(esr) && cpu.probe(hi, lo, Access.Read, Mode.Supervisor, rec) === 0,
+    atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
   };
   const out: string[] = [];
   if (isTtbr0Addr(va) && !ctx.hasMm)
@@ -312,6 +343,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
         ? `do_page_fault: ${task.comm} is a kernel thread (no mm): no_context, __do_kernel_fault:`
         : `do_page_fault: ${task.comm} is in pagefault_disable (faulthandler_disabled()): no_context, __do_kernel_fault:`,
     );
+  if (!isTtbr0Addr(va)) out.push(...kernelAddrPath(esr, ctx.hasMm, task.comm));
   let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
   if (v.action === "do_page_fault") {
     out.push(

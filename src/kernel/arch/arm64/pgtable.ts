@@ -265,6 +265,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly userPfnShift = 12;
   /** 1 GiB HugeTLB pages at the PUD level (arch_hugetlb_valid_size: PUD_SIZE) */
   readonly hugetlbPud = true;
+  // tlb_flush: `if (tlb->fullmm) { if (!last_level) flush_tlb_mm(tlb->mm); return; }`
+  readonly fullmmFlushesWalkCacheOnly = true;
   /**
    * TASK_SIZE (2^48) as a vpn: the whole TTBR0 range. A process's PGD holds
    * only user entries; the kernel's tables hang from swapper_pg_dir in TTBR1.

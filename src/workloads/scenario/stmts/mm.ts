@@ -256,6 +256,7 @@ export function msync(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.opts(s, []);
   const [addr, len] = c.args(s, 2, 2, "an address and a size");
+  c.define(s);
   return (rt) => {
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);

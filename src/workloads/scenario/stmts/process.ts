@@ -210,16 +210,23 @@ export function personality(c: CompileContext, s: Stmt): Run {
 }
 
 /** prctl(2)'s options the statement names (include/uapi/linux/prctl.h) */
-const PRCTL_OPTIONS: Readonly<Record<string, number>> = { PR_SET_THP_DISABLE: 41, PR_GET_THP_DISABLE: 42 };
+const PRCTL_OPTIONS: Readonly<Record<string, number>> = {
+  PR_SET_THP_DISABLE: 41,
+  PR_GET_THP_DISABLE: 42,
+  PR_SET_TAGGED_ADDR_CTRL: 55,
+  PR_GET_TAGGED_ADDR_CTRL: 56,
+};
 const PRCTL_USAGE =
-  "prctl PR_SET_THP_DISABLE 1|0 or prctl PR_GET_THP_DISABLE (then up to 4 more arguments: arg2..arg5)";
+  "prctl PR_SET_THP_DISABLE 1|0 or prctl PR_GET_THP_DISABLE, prctl PR_SET_TAGGED_ADDR_CTRL 1|0 or prctl PR_GET_TAGGED_ADDR_CTRL (then up to 4 more arguments: arg2..arg5)";
 
 /**
  * `P: [VAR =] prctl PR_SET_THP_DISABLE 1|0` and `P: VAR = prctl PR_GET_THP_DISABLE` (extension):
  * prctl(2) for P's process, the option by name or number, then arg2..arg5 (missing ones 0).
  * PR_SET_THP_DISABLE sets or clears MMF_DISABLE_THP (no transparent huge pages for the mm;
- * fork's child inherits it), PR_GET_THP_DISABLE returns it; a non-zero unused argument is -22
- * EINVAL. Linux: kernel/sys.c SYSCALL_DEFINE5(prctl)
+ * fork's child inherits it), PR_GET_THP_DISABLE returns it; arm64's PR_SET_TAGGED_ADDR_CTRL 1|0
+ * turns the task's tagged address ABI on or off (TIF_TAGGED_ADDR), PR_GET_TAGGED_ADDR_CTRL
+ * returns it; a non-zero unused argument is -22 EINVAL.
+ * Linux: kernel/sys.c SYSCALL_DEFINE5(prctl), arch/arm64/kernel/process.c set_tagged_addr_ctrl
  */
 export function prctl(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
@@ -256,7 +263,11 @@ export function prctl(c: CompileContext, s: Stmt): Run {
           ? `(MMF_DISABLE_THP ${r === 1 ? "set: no THP for this mm" : "clear"})`
           : option === PRCTL_OPTIONS.PR_SET_THP_DISABLE
             ? `(MMF_DISABLE_THP ${v[0] !== 0 ? "set: no THP for this mm" : "cleared"})`
-            : "";
+            : option === PRCTL_OPTIONS.PR_GET_TAGGED_ADDR_CTRL
+              ? `(the tagged address ABI ${r === 1 ? "on: PR_TAGGED_ADDR_ENABLE" : "off"})`
+              : option === PRCTL_OPTIONS.PR_SET_TAGGED_ADDR_CTRL
+                ? `(TIF_TAGGED_ADDR ${v[0] !== 0 ? "set: system calls take tagged pointers" : "cleared"})`
+                : "";
     c.assign(s, rt, BigInt(r), note);
   };
 }

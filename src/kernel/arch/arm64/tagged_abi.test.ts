@@ -1,0 +1,155 @@
+/**
+ * The AArch64 tagged address ABI (Linux 6.12 Documentation/arch/arm64/tagged-address-abi.rst):
+ * TCR_EL1.TBI0 lets EL0 dereference a pointer whose top byte is a tag; the kernel
+ * - untags the address of the memory-management system calls always (untagged_addr in
+ *   munmap, do_mprotect_pkey, do_madvise, do_mlock, munlock, msync, mincore, do_mseal, mremap's
+ *   old address; __get_user_pages and __access_remote_vm for another process's memory),
+ * - leaves mmap's, brk's and mremap's new address alone (a tag makes them fail),
+ * - takes a tagged pointer in a system call that reads or writes user memory (access_ok) only
+ *   once the thread enabled the ABI: prctl(PR_SET_TAGGED_ADDR_CTRL, PR_TAGGED_ADDR_ENABLE)
+ *   (arch/arm64/kernel/process.c set_tagged_addr_ctrl, asm/uaccess.h access_ok), inherited by
+ *   fork and clone.
+ */
+import { describe, it } from "vitest";
+import { holds } from "../../../workloads/scenario/testKit.ts";
+
+/** A process with a 16K buffer `a` (its first page written through the tagged alias `t`) and a disk file. */
+const BASE = `machine arch=arm64 ram=64M
+spawn A
+file F size=64K
+A: a = mmap 16K
+let t = a + 0x5a00000000000000
+A: write t value=7
+`;
+const ENABLE = "A: prctl PR_SET_TAGGED_ADDR_CTRL 1\n";
+
+describe("arm64 tagged address ABI", () => {
+  it("prctl: GET reads TIF_TAGGED_ADDR; bits other than PR_TAGGED_ADDR_ENABLE and unused arguments are -EINVAL", () => {
+    holds(`${BASE}A: g0 = prctl PR_GET_TAGGED_ADDR_CTRL
+A: s = prctl PR_SET_TAGGED_ADDR_CTRL 1
+A: g1 = prctl PR_GET_TAGGED_ADDR_CTRL
+A: e1 = prctl PR_SET_TAGGED_ADDR_CTRL 2
+A: e2 = prctl PR_SET_TAGGED_ADDR_CTRL 1 0 1
+A: e3 = prctl PR_GET_TAGGED_ADDR_CTRL 1
+A: g2 = prctl 56
+A: c = prctl 55 0
+A: g3 = prctl PR_GET_TAGGED_ADDR_CTRL
+expect g0 == 0
+expect s == 0
+expect g1 == 1
+expect e1 == -22
+expect e2 == -22
+expect e3 == -22
+expect g2 == 1
+expect c == 0
+expect g3 == 0
+`);
+  });
+
+  it("x86-64 and RISC-V define no SET_TAGGED_ADDR_CTRL: both options are -EINVAL", () => {
+    for (const arch of ["x86_64", "riscv-sv48"])
+      holds(
+        `machine arch=${arch} ram=64M
+spawn A
+A: s = prctl PR_SET_TAGGED_ADDR_CTRL 1
+A: g = prctl PR_GET_TAGGED_ADDR_CTRL
+expect s == -22
+expect g == -22
+`,
+        arch,
+      );
+  });
+
+  it("fork's child and a thread inherit the flag; clearing it in the parent leaves the child's", () => {
+    holds(`${BASE}${ENABLE}A: fork B
+A: thread T
+A: prctl PR_SET_TAGGED_ADDR_CTRL 0
+B: gb = prctl PR_GET_TAGGED_ADDR_CTRL
+T: gt = prctl PR_GET_TAGGED_ADDR_CTRL
+A: ga = prctl PR_GET_TAGGED_ADDR_CTRL
+B: w = syscall write F t 8
+expect gb == 1
+expect gt == 1
+expect ga == 0
+expect w == 8
+`);
+  });
+
+  it("read/write and the uaccess routines refuse a tagged buffer (access_ok) until the ABI is on", () => {
+    // the EL0 write went through the tag (TBI0); the kernel's access_ok sees an address past
+    // TASK_SIZE_MAX: -EFAULT, nothing copied
+    holds(`${BASE}A: w = syscall write F t 8
+kernel: c = copy_from_user A t 8
+kernel: g = get_user A t size=1
+expect w == -14
+expect c == 8
+expect g == -14
+expect file_byte(F, 0) != 7
+`);
+    // with TIF_TAGGED_ADDR, access_ok untags and the copy's loads go through the tag
+    holds(`${BASE}${ENABLE}A: w = syscall write F t 8
+kernel: c = copy_to_user A t+4K 8 value=9
+kernel: g = get_user A t size=1
+A: r = syscall read F t+8K 8
+expect w == 8
+expect file_byte(F, 0) == 7
+expect c == 0
+expect byte(A, a+4K) == 9
+expect g == 0
+expect r == 8
+expect byte(A, a+8K) == 7
+`);
+  });
+
+  it("process_vm_readv: the local buffer needs the ABI, the remote address is untagged by GUP", () => {
+    holds(`${BASE}spawn B
+B: b = mmap 4K
+let tb = b + 0x3c00000000000000
+A: r0 = syscall process_vm_readv B a+4K tb 8
+A: r1 = syscall process_vm_readv B t+4K b 8
+${ENABLE}A: r2 = syscall process_vm_readv B t+4K tb 8
+expect r0 == 8
+expect r1 == -14
+expect r2 == 8
+`);
+  });
+
+  it("the memory-management calls untag their address with or without the ABI", () => {
+    holds(`${BASE}A: r = mprotect t 4K prot=r
+A: ml = mlock t+4K 4K
+A: mi = mincore t 4K
+A: ms = msync t 4K
+A: m = madvise t+8K 4K dontneed
+A: u = munmap t+12K 4K
+A: se = mseal t+4K 4K
+A: p = mprotect a+4K 4K prot=r
+expect r == 0
+expect vm_flags(A, a) == "rd mr mw me ac"
+expect ml == 0
+expect locked(A, a+4K 4K) == 1
+expect mi == 0
+expect ms == 0
+expect m == 0
+expect u == 0
+expect vmas(A, a+12K 4K) == 0
+expect vmas(A, a 12K) == 3
+expect se == 0
+expect p == -1
+`);
+  });
+
+  it("mmap's address and mremap's new address keep the tag and fail; mremap's old address is untagged", () => {
+    holds(`${BASE}${ENABLE}A: f = mmap 4K at=t+1G fixed
+A: h = mmap 4K at=t+1G
+A: x = mremap t 4K 4K maymove to=t+1G
+A: y = mremap t 4K 8K maymove
+expect f == -12
+expect h < 0x1000000000000
+expect h > 0
+expect x == -22
+expect y > 0
+expect y < 0x1000000000000
+expect byte(A, y) == 7
+`);
+  });
+});
