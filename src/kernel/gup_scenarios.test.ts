@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../workloads/scenario/session.ts";
-import { holds } from "../workloads/scenario/testKit.ts";
+import { holds, scenarioError } from "../workloads/scenario/testKit.ts";
 
 describe("pins of transparent huge pages", () => {
   it("a read pin of a huge page shared with a child splits the caller's PMD and unshares the 4K page", () => {
@@ -131,6 +131,21 @@ describe("the scenario forms", () => {
     expect(err("kernel: pin_user_pages A b 1")).toMatch(/VAR names the pins/);
     expect(err("kernel: p = pin_user_pages A b 1 read")).toMatch(/expected 'write' or 'longterm'/);
     expect(err("kernel: unpin_user_pages q")).toMatch(/undefined variable 'q'/);
+  });
+
+  it("refuse to name new pins with a variable still holding pins; once unpinned it may be reused", () => {
+    const pre = "machine ram=64M\nspawn A\nA: a = mmap 8K\nA: write a 8K\nkernel: p = pin_user_pages A a 2\n";
+    // the first pins would be lost (never unpinned): an error at the variable, nothing pinned again
+    expect(scenarioError(`${pre}kernel: p = pin_user_pages A a 1\n`)).toBe(
+      "s.vm:6:9: 'p' still holds 2 pinned pages: unpin_user_pages p first",
+    );
+    holds(`${pre}kernel: n = unpin_user_pages p
+kernel: p = pin_user_pages A a 1
+expect p == 1
+expect vmstat.nr_foll_pin_acquired == 3
+expect vmstat.nr_foll_pin_released == 2
+kernel: unpin_user_pages p
+`);
   });
 
   it("print the bytes moved and who was charged", () => {

@@ -120,9 +120,17 @@ export function pinUserPages(c: CompileContext, s: Stmt): Run {
     else c.fail(`${usage}: expected 'write' or 'longterm'`, w.pos);
   }
   c.define(s);
-  const varName = s.target.name;
+  const target = s.target;
+  const varName = target.name;
   return (rt) => {
     c.checkCpu(rt, cpuId, s);
+    // a driver's pages[] overwritten while it holds pins: they could never be unpinned
+    const held = pinsOf.get(rt)?.get(varName)?.pages.length ?? 0;
+    if (held > 0)
+      c.fail(
+        `'${varName}' still holds ${held} pinned page${held === 1 ? "" : "s"}: unpin_user_pages ${varName} first`,
+        target.pos,
+      );
     const t = c.liveProc(rt, pname, pw.pos);
     if (rt.view.task(t).cpu !== cpuId) rt.out.push(c.doSwitch(rt, cpuId, t));
     const n = c.value(nE, rt, "the page count");
