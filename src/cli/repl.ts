@@ -44,7 +44,7 @@ help STATEMENT (help mmap, help show) prints what the docs say of it:
   kernel: n = get_user A ADDR | put_user A ADDR V | strncpy_from_user A SRC N
   kernel: stac | kernel: clac | kernel: pan on|off | kernel: sum on|off
   kernel: pagefault_disable | kernel: pagefault_enable
-  kernel: p = pin_user_pages A ADDR N [write] [longterm] | kernel: unpin_user_pages p
+  kernel: p = pin_user_pages A ADDR N [write] [longterm] [fast] | kernel: unpin_user_pages p
   show layout|buddyinfo|pagetypeinfo|extfrag|zoneinfo|slabinfo|meminfo|memcg|frames|vmstat|stats|tlb|tasks|pagetables
   show A maps|smaps|task|vad | show A pagetable [ADDR] | show A vtop ADDR | show kernel vtop ADDR
   show A pagemap ADDR SIZE | show kpageflags [PFN [COUNT]]

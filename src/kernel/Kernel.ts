@@ -496,7 +496,14 @@ export interface Kernel<C extends Mmu = Mmu> {
     how: RemoteHow,
   ): RemoteRw;
   /** pin_user_pages of `n` pages from `addr` by a driver in `task`'s context (FOLL_WRITE, FOLL_LONGTERM as asked). */
-  pinUserPages(task: TaskHandle, addr: bigint, n: number, write: boolean, longterm: boolean): PinnedPages;
+  pinUserPages(
+    task: TaskHandle,
+    addr: bigint,
+    n: number,
+    write: boolean,
+    longterm: boolean,
+    fast?: boolean,
+  ): PinnedPages;
   /** unpin_user_pages_dirty_lock of a pinUserPages result; the number of pages unpinned (0 the second time). */
   unpinUserPages(p: PinnedPages): number;
   /** open(2) of a file by a task: a new struct file in its file table (f_pos 0, file_ra_state_init); fork shares it with the child. */

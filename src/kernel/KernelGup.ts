@@ -6,7 +6,13 @@
  * KernelWindowsServices, which this one extends): the methods stay on one object.
  */
 import type { KernelCore } from "./core/core.ts";
-import { Foll, type GupPage, pinUserPages, unpinUserPagesDirtyLock } from "./core/gup_remote.ts";
+import {
+  Foll,
+  type GupPage,
+  pinUserPages,
+  pinUserPagesFast,
+  unpinUserPagesDirtyLock,
+} from "./core/gup_remote.ts";
 import { memRw, processVmRw, type RemoteRw } from "./core/process_vm_access.ts";
 import { type TaskHandle, taskOf } from "./core/task.ts";
 import { KernelWindowsServices } from "./KernelWindows.ts";
@@ -56,14 +62,21 @@ export abstract class KernelGupServices extends KernelWindowsServices {
   /**
    * pin_user_pages(addr, n, FOLL_WRITE?, FOLL_LONGTERM?) by a driver in `task`'s context (its own
    * mm: protection keys apply, no FOLL_FORCE): the pages pinned up to the first that cannot be,
-   * or -errno when none could.
+   * or -errno when none could. `fast`: pin_user_pages_fast (gup_fast first, core/gup_remote.ts).
    */
-  pinUserPages(task: TaskHandle, addr: bigint, n: number, write: boolean, longterm: boolean): PinnedPages {
+  pinUserPages(
+    task: TaskHandle,
+    addr: bigint,
+    n: number,
+    write: boolean,
+    longterm: boolean,
+    fast = false,
+  ): PinnedPages {
     this.linuxOnly("pin_user_pages");
     const k = this.core();
     const t = taskOf(task);
     const foll = (write ? Foll.WRITE : 0) | (longterm ? Foll.LONGTERM : 0);
-    const r = pinUserPages(k, t, t.mm!, Number(addr / 4096n), n, foll);
+    const r = (fast ? pinUserPagesFast : pinUserPages)(k, t, t.mm!, Number(addr / 4096n), n, foll);
     if (typeof r === "number") return { ret: r, pfns: [], write, pages: [] };
     return { ret: r.length, pfns: r.map((p) => p.pfn), write, pages: r };
   }

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../workloads/scenario/session.ts";
-import { holds } from "../workloads/scenario/testKit.ts";
+import { holds, scenarioError } from "../workloads/scenario/testKit.ts";
 
 describe("pins of transparent huge pages", () => {
   it("a read pin of a huge page shared with a child splits the caller's PMD and unshares the 4K page", () => {
@@ -114,6 +114,64 @@ expect vmstat.nr_foll_pin_released == 6
   });
 });
 
+describe("pin_user_pages_fast (gup_fast, then the slow path)", () => {
+  it("takes present pages from their PTEs without FOLL_TOUCH: two fast pins do not activate the page", () => {
+    // slow pins: follow_page_pte's FOLL_TOUCH, folio_mark_accessed twice (PG_referenced, then
+    // the activate batch); gup_fast_pte_range marks nothing
+    holds(`machine ram=64M
+spawn A
+A: a = mmap 8K
+A: write a 8K value=5
+A: r = madvise a 8K willneed
+expect meminfo.Inactive(anon) == 8192
+let f = A.min_flt
+kernel: p = pin_user_pages A a 1 fast
+kernel: q = pin_user_pages A a 1 fast
+kernel: s = pin_user_pages A a+4K 1
+kernel: t = pin_user_pages A a+4K 1
+A: r = madvise a 8K willneed
+expect meminfo.Active(anon) == 4096
+expect meminfo.Inactive(anon) == 4096
+expect vmstat.nr_foll_pin_acquired == 4
+expect A.min_flt == f
+kernel: unpin_user_pages p
+kernel: unpin_user_pages q
+kernel: unpin_user_pages s
+kernel: unpin_user_pages t
+`);
+  });
+
+  it("leaves what gup_fast cannot take to the slow path: a missing page, the zero page, a write-protected one", () => {
+    // page 0 present: gup_fast; page 1 never touched: gup_fast stops, __gup_longterm_locked faults
+    // it in (a write fault, counted against A)
+    // after fork the parent's PTE is read-only: a fast write pin falls back and breaks COW
+    holds(`machine ram=64M
+spawn A
+A: a = mmap 8K
+A: write a 4K value=5
+let f = A.min_flt
+kernel: p = pin_user_pages A a 2 write fast
+expect p == 2
+expect A.min_flt == f + 1
+expect present(A, a+4K) == 1
+kernel: unpin_user_pages p
+A: z = mmap 4K
+A: read z 4K
+kernel: zp = pin_user_pages A z 1 fast
+expect zp == 1
+expect vmstat.nr_foll_pin_acquired == 2
+A: fork B
+let shared = pfn(A, a)
+let g = A.min_flt
+kernel: w = pin_user_pages A a 1 write fast
+expect A.min_flt == g + 1
+expect pfn(A, a) != shared
+expect pfn(B, a) == shared
+kernel: unpin_user_pages w
+`);
+  });
+});
+
 describe("the scenario forms", () => {
   it("check their words at their line", () => {
     const err = (src: string) => {
@@ -129,8 +187,23 @@ describe("the scenario forms", () => {
     );
     expect(err("A: n = syscall process_vm_readv C b b 8")).toMatch(/Q is a process/);
     expect(err("kernel: pin_user_pages A b 1")).toMatch(/VAR names the pins/);
-    expect(err("kernel: p = pin_user_pages A b 1 read")).toMatch(/expected 'write' or 'longterm'/);
+    expect(err("kernel: p = pin_user_pages A b 1 read")).toMatch(/expected 'write', 'longterm' or 'fast'/);
     expect(err("kernel: unpin_user_pages q")).toMatch(/undefined variable 'q'/);
+  });
+
+  it("refuse to name new pins with a variable still holding pins; once unpinned it may be reused", () => {
+    const pre = "machine ram=64M\nspawn A\nA: a = mmap 8K\nA: write a 8K\nkernel: p = pin_user_pages A a 2\n";
+    // the first pins would be lost (never unpinned): an error at the variable, nothing pinned again
+    expect(scenarioError(`${pre}kernel: p = pin_user_pages A a 1\n`)).toBe(
+      "s.vm:6:9: 'p' still holds 2 pinned pages: unpin_user_pages p first",
+    );
+    holds(`${pre}kernel: n = unpin_user_pages p
+kernel: p = pin_user_pages A a 1
+expect p == 1
+expect vmstat.nr_foll_pin_acquired == 3
+expect vmstat.nr_foll_pin_released == 2
+kernel: unpin_user_pages p
+`);
   });
 
   it("print the bytes moved and who was charged", () => {

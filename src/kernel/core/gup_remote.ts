@@ -340,3 +340,67 @@ export function pinUserPages(
   }
   return got;
 }
+
+/**
+ * gup_fast for the page at `vpn` (gup_fast_pte_range): taken straight from its PTE, no VMA
+ * looked at, no fault, no FOLL_TOUCH (not marked accessed, not dirtied); null when gup_fast
+ * stops there for the slow path: no present accessible PTE (pte_protnone, or
+ * pte_access_permitted refusing the access or the protection key), a special one (the zero
+ * page's too), a write through a read-only PTE, a FOLL_LONGTERM write pin of a page-cache folio
+ * that is not shmem (gup_fast_folio_allowed), or a read pin gup_must_unshare(NULL, ...) refuses
+ * (an anonymous page not exclusive; a FOLL_LONGTERM one of a page that is not anonymous). vmlab's
+ * fast path takes 4K PTEs only: a huge entry (gup_fast_pmd_leaf, a HugeTLB leaf) is left to the
+ * slow path. Linux: mm/gup.c gup_fast_pte_range, gup_fast_folio_allowed; mm/internal.h gup_must_unshare
+ */
+function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, foll: number): GupPage | null {
+  const pt = k.arch.pgtable;
+  const leaf = k.userMm.leafFor(mm, vpn);
+  if (leaf === null || leaf.level !== 0 || !pt.present(leaf.hi, leaf.lo) || !pt.accessible(leaf.hi, leaf.lo))
+    return null;
+  if (pt.special(leaf.hi, leaf.lo)) return null;
+  const write = (foll & Foll.WRITE) !== 0;
+  const writable = pt.write(leaf.hi, leaf.lo);
+  if (write && !writable) return null;
+  const vma = mm.vmaAt(vpn); // the PTE's protection key (pte_access_permitted), not a VMA walk
+  if (vma === null || vma.htlb !== null || !pkeyAccessPermitted(k, caller, vma.vmFlags, write)) return null;
+  const pfn = leaf.pfn;
+  if (pfn === k.zeroPfn) return null; // the zero page's PTE is special (do_anonymous_page: pte_mkspecial)
+  const pages = k.pages;
+  const anon = pages.kind[pfn] === PageKind.UserAnon;
+  const shmem = pages.kind[pfn] === PageKind.PageCache && (pages.flags[pfn] & PageFlag.SwapBacked) !== 0;
+  const pinLongWrite = Foll.PIN | Foll.LONGTERM | Foll.WRITE;
+  if ((foll & pinLongWrite) === pinLongWrite && !anon && !shmem) return null; // gup_fast_folio_allowed
+  if (!writable && (foll & (Foll.WRITE | Foll.PIN)) === Foll.PIN) {
+    // gup_must_unshare with no VMA
+    if (anon ? !(pages.flags[pfn] & PageFlag.AnonExclusive) : (foll & Foll.LONGTERM) !== 0) return null;
+  }
+  const head = largeFolioHead(k.userMm, pfn);
+  tryGrabFolio(k, pfn, head, foll); // try_grab_folio_fast
+  return { pfn, head };
+}
+
+/**
+ * pin_user_pages_fast: MMF_HAS_PINNED, then gup_fast from `vpn` up to the first page it cannot
+ * take, and the slow path (__gup_longterm_locked with FOLL_TOUCH) for the rest. Returns the
+ * pages pinned, or -errno when none was. Linux: mm/gup.c pin_user_pages_fast, gup_fast_fallback
+ */
+export function pinUserPagesFast(
+  k: KernelCore,
+  caller: Task,
+  mm: MmStruct,
+  vpn: number,
+  n: number,
+  foll: number,
+): GupPage[] | number {
+  mm.hasPinned = true; // gup_fast_fallback: mm_set_has_pinned_flag
+  const got: GupPage[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = gupFastPage(k, caller, mm, vpn + i, foll | Foll.PIN);
+    if (p === null) break;
+    got.push(p);
+  }
+  if (got.length === n) return got;
+  const rest = pinUserPages(k, caller, mm, vpn + got.length, n - got.length, foll);
+  if (typeof rest === "number") return got.length > 0 ? got : rest;
+  return got.concat(rest);
+}

@@ -151,6 +151,8 @@ export class MmStruct {
    * anonymous page at once (folio_needs_cow_for_dma). Linux: mm/gup.c mm_set_has_pinned_flag
    */
   hasPinned = false;
+  /** the pages fork copied into this child rather than share (copy_present_page: maybe DMA-pinned); vmlab's, for fork's note */
+  forkCopied = 0;
   /**
    * MMF_DISABLE_THP: prctl(PR_SET_THP_DISABLE, 1) ran (kernel/sys.c); no transparent huge page
    * of any order on this mm's VMAs (vma_thp_disabled: faults, khugepaged, MADV_COLLAPSE, shmem,

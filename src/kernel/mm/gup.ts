@@ -152,6 +152,7 @@ export function copyPresentPage(
   pages.mapcount[pfn] = 1;
   pages.flags[pfn] |= PageFlag.AnonExclusive; // folio_add_new_anon_rmap(RMAP_EXCLUSIVE)
   child.rssAnon++;
+  child.forkCopied++;
   const w = (childVma.vmFlags & VmFlag.WRITE) !== 0;
   return ctx.env.pgtable.mkUser(pfn, 0, childVma.vmFlags, w, true, false);
 }

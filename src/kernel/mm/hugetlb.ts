@@ -41,6 +41,7 @@ import {
   hugePtepSetWrprotect,
   setHugePteAt,
 } from "./hugetlb_cont.ts";
+import { copyUserLargeFolio, hugetlbCopyPinned, hugetlbNeedsCowForDma } from "./hugetlb_fork.ts";
 import {
   adjustRangeIfPmdSharingPossible,
   hugePmdShare,
@@ -507,15 +508,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     return VmFault.OK;
   }
   mm.anonVmaPrepare(vma); // __vmf_anon_prepare
-  // copy_user_large_folio
-  for (let i = 0; i < h.nrPages; i++) {
-    env.phys.frameWillBeRead(pfnUnchecked(old + i));
-    if (env.phys.store.isZero(old + i)) env.phys.zeroFrame(pfnUnchecked(copy + i));
-    else {
-      env.phys.frameWillBeWritten(pfnUnchecked(copy + i));
-      env.phys.store.copyTo(old + i, env.phys.store, copy + i);
-    }
-  }
+  copyUserLargeFolio(ctx, h, old, copy);
   h.stats.cowCopies++;
   hugePtepClearFlush(ctx, mm, h, pa, haddr); // huge_ptep_clear_flush
   pages.mapcount[old]--; // hugetlb_remove_rmap
@@ -654,7 +647,7 @@ export function hugetlbChangeProtection(ctx: MmContext, mm: MmStruct, v: Vma): v
  * anonymous folio is no longer exclusive); in a COW mapping both entries
  * are write-protected (huge_ptep_set_wrprotect), the parent's flushed at
  * the end of dup_mmap. The child's entry keeps the parent's accessed and
- * dirty bits.
+ * dirty bits. A maybe-pinned exclusive folio is copied instead (hugetlb_fork.ts).
  * Linux: mm/hugetlb.c copy_hugetlb_page_range
  */
 export function copyHugetlbPageRange(
@@ -680,6 +673,16 @@ export function copyHugetlbPageRange(
     if (pt.none(e.hi, e.lo)) continue;
     if (pt.present(e.hi, e.lo)) {
       const head = pt.pfn(e.hi, e.lo, h.level);
+      // hugetlb_try_dup_anon_rmap refuses a maybe-pinned exclusive folio: the child's own copy now
+      if (hugetlbNeedsCowForDma(ctx, h, parent, v.vmFlags, head)) {
+        const cv = child.vmaAt(haddr)!;
+        const idx = hugeIndex(h, cv, haddr);
+        if (
+          !hugetlbCopyPinned(ctx, h, child, cv, haddr, cpa, head, () => allocHugetlbFolio(ctx, cv, idx, true))
+        )
+          return false;
+        continue;
+      }
       pages.refcount[head]++; // folio_get
       pages.mapcount[head]++; // hugetlb_try_dup_anon_rmap / hugetlb_add_file_rmap
       pages.flags[head] &= ~PageFlag.AnonExclusive;

@@ -339,6 +339,8 @@ export interface MmContext {
   readonly hstates?: readonly HState[];
   /** folio->_pincount of pinned large folios by head pfn (mm/gup.ts; absent in bare test contexts: no pins) */
   readonly pincount?: Map<number, number>;
+  /** the references FOLL_PIN holds on each pinned page (core/gup_remote.ts try_grab_folio; absent: no pins) */
+  readonly pinnedRefs?: Map<number, number>;
 }
 
 /** page->index of an anonymous page at vpn of vma. Linux: include/linux/pagemap.h linear_page_index */

@@ -5,7 +5,8 @@
  *
  * reclaim_pages clears PG_active of each isolated folio; shrink_folio_list then finds no slot
  * (no swap device: get_swap_pages' avail_pgs is 0; or every slot taken), goes to
- * activate_locked_split (PG_active set; reclaim_folio_list's dummy stat: no vmstat pgactivate)
+ * activate_locked_split (PG_active set, stat->nr_activate: shrink_folio_list's own
+ * count_vm_events(PGACTIVATE) counts it in vmstat pgactivate, whatever stat reclaim_folio_list passes)
  * and reclaim_folio_list puts the folio back (folio_putback_lru -> folio_add_lru: this CPU's
  * lru_add batch of 31, then Active(anon) when it drains). The page stays mapped. A large folio
  * fails add_to_swap first, is split (split_folio_to_list; THP_SWPOUT_FALLBACK for a PMD-size one)
@@ -19,7 +20,7 @@ describe("MADV_PAGEOUT without a swap slot (shrink_folio_list's activate_locked_
     // write: 4 new anonymous folios wait in the lru_add batch; willneed's lru_add_drain puts them
     //   on Inactive(anon) (16 KiB). pageout: lru_add_drain, isolate all 4 (off the lists: 0 and
     //   0), add_to_swap fails, back into the batch (still 0 and 0); willneed drains: Active(anon)
-    //   16 KiB. Nothing reclaimed, nothing unmapped, no pgactivate.
+    //   16 KiB. Nothing reclaimed, nothing unmapped; pgactivate 4 (one per page activated).
     holds(`machine ram=64M
 spawn A
 A: a = mmap 16K
@@ -35,7 +36,7 @@ expect meminfo.Active(anon) == 0
 A: r = madvise a 16K willneed
 expect meminfo.Active(anon) == 16384
 expect meminfo.Inactive(anon) == 0
-expect vmstat.pgactivate == 0
+expect vmstat.pgactivate == 4
 expect byte(A, a+12K) == 7
 `);
   });

@@ -34,6 +34,7 @@ import {
 import type { VmscanEnv } from "./vmscan_env.ts";
 import { dropFile, shmemWriteout } from "./vmscan_evict.ts";
 import { isolateSkip, mustSkip, perPageFolioPages, skipped } from "./vmscan_isolate.ts";
+import * as dmaPin from "./vmscan_pinned.ts";
 import { shrinkOther } from "./vmscan_policies.ts";
 import {
   countScanned,
@@ -465,10 +466,12 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
         cullUnevictable(this, pfn, r !== null);
         continue;
       }
-      // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it
-      // (a lazyfree anonymous page sits on the file list: its references are an anonymous page's)
+      // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it (a
+      // lazyfree anonymous page is on the file list: its references are an anonymous page's); FOLL_PIN's
       const anonPage = kind[pfn] === PageKind.UserAnon;
-      const expectRefs = r.found + (anonPage ? (slotOf !== null && slotOf.at(pfn) >= 0 ? 1 : 0) : 1);
+      const dma = anonPage ? dmaPin.pinnedAnonRefs(this, pfn) : -1;
+      const expectRefs =
+        r.found + (anonPage ? +(slotOf !== null && slotOf.at(pfn) >= 0) : 1) + Math.max(dma, 0);
       if (this.pinned.has(pfn) || r.found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs) {
         this.activate(pfn, active, nrPages);
         continue;
@@ -484,6 +487,11 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
         if (referencedBefore || r.young > 1 || (r.exec && !anon))
           this.activateLocked(pfn, active, nrPages, true);
         else this.add(pfn, list);
+        continue;
+      }
+      // maybe DMA-pinned: keep_locked before add_to_swap, or try_to_unmap refused (activate_locked)
+      if (dma >= 0) {
+        dmaPin.shrinkPinnedAnon(this, pfn, list, active, nrPages);
         continue;
       }
       // nothing changes a page table between folio_referenced and try_to_unmap of a small page
@@ -540,18 +548,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
    * pgactivate (unless `count` is false: counted already).
    */
   activateLocked(pfn: number, active: Lru, nrPages: number, count: boolean): void {
-    // "Not a candidate for swapping, so reclaim swap space": folio_free_swap when swap is more
-    // than half full (mem_cgroup_swap_full: vm_swap_full), if no swap PTE still needs the slot
-    const swap = this.env.swap;
-    const pages = this.env.pages;
-    if (swap !== null && swap.full && pages.kind[pfn] === PageKind.UserAnon) {
-      const slot = swap.slotOf.at(pfn);
-      if (slot >= 0 && swap.map[slot] === 0) {
-        swap.removeFromCache(pfn); // delete_from_swap_cache: the slot is free again
-        pages.refcount[pfn]--;
-        pages.flags[pfn] |= PageFlag.Dirty; // folio_set_dirty: its only copy now
-      }
-    }
+    dmaPin.activateLockedFreeSwap(this.env, pfn);
     if (count) this.stats.pgactivate += nrPages; // stat->nr_activate, count_vm_events(PGACTIVATE)
     this.activate(pfn, active, nrPages);
   }
@@ -621,9 +618,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   /**
    * reclaim_pages (MADV_PAGEOUT): reclaims one page (a whole mTHP: its folio) now, young or not,
    * with the checks and the swap-out or eviction of shrink_folio_list; returns the pages that went.
-   * `index` is its linear index (pages that never joined the lists, as the
-   * pieces of a split huge page, get it here). The caller ends the list
-   * (endFolioList) after its last page: the unmap's flushes may be deferred.
+   * `index` is its linear index (pages that never joined the lists, as the pieces of a split huge
+   * page, get it here). The caller ends the list (endFolioList): the flushes may be deferred.
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): number {
     // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
@@ -636,6 +632,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
         this.index[pfn] = index;
         if (anonVma !== 0) this.anonVma[pfn] = anonVma;
       }
+      // maybe DMA-pinned: keep_locked before add_to_swap (and a split), or try_to_unmap refused
+      if (!lazy && dmaPin.pinnedAnonRefs(this, pfn) >= 0)
+        return dmaPin.pageoutPinnedAnon(this, pfn, Lru.InactiveAnon, Lru.ActiveAnon);
       // without swap a whole mTHP or THP fails add_to_swap and is split (swpout_fallback)
       const s = splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
       if (s !== 0) return Math.max(s, 0);
@@ -663,23 +662,22 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     return n > 0 ? 1 : 0;
   }
 
-  /** folio_putback_lru of an isolated page-cache folio with PG_active: off its list, into the running CPU's LRU add batch. */
-  private putbackActive(pfn: number, lru = Lru.ActiveFile): void {
+  /** folio_putback_lru of an isolated folio: off its list, into the running CPU's LRU add batch (PG_active: `lru`). */
+  putbackActive(pfn: number, lru: number = Lru.ActiveFile): void {
     this.unlink(pfn);
     this.fbatches.add(pfn, false, lru);
   }
 
   /**
-   * reclaim_pages' anonymous page that add_to_swap could not give a slot (no
-   * swap, or none free): shrink_folio_list's activate_locked_split sets
-   * PG_active unless it is pinned (keep_locked, before add_to_swap) and
-   * reclaim_folio_list puts it back (folio_putback_lru: the LRU add batch,
-   * then Active(anon)). Its stat is reclaim_folio_list's dummy: no vmstat
-   * pgactivate. It stays mapped. Returns 0 pages reclaimed.
-   * Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list
+   * reclaim_pages' anonymous page add_to_swap could not give a slot (no swap, or none free):
+   * activate_locked_split, PG_active, pgactivate (shrink_folio_list's count_vm_events, whatever the
+   * stat); reclaim_folio_list's folio_putback_lru (the LRU add batch, then Active(anon)). It stays
+   * mapped; 0 pages reclaimed. Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list
    */
   private addToSwapFailed(pfn: number): number {
-    if (!this.pinned.has(pfn)) this.putbackActive(pfn, Lru.ActiveAnon);
+    if (this.pinned.has(pfn)) return 0; // locked by a fault: folio_trylock fails (keep)
+    this.stats.pgactivate++;
+    this.putbackActive(pfn, Lru.ActiveAnon);
     return 0;
   }
 

@@ -130,6 +130,7 @@ export function mmInfo(k: KernelCore, t: Task): MmInfo | null {
     totalVm: mm.totalVm(),
     defFlags: mm.defFlags,
     rssAnon: mm.rssAnon,
+    forkCopied: mm.forkCopied,
     rssFile: mm.rssFile,
     rssShmem: mm.rssShmem,
     rss: mm.rss,

@@ -79,6 +79,8 @@ export interface MmInfo {
   defFlags: number;
   /** resident pages by kind (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES) and their sum */
   rssAnon: number;
+  /** of rssAnon, the pages fork copied into this child rather than share (copy_present_page: maybe DMA-pinned) */
+  forkCopied: number;
   rssFile: number;
   rssShmem: number;
   rss: number;

@@ -75,8 +75,9 @@ export function remoteSyscall(c: CompileContext, s: Stmt): Run {
 const pinsOf = new WeakMap<Runtime, Map<string, PinnedPages>>();
 
 /**
- * `kernel[@N]: VAR = pin_user_pages P ADDR N [write] [longterm]`: pin_user_pages in P's context
- * (CPU N switches to P first if needed), FOLL_WRITE and FOLL_LONGTERM as named; VAR is the pages
+ * `kernel[@N]: VAR = pin_user_pages P ADDR N [write] [longterm] [fast]`: pin_user_pages in P's context
+ * (CPU N switches to P first if needed), FOLL_WRITE and FOLL_LONGTERM as named, pin_user_pages_fast
+ * with `fast`; VAR is the pages
  * pinned or -errno, and names the pins for `unpin_user_pages VAR`.
  * `kernel[@N]: [VAR =] unpin_user_pages PINS`: unpin_user_pages_dirty_lock of them (dirty for a
  * write pin); VAR is the pages unpinned (0 if they already were).
@@ -104,7 +105,7 @@ export function pinUserPages(c: CompileContext, s: Stmt): Run {
       );
     };
   }
-  const usage = "VAR = pin_user_pages P ADDR N [write] [longterm]";
+  const usage = "VAR = pin_user_pages P ADDR N [write] [longterm] [fast]";
   if (!s.target) c.fail(`${usage}: VAR names the pins`, s.verbPos);
   const pw = args[0];
   if (pw?.ident == null || !c.procs.has(pw.ident)) c.fail(`${usage}: P is a process`, pw?.pos ?? s.verbPos);
@@ -114,22 +115,32 @@ export function pinUserPages(c: CompileContext, s: Stmt): Run {
   const [addrE, nE] = c.exprArgs(args.slice(1, 3));
   let write = false;
   let longterm = false;
+  let fast = false;
   for (const w of args.slice(3)) {
     if (w.ident === "write" && !write) write = true;
     else if (w.ident === "longterm" && !longterm) longterm = true;
-    else c.fail(`${usage}: expected 'write' or 'longterm'`, w.pos);
+    else if (w.ident === "fast" && !fast) fast = true;
+    else c.fail(`${usage}: expected 'write', 'longterm' or 'fast'`, w.pos);
   }
   c.define(s);
-  const varName = s.target.name;
+  const target = s.target;
+  const varName = target.name;
   return (rt) => {
     c.checkCpu(rt, cpuId, s);
+    // a driver's pages[] overwritten while it holds pins: they could never be unpinned
+    const held = pinsOf.get(rt)?.get(varName)?.pages.length ?? 0;
+    if (held > 0)
+      c.fail(
+        `'${varName}' still holds ${held} pinned page${held === 1 ? "" : "s"}: unpin_user_pages ${varName} first`,
+        target.pos,
+      );
     const t = c.liveProc(rt, pname, pw.pos);
     if (rt.view.task(t).cpu !== cpuId) rt.out.push(c.doSwitch(rt, cpuId, t));
     const n = c.value(nE, rt, "the page count");
     if (n < 1n || n > 1n << 20n) c.fail("pin_user_pages: N must be 1 to 1M pages", nE.pos);
     const min0 = t.minFlt;
     const maj0 = t.majFlt;
-    const p = rt.kernel.pinUserPages(t, c.value(addrE, rt, "the address"), Number(n), write, longterm);
+    const p = rt.kernel.pinUserPages(t, c.value(addrE, rt, "the address"), Number(n), write, longterm, fast);
     let pins = pinsOf.get(rt);
     if (pins === undefined) {
       pins = new Map();

@@ -74,8 +74,10 @@ export function fork(c: CompileContext, s: Stmt): Run {
     if (ch === null) c.fail("fork: out of memory", s.verbPos);
     rt.procs.set(child, ch);
     const mm = rt.view.mm(ch)!;
+    // copy_present_page: maybe DMA-pinned pages the child got a copy of, not a share
+    const copied = mm.forkCopied > 0 ? `${mm.forkCopied} copied (maybe DMA-pinned), ` : "";
     rt.out.push(
-      `child ${child} pid ${ch.pid}: ${mm.mapCount} VMAs, ${mm.rssAnon} pages shared copy-on-write, ${mm.ptPages} page-table pages`,
+      `child ${child} pid ${ch.pid}: ${mm.mapCount} VMAs, ${mm.rssAnon - mm.forkCopied} pages shared copy-on-write, ${copied}${mm.ptPages} page-table pages`,
     );
   };
 }
