@@ -113,3 +113,31 @@ let free = f_bfree(t)
     );
   });
 });
+
+describe("tmpfs nr_blocks= and pages reclaim dropped clean", () => {
+  it("a refused charge recalcs the inode before its retry (shmem_alloc_and_add_folio's freed)", () => {
+    // 256 pages written, 256 more read-faulted (clean: shmem_fault allocates, nothing dirties them)
+    // fill the 512-block mount. MADV_PAGEOUT drops the clean ones (__remove_mapping: nrpages falls,
+    // alloced does not), so used_blocks stays 512 (f_bfree 0) until a recalc. The write fault of a
+    // new page is refused its block at first; shmem_alloc_and_add_folio then computes
+    // freed = pages + alloced - swapped - nrpages (256), uncharges them and charges again: the
+    // page is added, no SIGBUS, 255 blocks left.
+    const v = checkedMetrics(`machine ram=64M swap=64M
+file t size=1M fs=tmpfs nr_blocks=512
+spawn A
+A: r = ftruncate t 4M
+A: a = mmap 4M prot=rw shared file=t
+A: read a+1M 1M
+A: madvise a+1M 1M pageout
+let free1 = f_bfree(t)
+let shmem1 = meminfo.Shmem
+A: catch SIGBUS
+A: write a+2M 4K value=2
+expect A.signal == none
+let free2 = f_bfree(t)
+let shmem2 = meminfo.Shmem
+`);
+    expect([v("free1"), v("shmem1")]).toEqual([0, M1]);
+    expect([v("free2"), v("shmem2")]).toEqual([255, M1 + 4096]);
+  });
+});
