@@ -192,3 +192,22 @@ let shp = meminfo.ShmemHugePages
     expect([refused("r"), refused("free"), refused("shp")]).toEqual([-22, 300 - 256, 0]);
   });
 });
+
+describe("tmpfs nr_blocks= and hole punching", () => {
+  it("a hole punched gives its pages' blocks back, those in swap too (shmem_undo_range, shmem_free_swap)", () => {
+    // 512 of 512 blocks used; the first 1M goes to swap (its blocks stay charged); a hole over the
+    // first 1.5M frees 256 swapped and 128 resident pages: 384 blocks back
+    const v = checkedMetrics(`machine ram=64M swap=64M
+file t size=2M fs=tmpfs nr_blocks=512
+spawn A
+A: a = mmap 2M prot=rw shared file=t
+A: write a 2M value=3
+A: madvise a 1M pageout
+let free0 = f_bfree(t)
+A: r = fallocate t 0 1536K keep_size punch_hole
+let free1 = f_bfree(t)
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+`);
+    expect([v("free0"), v("r"), v("free1"), v("swapped")]).toEqual([0, 0, 384, 0]);
+  });
+});
