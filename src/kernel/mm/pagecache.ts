@@ -89,13 +89,15 @@ export class PageCache {
    * shmem_inode_acct_blocks of `pages` new pages of tmpfs file `f`, as shmem_alloc_and_add_folio
    * asks: refused (-ENOSPC), "Try to reclaim some space by splitting a few large folios beyond
    * i_size on the filesystem" (shmem_unused_huge_shrink, whose splits uncharge the pages they
-   * drop: shmem_uncharge -> shmem_recalc_inode), then once more. False: refused again.
+   * drop: shmem_uncharge -> shmem_recalc_inode), "And do a shmem_recalc_inode() to account for
+   * freed pages" (freed = pages + alloced - swapped - nrpages: the pages reclaim dropped clean
+   * since the last recalc, uncharged), then once more. False: refused again.
    * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_inode_acct_blocks
    */
   shmemAcctBlocks(f: FileObject, pages: number): boolean {
     if (this.shmemInodeAcct(f, pages)) return true;
-    if (this.shmemUnusedHuge === null) return false;
-    this.shmemUnusedHuge(f, pages);
+    this.shmemUnusedHuge?.(f, pages);
+    this.shmemRecalc(f);
     return this.shmemInodeAcct(f, pages);
   }
 

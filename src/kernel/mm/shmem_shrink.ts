@@ -87,8 +87,8 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
  * mount for a tmpfs file) are split, a batch of 128 inodes, until the pages
  * they dropped reach `pages` (their blocks uncharged by the split:
  * shmem_uncharge). vmlab's new folio is not in the cache yet (Linux's is, so
- * its recalc counts it back: "not quite balanced"); the recalc of f the
- * split did comes to the same.
+ * its recalc counts it back: "not quite balanced"); the recalc of f that
+ * PageCache.shmemAcctBlocks runs after this comes to the same.
  * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_unused_huge_shrink
  */
 export function shmemUnusedHugeFree(v: ShmemEvict, f: FileObject, pages: number): void {
@@ -162,8 +162,8 @@ function unmapFolio(v: ShmemEvict, head: number, nr: number): void {
 
 /**
  * split_folio of the large folio of tmpfs file `f` holding page `index`, as
- * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT over part of its PMD;
- * vmlab's MADV_COLD leaves a file PMD) and truncate_inode_partial_folio (a
+ * madvise_cold_or_pageout_pte_range (MADV_PAGEOUT or MADV_COLD over part of
+ * its PMD: mm/madvise.ts splitFilePmdFolio) and truncate_inode_partial_folio (a
  * hole punched in part of it)
  * ask: unmap_folio (every mapping of it; a file folio is not mapped again),
  * then __split_huge_page, which drops its pages at or past `end`

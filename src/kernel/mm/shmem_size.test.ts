@@ -113,3 +113,101 @@ let free = f_bfree(t)
     );
   });
 });
+
+describe("tmpfs nr_blocks= and pages reclaim dropped clean", () => {
+  it("a refused charge recalcs the inode before its retry (shmem_alloc_and_add_folio's freed)", () => {
+    // 256 pages written, 256 more read-faulted (clean: shmem_fault allocates, nothing dirties them)
+    // fill the 512-block mount. MADV_PAGEOUT drops the clean ones (__remove_mapping: nrpages falls,
+    // alloced does not), so used_blocks stays 512 (f_bfree 0) until a recalc. The write fault of a
+    // new page is refused its block at first; shmem_alloc_and_add_folio then computes
+    // freed = pages + alloced - swapped - nrpages (256), uncharges them and charges again: the
+    // page is added, no SIGBUS, 255 blocks left.
+    const v = checkedMetrics(`machine ram=64M swap=64M
+file t size=1M fs=tmpfs nr_blocks=512
+spawn A
+A: r = ftruncate t 4M
+A: a = mmap 4M prot=rw shared file=t
+A: read a+1M 1M
+A: madvise a+1M 1M pageout
+let free1 = f_bfree(t)
+let shmem1 = meminfo.Shmem
+A: catch SIGBUS
+A: write a+2M 4K value=2
+expect A.signal == none
+let free2 = f_bfree(t)
+let shmem2 = meminfo.Shmem
+`);
+    expect([v("free1"), v("shmem1")]).toEqual([0, M1]);
+    expect([v("free2"), v("shmem2")]).toEqual([255, M1 + 4096]);
+  });
+});
+
+describe("tmpfs nr_blocks= across swap and collapse", () => {
+  it("a page written to swap keeps its block (shmem_writepage: shmem_recalc_inode(inode, 0, nr)); truncation frees it", () => {
+    // the file's 256 dirty pages go to swap: nrpages falls, swapped rises, alloced stays, so
+    // used_blocks stays 256 and the mount has room for 256 new pages only; swap-in moves a page
+    // back without a charge (shmem_swapin_folio: shmem_recalc_inode(inode, 0, -nr)); ftruncate to
+    // 0 frees the swap entries (shmem_free_swap) and every block comes back
+    const v = checkedMetrics(`machine ram=64M swap=64M
+file t size=1M fs=tmpfs nr_blocks=512
+spawn A
+A: r = ftruncate t 4M
+A: a = mmap 4M prot=rw shared file=t
+A: write a 1M value=3
+A: madvise a 1M pageout
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+let free1 = f_bfree(t)
+A: read a
+let free2 = f_bfree(t)
+A: catch SIGBUS
+A: write a+1M 1M value=4
+let free3 = f_bfree(t)
+A: write a+2M 4K value=5
+expect A.signal == SIGBUS
+A: r2 = ftruncate t 0
+let free4 = f_bfree(t)
+`);
+    expect(v("swapped")).toBe(M1);
+    expect([v("free1"), v("free2"), v("free3"), v("free4")]).toEqual([256, 256, 0, 512]);
+  });
+
+  it("MADV_COLLAPSE charges the holes it fills against the mount (collapse_file: shmem_charge); refused, it fails", () => {
+    // page 0 of a 2M file holds data, the rest of the first 1M is the file's: 256 pages; the
+    // collapse fills the 256 holes (nr_none) and charges them: 512 blocks. On a 300-block mount
+    // shmem_charge is -ENOSPC: SCAN_FAIL, -EINVAL, nothing charged, no huge folio
+    const run = (blocks: number) =>
+      checkedMetrics(`machine ram=64M
+file t size=1M fs=tmpfs nr_blocks=${blocks}
+spawn A
+A: r0 = ftruncate t 2M
+A: a = mmap 2M prot=rw shared file=t at=0x40000000
+A: write a 4K value=1
+A: r = madvise a 2M collapse
+let free = f_bfree(t)
+let shp = meminfo.ShmemHugePages
+`);
+    const ok = run(600);
+    expect([ok("r"), ok("free"), ok("shp")]).toEqual([0, 600 - 512, 2 * M1]);
+    const refused = run(300);
+    expect([refused("r"), refused("free"), refused("shp")]).toEqual([-22, 300 - 256, 0]);
+  });
+});
+
+describe("tmpfs nr_blocks= and hole punching", () => {
+  it("a hole punched gives its pages' blocks back, those in swap too (shmem_undo_range, shmem_free_swap)", () => {
+    // 512 of 512 blocks used; the first 1M goes to swap (its blocks stay charged); a hole over the
+    // first 1.5M frees 256 swapped and 128 resident pages: 384 blocks back
+    const v = checkedMetrics(`machine ram=64M swap=64M
+file t size=2M fs=tmpfs nr_blocks=512
+spawn A
+A: a = mmap 2M prot=rw shared file=t
+A: write a 2M value=3
+A: madvise a 1M pageout
+let free0 = f_bfree(t)
+A: r = fallocate t 0 1536K keep_size punch_hole
+let free1 = f_bfree(t)
+let swapped = meminfo.SwapTotal - meminfo.SwapFree
+`);
+    expect([v("free0"), v("r"), v("free1"), v("swapped")]).toEqual([0, 0, 384, 0]);
+  });
+});
