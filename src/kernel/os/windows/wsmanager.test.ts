@@ -8,9 +8,11 @@ import { winProcess } from "./process.ts";
 import {
   ageWorkingSet,
   DESIRED_FREE_GOAL,
+  MM_HIGH_LIMIT,
   MM_PLENTY_FREE_PAGES,
   PASS_TRIM_AGE,
   trimWorkingSet,
+  workingSetManager,
 } from "./wsmanager.ts";
 
 const P = 4096n;
@@ -135,6 +137,34 @@ describe("MiTrimWorkingSet: page age, then page priority (the MEMORY_PRIORITY_IN
     // a trim age of 0 takes pages whatever their age (MI_PASS4_TRIM_AGE), and the scan resumes where it stopped
     expect(trimWorkingSet(w, mm, p, 10, 0, -1)).toBe(10);
     expect(p.ws.size).toBe(40);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("MiCheckSystemTrimEndCriteria's last pass (NumPasses == MI_MAX_TRIM_PASSES, MiDetermineWsTrimAmount's default case)", () => {
+  it("with every page just accessed and the available pages below MM_HIGH_LIMIT + 64, one run still trims, at trim age 0", () => {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const db = w.db;
+    const avail0 = k.view.windows()!.paging().available;
+    // A fills memory to just under MM_HIGH_LIMIT + 64 available pages with the manager held off (its wake-ups do not come)
+    db.wsManager.active = true;
+    k.switchTo(0, a);
+    const va = k.virtualAlloc(a, 0n, BigInt(avail0) * P, true, true, RW);
+    for (let i = 0; k.view.windows()!.paging().available > MM_HIGH_LIMIT + 60; i++)
+      expect(k.userAccess(0, a, va + BigInt(i) * P, Access.Write, i & 0xff).ok).toBe(true);
+    db.wsManager.active = false;
+    const pg0 = k.view.windows()!.paging();
+    expect(pg0.available).toBeLessThan(MM_HIGH_LIMIT + 64);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    const before = p.ws.size;
+    // every page is at age 0 with its accessed bit set: passes 0-3 (trim ages 2, 1, 1, 1) take none;
+    // the pass after them (MI_PASS4_TRIM_AGE 0, since memory is this low) takes (size - minimum) / 4 at most
+    const n = workingSetManager(w, mm, -1);
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual((before - p.wsMin) >> 2);
+    expect(p.ws.size).toBe(before - n);
     expect(k.view.invariants()).toEqual([]);
   });
 });

@@ -14,8 +14,13 @@
  * - the candidates are the working sets above their minimum, the biggest
  *   first (MiRearrangeWorkingSetExpansionList); none is trimmed below its
  *   minimum (MiDetermineWsTrimAmount's MaxTrim);
- * - pages go by the WSLE's age: four passes (MI_MAX_TRIM_PASSES) with trim
- *   ages 2, 1, 1, 1 (MI_PASS0_TRIM_AGE..MI_PASS3_TRIM_AGE); a pass's
+ * - pages go by the WSLE's age: passes with trim ages 2, 1, 1, 1
+ *   (MI_PASS0_TRIM_AGE..MI_PASS3_TRIM_AGE) and a last one once NumPasses
+ *   reaches MI_MAX_TRIM_PASSES (4): trim age 1 again, or, when the
+ *   available pages are below MM_HIGH_LIMIT + 64, trim age 0
+ *   (MI_PASS4_TRIM_AGE: any page, accessed or not) with aging, a quarter of
+ *   each working set above its minimum (MiDetermineWsTrimAmount's default
+ *   case); a pass's
  *   MiTrimWorkingSet takes only pages not accessed and at least that old,
  *   the lower page priority first among them (trimWorkingSet), each to the
  *   standby list of its priority or the modified list; after the first
@@ -27,7 +32,7 @@
  *   knows that the page hasn't been accessed since the last time");
  * - it stops when the available pages exceed the goal, MmPlentyFreePages
  *   and a half (Criteria->DesiredFreeGoal), or after its passes
- *   (MiCheckSystemTrimEndCriteria); between passes the modified page
+ *   (MiCheckSystemTrimEndCriteria); between passes (not after the last) the modified page
  *   writer gets to run (the manager waits for it), and after trimming it is
  *   signalled when the available pages are below MmMinimumFreePages or the
  *   modified list holds MmModifiedPageMaximum pages.
@@ -136,6 +141,10 @@ export const MI_MAXIMUM_AGE = 3;
  * takes only pages aged 2 or more, the others pages aged 1 or more.
  */
 export const PASS_TRIM_AGE = [2, 1, 1, 1] as const;
+/** MI_MAX_TRIM_PASSES (WRK mm/wsmanage.c). */
+export const MI_MAX_TRIM_PASSES = 4;
+/** MI_PASS4_TRIM_AGE: the last pass's trim age when memory is low (MiDetermineWsTrimAmount's default case). */
+export const MI_PASS4_TRIM_AGE = 0;
 
 /**
  * MiAgeAndEstimateAvailableInWorkingSet's aging (DoAging): each entry past
@@ -234,6 +243,8 @@ export const MM_PLENTY_FREE_PAGES = 400;
 export const DESIRED_FREE_GOAL = MM_PLENTY_FREE_PAGES + MM_PLENTY_FREE_PAGES / 2;
 /** MmMinimumFreePages (WRK mm/mminit.c): below it the modified page writer is signalled. */
 export const MM_MINIMUM_FREE_PAGES = 26;
+/** MM_HIGH_LIMIT (WRK mm/mi.h): below it plus 64 available pages the manager's last pass takes pages of any age. */
+export const MM_HIGH_LIMIT = 128;
 /** MmModifiedPageMaximum (WRK mm/mminit.c, a small system's value): a modified list this long wakes the writer. */
 export const MM_MODIFIED_PAGE_MAXIMUM = 100;
 
@@ -260,7 +271,14 @@ function trimWorkingSets(h: WsHost, faultMm: MmStruct, keepVpn: number): number 
   const db: PfnDatabase = h.db;
   db.wsManager.runs++;
   let n = 0;
-  for (let pass = 0; pass < PASS_TRIM_AGE.length; pass++) {
+  // passes 0 to MI_MAX_TRIM_PASSES: MiCheckSystemTrimEndCriteria ends the run only once NumPasses has
+  // reached MI_MAX_TRIM_PASSES, so a last pass runs after pass 3 (MiDetermineWsTrimAmount's default case)
+  for (let pass = 0; pass <= MI_MAX_TRIM_PASSES; pass++) {
+    const last = pass === MI_MAX_TRIM_PASSES;
+    // the default case: MI_PASS3_TRIM_AGE, or when memory is this low (or MiHardTrim) MI_PASS4_TRIM_AGE 0
+    // with aging, each working set's trim then (size - minimum) / 4 (all of it above the minimum if that is 0)
+    const hard = last && availablePages(h) < MM_HIGH_LIMIT + 64;
+    const trimAge = last ? (hard ? MI_PASS4_TRIM_AGE : PASS_TRIM_AGE[3]) : PASS_TRIM_AGE[pass];
     // the working-set expansion list: processes above their minimum, the biggest first
     const candidates = expansionList(h).sort((a, b) => winProcess(b).ws.size - winProcess(a).ws.size);
     // the pages short of the goal, taken from the candidates in order (a trimmed page is available
@@ -271,16 +289,24 @@ function trimWorkingSets(h: WsHost, faultMm: MmStruct, keepVpn: number): number 
       const keep = mm === faultMm ? keepVpn : -1;
       // MiDetermineWsTrimAmount (never below the minimum) and MiTrimWorkingSet at this pass's age
       if (need > 0) {
-        const got = trimWorkingSet(h, mm, p, Math.min(need, p.ws.size - p.wsMin), PASS_TRIM_AGE[pass], keep);
+        const above = p.ws.size - p.wsMin;
+        const got = trimWorkingSet(
+          h,
+          mm,
+          p,
+          Math.min(need, hard ? above >> 2 || above : above),
+          trimAge,
+          keep,
+        );
         n += got;
         need -= got;
       }
       // "Aging is only done if the trim pass warrants it (ie: the first pass only)"
-      if (pass === 0) ageWorkingSet(h, mm, p);
+      if (pass === 0 || hard) ageWorkingSet(h, mm, p);
     }
     // MiCheckSystemTrimEndCriteria: enough, or wait for the modified page writer and go again
     if (availablePages(h) > DESIRED_FREE_GOAL) break;
-    if (db.modifiedList.size > 0) modifiedPageWriter(h.k, db);
+    if (!last && db.modifiedList.size > 0) modifiedPageWriter(h.k, db);
   }
   // signal the modified page writer if memory is critical or the modified list is long
   if (availablePages(h) < MM_MINIMUM_FREE_PAGES || db.modifiedList.size >= MM_MODIFIED_PAGE_MAXIMUM)
