@@ -152,4 +152,15 @@ expect y < 0x1000000000000
 expect byte(A, y) == 7
 `);
   });
+  it("pin_user_pages and pin_user_pages_fast untag the address (__get_user_pages, gup_fast_fallback)", () => {
+    // mm/gup.c __get_user_pages: start = untagged_addr_remote(mm, start);
+    // gup_fast_fallback: start = untagged_addr(start) & PAGE_MASK; with or without the ABI
+    holds(`${BASE}kernel: p = pin_user_pages A t 2
+kernel: q = pin_user_pages A t+8K 2 fast
+kernel: unpin_user_pages p
+kernel: unpin_user_pages q
+expect p == 2
+expect q == 2
+`);
+  });
 });
