@@ -152,6 +152,16 @@ expect y < 0x1000000000000
 expect byte(A, y) == 7
 `);
   });
+  it("strncpy_from_user untags src for its limit, then access_ok: a tagged string only with the ABI", () => {
+    // lib/strncpy_from_user.c: src_addr = untagged_addr(src) < TASK_SIZE_MAX, then
+    // user_read_access_begin(src, max)'s access_ok, which untags only with TIF_TAGGED_ADDR
+    holds(`${BASE}kernel: s0 = strncpy_from_user A t 16
+${ENABLE}kernel: s1 = strncpy_from_user A t 16
+expect s0 == -14
+expect s1 == 1
+`);
+  });
+
   it("pin_user_pages and pin_user_pages_fast untag the address (__get_user_pages, gup_fast_fallback)", () => {
     // mm/gup.c __get_user_pages: start = untagged_addr_remote(mm, start);
     // gup_fast_fallback: start = untagged_addr(start) & PAGE_MASK; with or without the ABI
