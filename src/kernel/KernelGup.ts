@@ -13,6 +13,7 @@ import {
   pinUserPagesFast,
   unpinUserPagesDirtyLock,
 } from "./core/gup_remote.ts";
+import { untaggedAddr } from "./core/mman.ts";
 import { memRw, processVmRw, type RemoteRw } from "./core/process_vm_access.ts";
 import { type TaskHandle, taskOf } from "./core/task.ts";
 import { KernelWindowsServices } from "./KernelWindows.ts";
@@ -76,7 +77,10 @@ export abstract class KernelGupServices extends KernelWindowsServices {
     const k = this.core();
     const t = taskOf(task);
     const foll = (write ? Foll.WRITE : 0) | (longterm ? Foll.LONGTERM : 0);
-    const r = (fast ? pinUserPagesFast : pinUserPages)(k, t, t.mm!, Number(addr / 4096n), n, foll);
+    // __get_user_pages: start = untagged_addr_remote(mm, start); gup_fast_fallback: start =
+    // untagged_addr(start) & PAGE_MASK (arm64: a top-byte tag ignored, with or without the ABI)
+    const vpn = Number(untaggedAddr(k, addr) / 4096n);
+    const r = (fast ? pinUserPagesFast : pinUserPages)(k, t, t.mm!, vpn, n, foll);
     if (typeof r === "number") return { ret: r, pfns: [], write, pages: [] };
     return { ret: r.length, pfns: r.map((p) => p.pfn), write, pages: r };
   }

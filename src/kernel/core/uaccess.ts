@@ -385,18 +385,29 @@ export class Uaccess {
    * source (RISC-V: an unaligned one goes byte at a time). A word that faults
    * sends it on byte at a time, so a string ending just before an unmapped
    * page still succeeds, but a word reaching into a present-but-untouched
-   * page faults it in.
+   * page faults it in. On arm64 the limit is taken from untagged_addr(src) and access_ok
+   * checks src as given, so a tagged string needs the tagged address ABI.
    */
   strncpy(cpuId: number, src: bigint, count: number): UserValueResult {
     const res: UserValueResult = { ...Uaccess.result(0), ret: 0, value: 0n, bytes: [] };
     if (count <= 0) return res;
-    if (src < 0n || src >= this.env.taskSizeMax) {
+    // src_addr = untagged_addr(src) (whatever TIF_TAGGED_ADDR says) must lie below TASK_SIZE_MAX
+    const untag = this.env.untaggedAddr;
+    const srcAddr = untag === undefined ? src : untag(src);
+    if (srcAddr < 0n || srcAddr >= this.env.taskSizeMax) {
       res.accessOkFailed = true;
       res.ret = -EFAULT;
       return res;
     }
-    const limit = this.env.taskSizeMax - src;
+    const limit = this.env.taskSizeMax - srcAddr;
     const max0 = limit < BigInt(count) ? Number(limit) : count;
+    // user_read_access_begin(src, max): access_ok of the address as given (arm64 untags it only
+    // for a kernel thread or a task with TIF_TAGGED_ADDR)
+    if (!this.accessOk(this.env.current(cpuId), src, max0)) {
+      res.accessOkFailed = true;
+      res.ret = -EFAULT;
+      return res;
+    }
     const word = this.env.longBytes;
     // IS_UNALIGNED(src, dst): without efficient unaligned access an unaligned source goes
     // byte at a time from the start (dst, a kmalloc'd kernel buffer, is aligned)

@@ -60,6 +60,10 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
     );
     return out;
   }
+  // arm64 TCR_EL1.TBI0 (Arm ARM D8.8, address tagging): a data access's top byte takes no part in
+  // translating a TTBR0 address (bit 55 clear), and do_mem_abort works on untagged_addr(far)
+  // (the same mask); an instruction fetch keeps it (hw/arch/arm64/Cpu.ts vpnOf)
+  if (access !== Access.Exec && k.arch.untaggedAddr !== undefined) va = k.arch.untaggedAddr(va);
   if (!k.va.isCanonical(va)) {
     out.push(`  ${view.badAddress}`);
     return out;

@@ -133,7 +133,11 @@ export class AsidAllocator {
     for (let i = 0; i < this.numUserAsids; i++) this.asidMap[i] = i & 1;
   }
 
-  /** set_reserved_asid_bits (no pinned ASIDs): the bitmap cleared, or the KPTI pattern. */
+  /**
+   * set_reserved_asid_bits: 6.12 takes its first branch, bitmap_copy from pinned_asid_map (which
+   * asids_init always allocates; asids_update_limit gave it the KPTI pattern when
+   * arm64_kernel_unmapped_at_el0()); with no ASID pinned that is the KPTI pattern or a clear map.
+   */
   private setReservedAsidBits(): void {
     if (this.kpti) this.setKptiAsidBits();
     else this.asidMap.fill(0);

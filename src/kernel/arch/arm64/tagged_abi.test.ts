@@ -10,7 +10,8 @@
  *   (arch/arm64/kernel/process.c set_tagged_addr_ctrl, asm/uaccess.h access_ok), inherited by
  *   fork and clone.
  */
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runScenario } from "../../../workloads/scenario/session.ts";
 import { holds } from "../../../workloads/scenario/testKit.ts";
 
 /** A process with a 16K buffer `a` (its first page written through the tagged alias `t`) and a disk file. */
@@ -151,5 +152,46 @@ expect y > 0
 expect y < 0x1000000000000
 expect byte(A, y) == 7
 `);
+  });
+  it("strncpy_from_user untags src for its limit, then access_ok: a tagged string only with the ABI", () => {
+    // lib/strncpy_from_user.c: src_addr = untagged_addr(src) < TASK_SIZE_MAX, then
+    // user_read_access_begin(src, max)'s access_ok, which untags only with TIF_TAGGED_ADDR
+    holds(`${BASE}kernel: s0 = strncpy_from_user A t 16
+${ENABLE}kernel: s1 = strncpy_from_user A t 16
+expect s0 == -14
+expect s1 == 1
+`);
+  });
+
+  it("pin_user_pages and pin_user_pages_fast untag the address (__get_user_pages, gup_fast_fallback)", () => {
+    // mm/gup.c __get_user_pages: start = untagged_addr_remote(mm, start);
+    // gup_fast_fallback: start = untagged_addr(start) & PAGE_MASK; with or without the ABI
+    holds(`${BASE}kernel: p = pin_user_pages A t 2
+kernel: q = pin_user_pages A t+8K 2 fast
+kernel: unpin_user_pages p
+kernel: unpin_user_pages q
+expect p == 2
+expect q == 2
+`);
+  });
+});
+
+describe("explain of an EL0 access through a tagged pointer", () => {
+  it("walks TTBR0 as the MMU does under TCR_EL1.TBI0, whatever the tag (0xff too)", () => {
+    // Arm ARM D8.8 (address tagging): with TBI0 the top byte takes no part in the translation
+    // of an address whose bit 55 is clear; the abort is then do_translation_fault's
+    // do_page_fault at untagged_addr(far)
+    const out = runScenario(`machine arch=arm64 ram=64M
+spawn A
+A: a = mmap 16K
+let t = a + 0xff00000000000000
+explain A t read
+`)
+      .statements.at(-1)!
+      .output.join("\\n");
+    expect(out).toMatch(/of 0xff00fffff7ffc000, EL0/);
+    expect(out).toMatch(/L0 +\[511\] entry @/);
+    expect(out).toMatch(/do_anonymous_page/);
+    expect(out).not.toMatch(/neither TTBR0's nor TTBR1's range|do_bad_area/);
   });
 });
