@@ -76,13 +76,14 @@ const PROCESS_MADVISE_ADVICE = new Set(["cold", "pageout", "willneed", "collapse
 /**
  * process_madvise(pidfd of `target`, iovec, vlen, advice, flags) made by `caller`: flags other
  * than 0 are -EINVAL; import_iovec (more than UIO_MAXIOV iovecs or a length above SSIZE_MAX:
- * -EINVAL; the total cut at MAX_RW_COUNT); a target that has exited: -ESRCH; advice other than
+ * -EINVAL; a range past the caller's TASK_SIZE_MAX, access_ok: -EFAULT; the total cut at
+ * MAX_RW_COUNT); a target that has exited: -ESRCH; advice other than
  * MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED and MADV_COLLAPSE: -EINVAL; mm_access's
  * ptrace_may_access(PTRACE_MODE_READ_FSCREDS) refusing: -EACCES, a target without an mm: -ESRCH;
  * another process's mm without CAP_SYS_NICE (vmlab: uid 0): -EPERM. Then do_madvise on the
  * target's mm for each iovec in turn until one fails. Returns the bytes of the iovecs advised
  * whole, or, when none was, the first error (0 for no bytes at all).
- * Linux: mm/madvise.c SYSCALL_DEFINE5(process_madvise); kernel/fork.c mm_access
+ * Linux: mm/madvise.c SYSCALL_DEFINE5(process_madvise); lib/iov_iter.c __import_iovec; kernel/fork.c mm_access
  */
 export function processMadvise(
   k: KernelCore,
@@ -102,6 +103,11 @@ export function processMadvise(
     total += len;
     return { addr: v.addr, len };
   });
+  // __import_iovec: access_ok of each iovec as the caller, -EFAULT (several iovecs: the length
+  // before MAX_RW_COUNT's cut; one iovec, import_ubuf: after it)
+  for (let i = 0; i < vec.length; i++)
+    if (!k.uaccess.accessOk(caller, vec[i].addr, vec.length === 1 ? iov[i].len : vec[i].len))
+      return BigInt(-Errno.EFAULT);
   if (!target.alive) return BigInt(-Errno.ESRCH); // pidfd_get_task
   if (!PROCESS_MADVISE_ADVICE.has(advice)) return BigInt(-Errno.EINVAL);
   if (target.mm === null) return BigInt(-Errno.ESRCH);

@@ -67,6 +67,23 @@ describe("process_madvise", () => {
     ]);
   });
 
+  it("an iovec past the caller's TASK_SIZE_MAX is import_iovec's -EFAULT, before the target is looked at", () => {
+    runHolds([
+      ...SETUP,
+      // access_ok over each iovec (lib/iov_iter.c __import_iovec), even an empty one, before ESRCH/EINVAL/EPERM
+      "B: f = syscall process_madvise A a 4K 0xffff800000000000 4K cold",
+      "expect f == -14",
+      "B: g = syscall process_madvise A 0x7ffffffff000 0x2000 dontneed",
+      "expect g == -14",
+      "B: h = syscall process_madvise A a 4K 0xffff800000000000 0 pageout",
+      "expect h == -14",
+      "expect A.rss == 16",
+      // an iovec ending at the last user page passes access_ok (here the top of the stack)
+      "B: m = syscall process_madvise A 0x7fffffffe000 4K cold",
+      "expect m == 4096",
+    ]);
+  });
+
   it("bad statements are errors at their word", () => {
     expect(scenarioError(`${SETUP.join("\n")}\nB: r = syscall process_madvise Z a 4K cold\n`)).toMatch(
       /s\.vm:6:32: .*Q is a process/,
