@@ -162,8 +162,9 @@ export function tablesProblem(ex: TablesExercise): string[] {
     `The large page is a leaf one level above the last: ${sizeText(ex.largePageBytes)}.`,
     ...(ex.levels[n - 1].indexBits === 2
       ? [
-          "PAE: the CPU loads the PDPT's four entries with CR3 (Intel SDM Vol. 3A 4.4.1), so all four are",
-          "filled when the PDPT is made, each with its page directory (Linux's pgd_alloc preallocates them).",
+          "PAE: the CPU loads the PDPT's four entries with CR3 (Intel SDM Vol. 3A 4.4.1), so Linux fills all",
+          "four when it makes the PDPT: pgd_alloc gives the three user entries their page directories",
+          "(preallocate_pmds) and the fourth the kernel's (shared unless PTI). Count all four.",
         ]
       : []),
     "",
