@@ -31,6 +31,12 @@ describe("process_madvise", () => {
       // an unaligned address: do_madvise's -EINVAL
       "B: u = syscall process_madvise A a+1 4K cold",
       "expect u == -22",
+      // an empty iovec after the first is stepped over (iov_iter_iovec_advance), its address unchecked;
+      // the first is do_madvise's, an unaligned one -EINVAL
+      "B: k = syscall process_madvise A a 4K a+1 0 a+8K 4K cold",
+      "expect k == 8192",
+      "B: j = syscall process_madvise A a+1 0 a 4K cold",
+      "expect j == -22",
       // no iovec at all, or only empty ones: 0
       "B: z = syscall process_madvise A a 0 cold",
       "expect z == 0",
