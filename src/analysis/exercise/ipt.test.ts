@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Perm } from "../../hw/mmu/PagingFormat.ts";
 import { generateIptExercise, type IptExercise, iptProblem, solveIpt } from "./ipt.ts";
 
 /**
@@ -94,12 +95,22 @@ function check(ex: IptExercise): { hits: number; faults: Set<string> } {
         else if (acc[2] === "writes" && m.entries.get(found)!.rights[1] !== "w") outcome = "protection";
         else if (acc[2] === "writes" && !m.entries.get(found)!.dirty) outcome = "dirty";
         else outcome = "hit";
+        // the dirty hash fault: the OS re-inserts the entry, D = 1, at the head of its chain
+        let reinserted = "";
+        if (outcome === "dirty") {
+          const { e } = m.unlink(found);
+          m.entries.set(found, { ...e, dirty: true, next: m.hat.get(h) ?? -1 });
+          m.hat.set(h, found);
+          reinserted = m.chainText(h);
+        }
         faults.add(outcome);
         if (outcome === "hit") hits++;
         const expected = {
           miss: /miss: hash fault$/,
           protection: /refuses the write: protection fault$/,
-          dirty: new RegExp(`D = 0: hash fault \\(the OS sets D; the retry writes ${pa}\\)$`),
+          dirty: new RegExp(
+            `D = 0: hash fault \\(the OS re-inserts the entry with D = 1: ${reinserted}; the retry writes ${pa}\\)$`,
+          ),
           hit: new RegExp(`hit: ${pa}$`),
         }[outcome];
         expect(answer).toMatch(expected);
@@ -153,6 +164,31 @@ describe("vmlab exercise ipt", () => {
     // every kind of outcome is asked somewhere, and the OS edits the table
     expect([...outcomes].sort()).toEqual(["dirty", "hit", "miss", "protection"]);
     expect(edits).toBeGreaterThan(30);
+  });
+
+  it("a write's dirty hash fault leaves the entry dirty at the head of its chain for the steps after it", () => {
+    // vpns 0 and 32 of space 1 share a slot (the HAT's slots divide 32); vpn 0's clean entry is second
+    const ex: IptExercise = {
+      seed: 0,
+      frames: 16,
+      spaces: 1,
+      initial: [
+        { pfn: 3, space: 1, vpn: 0, rights: Perm.UR | Perm.UW, dirty: false },
+        { pfn: 5, space: 1, vpn: 32, rights: Perm.UR, dirty: true },
+      ],
+      steps: [
+        { kind: "access", space: 1, va: 0x10, write: true },
+        { kind: "access", space: 1, va: 0x20, write: true },
+        { kind: "access", space: 1, va: 0x20010, write: false },
+      ],
+    };
+    const { answers } = solveIpt(ex);
+    expect(answers[0]).toMatch(
+      /compares 5, 3; 3 memory references; hit pfn 3, D = 0: hash fault \(the OS re-inserts the entry with D = 1: slot \d+: pfn 3 -> 5;/,
+    );
+    expect(answers[1]).toMatch(/compares 3; 2 memory references; hit: pa 0x3020$/);
+    expect(answers[2]).toMatch(/compares 3, 5; 3 memory references; hit: pa 0x5010$/);
+    check(ex);
   });
 
   it("states a hash the table obeys: every valid entry sits in the chain of its slot", () => {

@@ -189,7 +189,8 @@ export function iptProblem(ex: IptExercise): string[] {
     "one (one reference each) until one is valid with the same space and vpn: then the physical",
     "address is that entry's pfn * 4096 + the offset. If the chain ends first, the lookup misses:",
     "a hash fault, the OS's to handle. A hit whose rights refuse the access is a protection fault;",
-    "a write through an entry with D = 0 that may be written is a hash fault too (the OS sets D).",
+    "a write through an entry with D = 0 that may be written is a hash fault too: the OS re-inserts",
+    "the entry with D = 1 (at the head of its chain, as any insert) and the write retries.",
     "The OS inserts an entry at the head of its chain; mapping a frame whose entry is valid first",
     "takes the old entry out of its chain (the frame had one mapping: the old one is stolen).",
     "",
@@ -226,9 +227,12 @@ export function solveIpt(ex: IptExercise): { answers: string[]; ipt: Ipt } {
       if (pfn < 0) outcome = "miss: hash fault";
       else if (s.write && (ipt.rights & Perm.UW) === 0)
         outcome = `hit pfn ${pfn}, but ${rightsText(ipt.rights)} refuses the write: protection fault`;
-      else if (s.write && !ipt.dirty)
-        outcome = `hit pfn ${pfn}, D = 0: hash fault (the OS sets D; the retry writes pa ${hex(pfn * 4096 + (s.va % 4096))})`;
-      else outcome = `hit: pa ${hex(pfn * 4096 + (s.va % 4096))}`;
+      else if (s.write && !ipt.dirty) {
+        // the OS's hash fault re-inserts the entry with D set, at the head of its chain, as
+        // `machine pagetable=inverted`'s hash_page does (kernel/arch/x86/hash.ts, docs/inverted.md)
+        ipt.insert(pfn, s.space, vpn, ipt.rights, true, 0);
+        outcome = `hit pfn ${pfn}, D = 0: hash fault (the OS re-inserts the entry with D = 1: ${chainText(ipt, t.hash)}; the retry writes pa ${hex(pfn * 4096 + (s.va % 4096))})`;
+      } else outcome = `hit: pa ${hex(pfn * 4096 + (s.va % 4096))}`;
       answers.push(
         `${n} ${stepText(s)}: vpn ${hex(vpn)}, slot ${t.hash}; compares ${compared}; ${counted(refs, "memory reference")}; ${outcome}`,
       );

@@ -76,13 +76,15 @@ const PROCESS_MADVISE_ADVICE = new Set(["cold", "pageout", "willneed", "collapse
 /**
  * process_madvise(pidfd of `target`, iovec, vlen, advice, flags) made by `caller`: flags other
  * than 0 are -EINVAL; import_iovec (more than UIO_MAXIOV iovecs or a length above SSIZE_MAX:
- * -EINVAL; the total cut at MAX_RW_COUNT); a target that has exited: -ESRCH; advice other than
+ * -EINVAL; a range past the caller's TASK_SIZE_MAX, access_ok: -EFAULT; the total cut at
+ * MAX_RW_COUNT); a target that has exited: -ESRCH; advice other than
  * MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED and MADV_COLLAPSE: -EINVAL; mm_access's
  * ptrace_may_access(PTRACE_MODE_READ_FSCREDS) refusing: -EACCES, a target without an mm: -ESRCH;
  * another process's mm without CAP_SYS_NICE (vmlab: uid 0): -EPERM. Then do_madvise on the
- * target's mm for each iovec in turn until one fails. Returns the bytes of the iovecs advised
- * whole, or, when none was, the first error (0 for no bytes at all).
- * Linux: mm/madvise.c SYSCALL_DEFINE5(process_madvise); kernel/fork.c mm_access
+ * target's mm for each iovec in turn until one fails (empty ones after the first stepped
+ * over). Returns the bytes of the iovecs advised whole, or, when none was, the first error (0
+ * for no bytes at all).
+ * Linux: mm/madvise.c SYSCALL_DEFINE5(process_madvise); lib/iov_iter.c __import_iovec; kernel/fork.c mm_access
  */
 export function processMadvise(
   k: KernelCore,
@@ -102,6 +104,11 @@ export function processMadvise(
     total += len;
     return { addr: v.addr, len };
   });
+  // __import_iovec: access_ok of each iovec as the caller, -EFAULT (several iovecs: the length
+  // before MAX_RW_COUNT's cut; one iovec, import_ubuf: after it)
+  for (let i = 0; i < vec.length; i++)
+    if (!k.uaccess.accessOk(caller, vec[i].addr, vec.length === 1 ? iov[i].len : vec[i].len))
+      return BigInt(-Errno.EFAULT);
   if (!target.alive) return BigInt(-Errno.ESRCH); // pidfd_get_task
   if (!PROCESS_MADVISE_ADVICE.has(advice)) return BigInt(-Errno.EINVAL);
   if (target.mm === null) return BigInt(-Errno.ESRCH);
@@ -109,8 +116,12 @@ export function processMadvise(
   if (target.mm !== caller.mm && caller.uid !== 0) return BigInt(-Errno.EPERM); // capable(CAP_SYS_NICE)
   let left = total;
   let ret = 0n;
-  for (const v of iov) {
+  for (let i = 0; i < iov.length; i++) {
+    const v = iov[i];
     if (left === 0n) break; // while (iov_iter_count(&iter))
+    // iov_iter_iovec_advance steps over the empty iovecs after the one it leaves: only the
+    // first iovec reaches do_madvise empty (lib/iov_iter.c)
+    if (v.len === 0n && i > 0) continue;
     ret = doMadvise(k, caller, target.mm, v.addr, v.len, advice);
     if (ret < 0n) break;
     left -= v.len;

@@ -140,7 +140,7 @@ export class Uaccess {
    * (TIF_TAGGED_ADDR); without it a pointer with a top-byte tag is past TASK_SIZE_MAX.
    * Linux: arch/arm64/include/asm/uaccess.h access_ok
    */
-  accessOk(task: Task | null, uva: bigint, len: number): boolean {
+  accessOk(task: Task | null, uva: bigint, len: number | bigint): boolean {
     const untag = this.env.untaggedAddr;
     const tagged = untag !== undefined && (task === null || !task.alive || task.kthread || task.taggedAddr);
     const a = tagged ? untag(uva) : uva;

@@ -60,6 +60,33 @@ describe("vmlab exercise tables", () => {
     },
   );
 
+  it("lays the stack at Linux 6.12's STACK_TOP and the mapping near its TASK_UNMAPPED_BASE", () => {
+    // STACK_TOP, TASK_UNMAPPED_BASE: x86 TASK_SIZE_LOW (DEFAULT_MAP_WINDOW, LA57 too) and /3;
+    // arm64 DEFAULT_MAP_WINDOW_64 and /4; RISC-V 64 2^(min(VA_BITS, 48) - 1) and 2^39 / 3
+    const want: Record<string, [bigint, bigint]> = {
+      x86_64: [0x7ffffffff000n, 0x2aaaaaaab000n],
+      "x86_64-la57": [0x7ffffffff000n, 0x2aaaaaaab000n],
+      arm64: [1n << 48n, 1n << 46n],
+      i386: [0xc0000000n, 0x40000000n],
+      "i386-pae": [0xc0000000n, 0x40000000n],
+      "riscv-sv32": [0x9c800000n, 0x342ab000n],
+      "riscv-sv39": [1n << 38n, 0x2aaaaab000n],
+      "riscv-sv48": [1n << 47n, 0x2aaaaab000n],
+      "riscv-sv57": [1n << 47n, 0x2aaaaab000n],
+    };
+    for (const arch of TABLES_EXERCISE_ARCHES)
+      for (let seed = 0; seed < 4; seed++) {
+        const ex = generateTablesExercise({ arch, seed });
+        const [stackTop, base] = want[arch];
+        const stack = ex.regions[3];
+        expect(stack.start + BigInt(stack.bytes), arch).toBe(stackTop);
+        const leafSpan = 1n << BigInt(12 + ex.levels[0].indexBits);
+        const m = ex.regions[2];
+        expect(m.start + BigInt(m.bytes) > (base / leafSpan) * leafSpan - leafSpan, arch).toBe(true);
+        expect(m.start < (base / leafSpan + 65n) * leafSpan, arch).toBe(true);
+      }
+  });
+
   it("counts a 32-byte root on PAE and 4096-byte tables elsewhere", () => {
     const pae = generateTablesExercise({ arch: "i386-pae", seed: 1 });
     expect(pae.levels.map((_, l) => tableBytes(pae, l))).toEqual([4096, 4096, 32]);

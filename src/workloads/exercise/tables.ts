@@ -17,25 +17,44 @@ import { HW_ARCHES } from "../../hw/arch/index.ts";
 import type { FrameAllocator } from "../../hw/mmu/Mapper.ts";
 import { WALK_PROFILES } from "./walkProfiles.ts";
 
+/** PAGE_ALIGN */
+const pageAlign = (a: bigint) => (a + 4095n) & ~4095n;
+
 /**
- * Where each architecture's user address space ends (Linux's TASK_SIZE, the stack just below):
- * x86-64 TASK_SIZE_MAX (2^47 or, with LA57, 2^56, less a guard page), arm64 TASK_SIZE_64 with
- * 48-bit VAs, i386's 3G/1G split, RISC-V's PGDIR_SIZE * PTRS_PER_PGD / 2 (Sv32: FIXADDR_START).
+ * Where Linux 6.12 puts a 64-bit (or native 32-bit) process's stack and its bottom-up mmap base:
+ * STACK_TOP and TASK_UNMAPPED_BASE. x86: STACK_TOP is TASK_SIZE_LOW, DEFAULT_MAP_WINDOW
+ * (2^47 less a guard page, with LA57 too: only an mmap hint above it goes higher), the base
+ * TASK_SIZE_LOW / 3 (asm/page_64_types.h, asm/processor.h); i386's 3G/1G split likewise. arm64
+ * (48-bit VAs): DEFAULT_MAP_WINDOW_64 and DEFAULT_MAP_WINDOW / 4 (asm/processor.h). RISC-V 64:
+ * DEFAULT_MAP_WINDOW, 2^(MMAP_VA_BITS - 1) with MMAP_VA_BITS at most Sv48's 48 (so Sv57's
+ * stack is below 2^47 as Sv48's), and a base of 2^39 / 3 (MMAP_MIN_VA_BITS, Sv39) in every mode;
+ * Sv32: TASK_SIZE (FIXADDR_START) and TASK_SIZE / 3 (asm/processor.h, asm/pgtable.h).
  */
-const USER_TOP: Readonly<Record<string, bigint>> = {
-  x86_64: (1n << 47n) - 4096n,
-  "x86_64-la57": (1n << 56n) - 4096n,
-  arm64: 1n << 48n,
-  i386: 0xc000_0000n,
-  "i386-pae": 0xc000_0000n,
-  "riscv-sv32": 0x9c80_0000n,
-  "riscv-sv39": 1n << 38n,
-  "riscv-sv48": 1n << 47n,
-  "riscv-sv57": 1n << 56n,
-};
+const LAYOUT: Readonly<Record<string, { stackTop: bigint; mmapBase: bigint }>> = (() => {
+  const x86 = (1n << 47n) - 4096n;
+  const i386 = 0xc000_0000n;
+  const sv32 = 0x9c80_0000n;
+  const rv64Base = pageAlign((1n << 39n) / 3n);
+  return {
+    x86_64: { stackTop: x86, mmapBase: pageAlign(x86 / 3n) },
+    "x86_64-la57": { stackTop: x86, mmapBase: pageAlign(x86 / 3n) },
+    arm64: { stackTop: 1n << 48n, mmapBase: 1n << 46n },
+    i386: { stackTop: i386, mmapBase: pageAlign(i386 / 3n) },
+    "i386-pae": { stackTop: i386, mmapBase: pageAlign(i386 / 3n) },
+    "riscv-sv32": { stackTop: sv32, mmapBase: pageAlign(sv32 / 3n) },
+    "riscv-sv39": { stackTop: 1n << 38n, mmapBase: rv64Base },
+    "riscv-sv48": { stackTop: 1n << 47n, mmapBase: rv64Base },
+    "riscv-sv57": { stackTop: 1n << 47n, mmapBase: rv64Base },
+  };
+})();
+
+/** STACK_TOP and TASK_UNMAPPED_BASE of the architecture (Linux 6.12) */
+export function tablesLayout(arch: string): { stackTop: bigint; mmapBase: bigint } | undefined {
+  return Object.hasOwn(LAYOUT, arch) ? LAYOUT[arch] : undefined;
+}
 
 /** The architectures `vmlab exercise tables` takes. */
-export const TABLES_EXERCISE_ARCHES: readonly string[] = Object.keys(USER_TOP);
+export const TABLES_EXERCISE_ARCHES: readonly string[] = Object.keys(LAYOUT);
 
 export interface TablesRegion {
   name: string;
@@ -75,14 +94,13 @@ function levelsOf(arch: string): TablesExercise["levels"] {
 
 /**
  * Four regions as Linux lays a process out: the text at the architecture's usual start, the heap
- * after it, a mapping near TASK_SIZE / 3 (TASK_UNMAPPED_BASE, where the legacy bottom-up layout
- * starts mmap; half the time across a leaf table's boundary), and the stack ending at the top of
- * the user half.
+ * after it, a mapping near TASK_UNMAPPED_BASE (where the legacy bottom-up layout starts mmap;
+ * half the time across a leaf table's boundary), and the stack ending at STACK_TOP.
  */
 export function generateTablesExercise(o: { arch: string; seed: number }): TablesExercise {
   const profile = WALK_PROFILES[o.arch];
-  const top = USER_TOP[o.arch];
-  if (profile === undefined || top === undefined || !Object.hasOwn(HW_ARCHES, o.arch))
+  const layout = tablesLayout(o.arch);
+  if (profile === undefined || layout === undefined || !Object.hasOwn(HW_ARCHES, o.arch))
     throw new InputError(`--arch must be ${TABLES_EXERCISE_ARCHES.join(", ")}, not '${o.arch}'`);
   const rng = new Rng(o.seed);
   const levels = levelsOf(o.arch);
@@ -102,13 +120,17 @@ export function generateTablesExercise(o: { arch: string; seed: number }): Table
   };
   // a mapping: half the time across the boundary of the leaf table's span
   const leafSpan = 1n << BigInt(12 + levels[0].indexBits);
-  const mid = (top / 3n / leafSpan) * leafSpan + BigInt(rng.below(64)) * leafSpan;
+  const mid = (layout.mmapBase / leafSpan) * leafSpan + BigInt(rng.below(64)) * leafSpan;
   const mapPages = pages(1, 512);
   const across = rng.float() < 0.5;
   const mapStart = across ? mid - BigInt(1 + rng.below(mapPages)) * page : mid + BigInt(rng.below(64)) * page;
   const mapping: TablesRegion = { name: "mapping", start: mapStart, bytes: mapPages * 4096 };
   const stackBytes = pages(2, 64) * 4096;
-  const stack: TablesRegion = { name: "stack", start: top - BigInt(stackBytes), bytes: stackBytes };
+  const stack: TablesRegion = {
+    name: "stack",
+    start: layout.stackTop - BigInt(stackBytes),
+    bytes: stackBytes,
+  };
   return {
     arch: o.arch,
     seed: o.seed,
@@ -140,8 +162,9 @@ export function tablesProblem(ex: TablesExercise): string[] {
     `The large page is a leaf one level above the last: ${sizeText(ex.largePageBytes)}.`,
     ...(ex.levels[n - 1].indexBits === 2
       ? [
-          "PAE: the CPU loads the PDPT's four entries with CR3 (Intel SDM Vol. 3A 4.4.1), so all four are",
-          "filled when the PDPT is made, each with its page directory (Linux's pgd_alloc preallocates them).",
+          "PAE: the CPU loads the PDPT's four entries with CR3 (Intel SDM Vol. 3A 4.4.1), so Linux fills all",
+          "four when it makes the PDPT: pgd_alloc gives the three user entries their page directories",
+          "(preallocate_pmds) and the fourth the kernel's (shared unless PTI). Count all four.",
         ]
       : []),
     "",

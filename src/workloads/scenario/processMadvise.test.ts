@@ -31,6 +31,12 @@ describe("process_madvise", () => {
       // an unaligned address: do_madvise's -EINVAL
       "B: u = syscall process_madvise A a+1 4K cold",
       "expect u == -22",
+      // an empty iovec after the first is stepped over (iov_iter_iovec_advance), its address unchecked;
+      // the first is do_madvise's, an unaligned one -EINVAL
+      "B: k = syscall process_madvise A a 4K a+1 0 a+8K 4K cold",
+      "expect k == 8192",
+      "B: j = syscall process_madvise A a+1 0 a 4K cold",
+      "expect j == -22",
       // no iovec at all, or only empty ones: 0
       "B: z = syscall process_madvise A a 0 cold",
       "expect z == 0",
@@ -64,6 +70,23 @@ describe("process_madvise", () => {
       "expect q == -1",
       "A: s = syscall process_madvise A a 4K cold",
       "expect s == 4096",
+    ]);
+  });
+
+  it("an iovec past the caller's TASK_SIZE_MAX is import_iovec's -EFAULT, before the target is looked at", () => {
+    runHolds([
+      ...SETUP,
+      // access_ok over each iovec (lib/iov_iter.c __import_iovec), even an empty one, before ESRCH/EINVAL/EPERM
+      "B: f = syscall process_madvise A a 4K 0xffff800000000000 4K cold",
+      "expect f == -14",
+      "B: g = syscall process_madvise A 0x7ffffffff000 0x2000 dontneed",
+      "expect g == -14",
+      "B: h = syscall process_madvise A a 4K 0xffff800000000000 0 pageout",
+      "expect h == -14",
+      "expect A.rss == 16",
+      // an iovec ending at the last user page passes access_ok (here the top of the stack)
+      "B: m = syscall process_madvise A 0x7fffffffe000 4K cold",
+      "expect m == 4096",
     ]);
   });
 
