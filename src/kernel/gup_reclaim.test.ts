@@ -108,3 +108,34 @@ describe("reclaim of a pinned swap-cache page (shrink_inactive_list)", () => {
     expect(r.expectations.length).toBe(10);
   });
 });
+
+describe("reclaim of a pinned lazyfree page (try_to_unmap_one's MADV_FREE check)", () => {
+  it("ref_count != 1 + map_count: remapped, swap-backed again, activate_locked counts it; not discarded", () => {
+    // MADV_FREE does not look at pins (madvise_free_pte_range: folio_mark_lazyfree). Reclaim:
+    // no add_to_swap (not swap-backed); try_to_unmap_one: ref_count 1 + 1 + 1024 != 1 + map_count,
+    // set_pte_at(pteval), folio_set_swapbacked, walk_abort; activate_locked: pgactivate, an
+    // anonymous page now (folio_is_file_lru false). Unpinned, it is swapped out, not discarded
+    holds(`machine ram=64M swap=16M
+spawn A
+A: a = mmap 4K
+A: write a 4K value=5
+A: r = madvise a 4K willneed
+kernel: p = pin_user_pages A a 1
+A: r = madvise a 4K free
+A: r = madvise a 4K willneed
+expect meminfo.Inactive(file) == 4096
+let act = vmstat.pgactivate
+reclaim 4K
+A: r = madvise a 4K willneed
+expect vmstat.pgactivate == act + 1
+expect meminfo.Active(file) + meminfo.Inactive(file) == 0
+expect meminfo.Active(anon) + meminfo.Inactive(anon) == 4096
+expect vmstat.pglazyfreed == 0
+kernel: unpin_user_pages p
+reclaim 60M
+expect swapped(A, a) == 1
+A: read a 4K
+expect byte(A, a) == 5
+`);
+  });
+});

@@ -141,6 +141,26 @@ kernel: unpin_user_pages t
 `);
   });
 
+  it("sets PG_referenced (folio_set_referenced): reclaim's folio_check_references activates the young page", () => {
+    // gup_fast_pte_range's folio_set_referenced; then shrink_folio_list: the PTE young and
+    // PG_referenced set (folio_test_clear_referenced) -> FOLIOREF_ACTIVATE, activate_locked
+    // (pgactivate) before the pin is even looked at. Without PG_referenced the young page would
+    // only be marked and kept (FOLIOREF_KEEP), then kept again as pinned: no pgactivate
+    holds(`machine ram=64M swap=16M
+spawn A
+A: a = mmap 4K
+A: write a 4K value=5
+A: r = madvise a 4K willneed
+expect meminfo.Inactive(anon) == 4096
+kernel: p = pin_user_pages A a 1 fast
+let act = vmstat.pgactivate
+reclaim 4K
+expect vmstat.pgactivate == act + 1
+expect present(A, a) == 1
+kernel: unpin_user_pages p
+`);
+  });
+
   it("leaves what gup_fast cannot take to the slow path: a missing page, the zero page, a write-protected one", () => {
     // page 0 present: gup_fast; page 1 never touched: gup_fast stops, __gup_longterm_locked faults
     // it in (a write fault, counted against A)

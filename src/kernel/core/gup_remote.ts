@@ -343,7 +343,8 @@ export function pinUserPages(
 
 /**
  * gup_fast for the page at `vpn` (gup_fast_pte_range): taken straight from its PTE, no VMA
- * looked at, no fault, no FOLL_TOUCH (not marked accessed, not dirtied); null when gup_fast
+ * looked at, no fault, no FOLL_TOUCH (not folio_mark_accessed, not dirtied: folio_set_referenced
+ * only, PG_referenced, so reclaim's folio_check_references activates it if its PTE is young); null when gup_fast
  * stops there for the slow path: no present accessible PTE (pte_protnone, or
  * pte_access_permitted refusing the access or the protection key), a special one (the zero
  * page's too), a write through a read-only PTE, a FOLL_LONGTERM write pin of a page-cache folio
@@ -376,6 +377,10 @@ function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, fol
   }
   const head = largeFolioHead(k.userMm, pfn);
   tryGrabFolio(k, pfn, head, foll); // try_grab_folio_fast
+  // folio_set_referenced: PG_referenced only (not folio_mark_accessed's activation); vmlab keeps
+  // it under the linux policy (mm/swap.ts), a PTE-mapped THP's on its head's LRU entry
+  const v = k.vmscan;
+  if (v.env.policy === "linux") v.referenced[head >= 0 && v.large[head] ? head : pfn] = 1;
   return { pfn, head };
 }
 

@@ -51,7 +51,7 @@ export function copyUserLargeFolio(ctx: MmContext, h: HState, from: number, to: 
 
 /**
  * The child's own copy of the pinned folio `old` at `haddr`, its entry at `cpa`; `alloc` is
- * alloc_hugetlb_folio for the child's VMA without its reserve. False: no folio (-ENOMEM).
+ * alloc_hugetlb_folio for the child's VMA without its reserve. False: no folio (its ERR_PTR(-ENOSPC), fork's error).
  */
 export function hugetlbCopyPinned(
   ctx: MmContext,

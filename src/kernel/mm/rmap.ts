@@ -774,7 +774,9 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
     if (level === 0) unmapPte(r, mm, pa, vpn, hi, lo);
     else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
-    if (pages.flags[pfn] & PageFlag.Dirty) {
+    // discarded only if ref_count == 1 + map_count (vmlab's small page: no reference of the
+    // isolation, so refcount == mapcount) and clean; a pinned page is kept as a redirtied one
+    if (pages.flags[pfn] & PageFlag.Dirty || (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])) {
       setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
       for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
       aborted = true;

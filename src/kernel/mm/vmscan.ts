@@ -466,12 +466,12 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
         cullUnevictable(this, pfn, r !== null);
         continue;
       }
-      // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it (a
-      // lazyfree anonymous page is on the file list: its references are an anonymous page's); FOLL_PIN's
+      // pinned (a fault holds it), or mapped somewhere the reverse map cannot see: leave it (a lazyfree
+      // page is on the file list: an anonymous page's references); FOLL_PIN's: vmscan_pinned.ts heldRefs
       const anonPage = kind[pfn] === PageKind.UserAnon;
       const dma = anonPage ? dmaPin.pinnedAnonRefs(this, pfn) : -1;
-      const expectRefs =
-        r.found + (anonPage ? +(slotOf !== null && slotOf.at(pfn) >= 0) : 1) + Math.max(dma, 0);
+      const held = dmaPin.heldRefs(this, pfn, dma, r.found);
+      const expectRefs = r.found + (anonPage ? +(slotOf !== null && slotOf.at(pfn) >= 0) : 1) + held;
       if (this.pinned.has(pfn) || r.found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs) {
         this.activate(pfn, active, nrPages);
         continue;

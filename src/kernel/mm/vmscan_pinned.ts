@@ -68,6 +68,22 @@ export function pinnedAnonRefs(v: PinnedShrinkPages, pfn: number): number {
 }
 
 /**
+ * The references shrink_folio_list lets through to try_to_unmap beyond the mappings' (`found`)
+ * and the swap cache's: a maybe-pinned anonymous folio's FOLL_PIN references (`dma`,
+ * pinnedAnonRefs), or all the extra ones of a small lazyfree page, which try_to_unmap_one's
+ * MADV_FREE check refuses (ref_count != 1 + map_count: remapped, folio_set_swapbacked,
+ * walk_abort; rmap.ts tryToUnmapLazyfree) so that activate_locked counts it as an anonymous page.
+ * Linux: mm/rmap.c try_to_unmap_one
+ */
+export function heldRefs(v: PinnedShrinkPages, pfn: number, dma: number, found: number): number {
+  if (dma >= 0) return dma;
+  const pages = v.env.pages;
+  if (pages.kind[pfn] !== PageKind.UserAnon || !(pages.flags[pfn] & PageFlag.Lazyfree) || v.large[pfn])
+    return 0;
+  return Math.max(pages.refcount[pfn] - found, 0);
+}
+
+/**
  * shrink_folio_list past folio_check_references for a folio pinnedAnonRefs accepted: not in the
  * swap cache, keep_locked (back on `list`); in it, try_to_unmap fails and activate_locked puts it
  * on `active` (pgactivate). Returns true when it was activated.
