@@ -18,6 +18,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const X86_64_ADDR =
   "names x86-64 addresses (0xffff888000000000 and the like), which do not exist on 32-bit x86";
 const NOT_PORTABLE: Record<string, string> = {
+  "examples/kernel/memcg-pagecache.vm":
+    "x86-64's 4-level page tables: the charged tables (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3) set how much of A fills the limit (2-level i386: a PTE table maps 4 MiB, no PUD or PMD table; PAE: no PUD, 3 preallocated PMDs a process)",
   "examples/kernel/fragmentation.vm":
     "x86-64's figures: the 32-bit kernel's boot leaves more of 32M free (no 2M vmemmap blocks)",
   "examples/kernel/memcg-pagecache.vm":

@@ -15,6 +15,10 @@ const THP = "no transparent huge pages on RV32 (HAVE_ARCH_TRANSPARENT_HUGEPAGE i
 const PMD4M = "a PGD leaf maps 4 MiB on Sv32's 2 levels (HPAGE_SHIFT 22), not 2 MiB";
 const X86_64_ADDR = "names x86-64 addresses, which do not exist in a 32-bit address space";
 const NOT_PORTABLE: NotPortable = {
+  "examples/kernel/memcg-pagecache.vm": {
+    reason:
+      "x86-64's 4-level page tables: the charged tables (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3) set how much of A fills the limit (Sv32: 2 levels, a PTE table spans 4 MiB)",
+  },
   "examples/files/large-folios.vm": {
     reason:
       "no large page-cache folios without CONFIG_TRANSPARENT_HUGEPAGE (mapping_set_folio_order_range): folio= above 4K",

@@ -666,8 +666,9 @@ export class BuddyAllocator implements FreeAreas {
       return "not-allocated";
     }
     if (p.order[pfn] !== order) return p.order[pfn] < 0 ? "not-allocated" : "wrong-order";
-    if (md !== null && md[pfn] !== 0) this.memcgKmemUncharge(pfn, order);
     for (let i = pfn; i < pfn + (1 << order); i++) {
+      // each page's own charge: x86 PAE's PGD block holds its preallocated PMDs (fork.ts newMm)
+      if (md !== null && md[i] !== 0) this.memcgKmemUncharge(i);
       p.refcount[i] = 0;
       p.flags[i] = 0;
       p.mapcount[i] = 0;
@@ -703,10 +704,10 @@ export class BuddyAllocator implements FreeAreas {
     if (pagetable) this.memcgPagetables++;
   }
 
-  private memcgKmemUncharge(pfn: number, order: number): void {
+  private memcgKmemUncharge(pfn: number): void {
     const md = this.memcgKmemData!;
-    if (md[pfn] === 2) this.memcgPagetables -= 1 << order;
-    this.memcgKmem -= 1 << order;
+    if (md[pfn] === 2) this.memcgPagetables--;
+    this.memcgKmem--;
     md[pfn] = 0;
   }
 

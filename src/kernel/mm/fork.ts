@@ -70,8 +70,17 @@ export function newMm(ctx: MmContext): MmStruct | null {
       return null;
     }
   }
-  // x86 PAE without PTI: the PDPT's three user PMDs, in its order-2 block
+  // x86 PAE without PTI: the PDPT's three user PMDs, in its order-2 block. preallocate_pmds
+  // allocates each with GFP_PGTABLE_USER (init_mm's alone without __GFP_ACCOUNT): each is charged
+  // to the memory cgroup (MEMCG_KMEM, and NR_PAGETABLE: pagetable_pmd_ctor); a refused charge
+  // fails the allocation, free_pmds frees those taken and pgd_alloc fails (fork's -ENOMEM)
   const blockPmds = env.pgtable.pgdBlockPmds ?? 0;
+  for (let i = 0; i < blockPmds; i++)
+    if (env.chargePageTable && !env.chargePageTable(pgd + 1 + i, true)) {
+      const err = env.buddy.free(pgd, order); // uncharges the PMDs charged
+      assert(err === null, `preallocate_pmds: ${err}`);
+      return null;
+    }
   env.countPageTables(blockPmds);
   pmds += blockPmds;
   // x86 init_new_context: ctx_id = atomic64_inc_return(&last_mm_ctx_id), one counter per machine

@@ -84,6 +84,30 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
     ]);
   });
 
+  it("i386 PAE: the PMDs pgd_alloc preallocates are charged (preallocate_pmds' GFP_PGTABLE_USER) and uncharged at pgd_free", () => {
+    // each mm's three user PMDs (in vmlab beside the PDPT, in its order-2 block) are charged at
+    // mm_alloc: memory.stat pagetables is meminfo PageTables (the one cgroup); their free with
+    // the PGD (pgd_free's pgd_mop_up_pmds) uncharges them, the whole block's pages each
+    runHolds([
+      "machine arch=i386-pae ram=64M memory_max=8M overcommit=always",
+      "spawn A",
+      "expect memory.current == 12K",
+      "expect memory.stat.pagetables == 12K",
+      "A: a = mmap 4K",
+      "A: write a 4K value=1",
+      "expect memory.stat.pagetables == meminfo.PageTables",
+      "expect memory.current == 20K", // the page, its PTE table and the 3 PMDs
+      "A: fork B",
+      "expect memory.stat.pagetables == meminfo.PageTables",
+      "expect memory.stat.kernel == 32K", // A's 4 tables, B's 3 PMDs and the PTE table fork copied
+      "B: exit",
+      "A: exit",
+      "expect memory.current == 0",
+      "expect memory.stat.kernel == 0",
+      "expect memory.stat.pagetables == 0",
+    ]);
+  });
+
   it("prints memory_stat_format's lines in 6.12's order", () => {
     const r = runScenario(`${MEMCG_8M}\nspawn A\nA: a = mmap 1M\nA: write a 1M value=1\nshow memcg\n`);
     const names = r.statements[4].output
