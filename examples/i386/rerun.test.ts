@@ -22,8 +22,6 @@ const NOT_PORTABLE: Record<string, string> = {
     "x86-64's 4-level page tables: the charged tables (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3) set how much of A fills the limit (2-level i386: a PTE table maps 4 MiB, no PUD or PMD table; PAE: no PUD, 3 preallocated PMDs a process)",
   "examples/kernel/fragmentation.vm":
     "x86-64's figures: the 32-bit kernel's boot leaves more of 32M free (no 2M vmemmap blocks)",
-  "examples/kernel/memcg-pagecache.vm":
-    "the fill (8152K) counts x86-64's page tables charged to the memcg (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3); 32-bit x86 needs fewer (no PUD; 2-level: no PMD either, 1024-entry PTE tables), so the cgroup is not full and nothing is reclaimed",
   "examples/kernel/unmapped-kernel-address.vm": X86_64_ADDR,
   "examples/kernel/vmalloc-scatter.vm": X86_64_ADDR,
   "examples/process/context-switch-pcid.vm":

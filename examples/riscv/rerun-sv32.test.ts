@@ -39,10 +39,6 @@ const NOT_PORTABLE: NotPortable = {
     reason:
       "x86-64's boot-memory figures and direct-map addresses (RV32's kernel runs in lowmem at 0xc0000000)",
   },
-  "examples/kernel/memcg-pagecache.vm": {
-    reason:
-      "the fill (8152K) counts x86-64's page tables charged to the memcg (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3); Sv32's two levels of 1024-entry tables need fewer, so the cgroup is not full and nothing is reclaimed",
-  },
   "examples/kernel/vmalloc-scatter.vm": { reason: X86_64_ADDR },
   "examples/pkeys/protection-keys.vm": { reason: "protection keys are x86-64's (PKRU)" },
   "examples/process/context-switch-nopcid.vm": {

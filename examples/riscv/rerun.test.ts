@@ -21,10 +21,6 @@ const NOT_PORTABLE: NotPortable = {
     reason:
       "Svade: the first store to a clean writable tmpfs page faults to set D (x86 sets D in hardware), one more minor fault",
   },
-  "examples/kernel/memcg-pagecache.vm": {
-    reason:
-      "the fill (8152K) counts x86-64's page tables charged to the memcg (GFP_PGTABLE_USER: A's PUD, PMD and 4 PTE tables, B's 3); Sv39 has no PUD level, so two pages stay free and nothing is reclaimed",
-  },
   "examples/kernel/fragmentation.vm": {
     reason:
       "x86's direct-map addresses and boot-memory figures (RISC-V's linear map is at 0xffffffd600000000)",
