@@ -547,6 +547,25 @@ function splitFilePmdFolio(ctx: MmContext, vma: Vma, h: number): void {
 }
 
 /**
+ * madvise_cold_or_pageout_pte_range's huge PMD made old when young: pmdp_invalidate, pmd_mkold,
+ * set_pmd_at, tlb_remove_pmd_tlb_entry.
+ */
+function pmdMkold(
+  ctx: MmContext,
+  mm: MmStruct,
+  tlb: MmuGather,
+  pmd: { pa: number; hi: number; lo: number },
+  h: number,
+): void {
+  const pt = ctx.env.pgtable;
+  if (!pt.young(pmd.hi, pmd.lo)) return;
+  const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
+  ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
+  ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
+  tlb.flushRange(h, pt.hpagePmdNr, pt.pmdLevel);
+}
+
+/**
  * MADV_COLD (madvise_cold, madvise_cold_or_pageout_pte_range without
  * pageout) on [start, end) of one VMA: this CPU's batches are drained
  * first (lru_add_drain); then each page mapped by a PTE, on a list
@@ -583,12 +602,7 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
         splitFilePmdFolio(ctx, got.vma, h); // split_folio; then regular_folio finds no PTE table
         continue;
       }
-      if (pt.young(pmd.hi, pmd.lo)) {
-        const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
-        ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
-        ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
-        tlb.flushRange(h, nr, pt.pmdLevel);
-      }
+      pmdMkold(ctx, mm, tlb, pmd, h);
       // folio_clear_referenced, folio_deactivate of the whole folio
       const pfns: number[] = [];
       for (let i = 0; i < nr; i++) pfns.push(got.base + i);
@@ -603,13 +617,7 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
       if (!lru.splitHugePage(head)) splitPmd(ctx, mm, h);
       continue;
     }
-    if (pt.young(pmd.hi, pmd.lo)) {
-      // pmdp_invalidate, pmd_mkold, set_pmd_at, tlb_remove_pmd_tlb_entry
-      const e = pt.modify(pmd.hi, pmd.lo, 0, PteFlag.YOUNG);
-      ptepClearFlush(ctx, mm, pmd.pa, h, pt.pmdLevel);
-      ptepModify(ctx, tlb, pmd.pa, h, pt.pmdLevel, e.hi, e.lo);
-      tlb.flushRange(h, nr, pt.pmdLevel);
-    }
+    pmdMkold(ctx, mm, tlb, pmd, h);
     lru.fbatches.cold(head);
   }
   let table = -1;
