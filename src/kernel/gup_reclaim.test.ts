@@ -7,7 +7,7 @@
  * is what the process reads. mm/vmscan_pinned.ts.
  */
 import { describe, expect, it } from "vitest";
-import { feedSession, holds } from "../workloads/scenario/testKit.ts";
+import { feedSession, holds, PAGE_ON_LRU } from "../workloads/scenario/testKit.ts";
 import type { KernelImpl } from "./KernelImpl.ts";
 
 /** A's two pages swapped out, read back in (swap-cache pages, exclusive, mapped); a driver pins the first (`how`: a write pin). */
@@ -50,12 +50,7 @@ expect swapped(A, a) == 1
     // activate batch; willneed's lru_add_drain moves it). reclaim_pages clears PG_active;
     // shrink_folio_list: folio_maybe_dma_pinned before add_to_swap, keep_locked;
     // reclaim_folio_list's folio_putback_lru puts it back through the add batch: Inactive(anon)
-    holds(`machine ram=64M swap=16M
-spawn A
-A: a = mmap 4K
-A: write a 4K value=5
-A: r = madvise a 4K willneed
-kernel: p = pin_user_pages A a 1 write
+    holds(`${PAGE_ON_LRU}kernel: p = pin_user_pages A a 1 write
 kernel: q = pin_user_pages A a 1
 A: r = madvise a 4K willneed
 expect meminfo.Active(anon) == 4096
@@ -115,12 +110,7 @@ describe("reclaim of a pinned lazyfree page (try_to_unmap_one's MADV_FREE check)
     // no add_to_swap (not swap-backed); try_to_unmap_one: ref_count 1 + 1 + 1024 != 1 + map_count,
     // set_pte_at(pteval), folio_set_swapbacked, walk_abort; activate_locked: pgactivate, an
     // anonymous page now (folio_is_file_lru false). Unpinned, it is swapped out, not discarded
-    holds(`machine ram=64M swap=16M
-spawn A
-A: a = mmap 4K
-A: write a 4K value=5
-A: r = madvise a 4K willneed
-kernel: p = pin_user_pages A a 1
+    holds(`${PAGE_ON_LRU}kernel: p = pin_user_pages A a 1
 A: r = madvise a 4K free
 A: r = madvise a 4K willneed
 expect meminfo.Inactive(file) == 4096

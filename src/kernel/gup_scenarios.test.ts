@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../workloads/scenario/session.ts";
-import { holds, scenarioError } from "../workloads/scenario/testKit.ts";
+import { holds, PAGE_ON_LRU, scenarioError } from "../workloads/scenario/testKit.ts";
 
 describe("pins of transparent huge pages", () => {
   it("a read pin of a huge page shared with a child splits the caller's PMD and unshares the 4K page", () => {
@@ -146,12 +146,7 @@ kernel: unpin_user_pages t
     // PG_referenced set (folio_test_clear_referenced) -> FOLIOREF_ACTIVATE, activate_locked
     // (pgactivate) before the pin is even looked at. Without PG_referenced the young page would
     // only be marked and kept (FOLIOREF_KEEP), then kept again as pinned: no pgactivate
-    holds(`machine ram=64M swap=16M
-spawn A
-A: a = mmap 4K
-A: write a 4K value=5
-A: r = madvise a 4K willneed
-expect meminfo.Inactive(anon) == 4096
+    holds(`${PAGE_ON_LRU}expect meminfo.Inactive(anon) == 4096
 kernel: p = pin_user_pages A a 1 fast
 let act = vmstat.pgactivate
 reclaim 4K

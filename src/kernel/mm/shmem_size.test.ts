@@ -114,6 +114,14 @@ let free = f_bfree(t)
   });
 });
 
+/** A 512-block mount whose file is grown to 4M and mapped shared at `a` (with 64M of swap). */
+const GROWN_4M = `machine ram=64M swap=64M
+file t size=1M fs=tmpfs nr_blocks=512
+spawn A
+A: r = ftruncate t 4M
+A: a = mmap 4M prot=rw shared file=t
+`;
+
 describe("tmpfs nr_blocks= and pages reclaim dropped clean", () => {
   it("a refused charge recalcs the inode before its retry (shmem_alloc_and_add_folio's freed)", () => {
     // 256 pages written, 256 more read-faulted (clean: shmem_fault allocates, nothing dirties them)
@@ -122,12 +130,7 @@ describe("tmpfs nr_blocks= and pages reclaim dropped clean", () => {
     // new page is refused its block at first; shmem_alloc_and_add_folio then computes
     // freed = pages + alloced - swapped - nrpages (256), uncharges them and charges again: the
     // page is added, no SIGBUS, 255 blocks left.
-    const v = checkedMetrics(`machine ram=64M swap=64M
-file t size=1M fs=tmpfs nr_blocks=512
-spawn A
-A: r = ftruncate t 4M
-A: a = mmap 4M prot=rw shared file=t
-A: read a+1M 1M
+    const v = checkedMetrics(`${GROWN_4M}A: read a+1M 1M
 A: madvise a+1M 1M pageout
 let free1 = f_bfree(t)
 let shmem1 = meminfo.Shmem
@@ -148,12 +151,7 @@ describe("tmpfs nr_blocks= across swap and collapse", () => {
     // used_blocks stays 256 and the mount has room for 256 new pages only; swap-in moves a page
     // back without a charge (shmem_swapin_folio: shmem_recalc_inode(inode, 0, -nr)); ftruncate to
     // 0 frees the swap entries (shmem_free_swap) and every block comes back
-    const v = checkedMetrics(`machine ram=64M swap=64M
-file t size=1M fs=tmpfs nr_blocks=512
-spawn A
-A: r = ftruncate t 4M
-A: a = mmap 4M prot=rw shared file=t
-A: write a 1M value=3
+    const v = checkedMetrics(`${GROWN_4M}A: write a 1M value=3
 A: madvise a 1M pageout
 let swapped = meminfo.SwapTotal - meminfo.SwapFree
 let free1 = f_bfree(t)

@@ -5,7 +5,7 @@
  */
 import type { KernelCore } from "../core/core.ts";
 import { setMemcgStatLines } from "../core/oom_report.ts";
-import { meminfo, vmstat } from "./proc.ts";
+import { meminfo, vmstat, WORKINGSET_ITEMS } from "./proc.ts";
 
 /**
  * memory.stat as cgroup v2 prints it (memcg_stat_format): memory_stats[]'s items in bytes, `slab`
@@ -71,13 +71,7 @@ export function memcgStat(k: KernelCore, m: Record<string, number>): Record<stri
 
 /** memory_stats[]'s events after the state items (workingset_*, pgdemote_*) */
 const MEMCG_WORKINGSET_EVENTS = [
-  "workingset_refault_anon",
-  "workingset_refault_file",
-  "workingset_activate_anon",
-  "workingset_activate_file",
-  "workingset_restore_anon",
-  "workingset_restore_file",
-  "workingset_nodereclaim",
+  ...WORKINGSET_ITEMS,
   "pgdemote_kswapd",
   "pgdemote_direct",
   "pgdemote_khugepaged",

@@ -271,6 +271,17 @@ export function formatSlabinfo(caches: SlabCacheInfo[]): string[] {
   return lines;
 }
 
+/** node_stat_item's workingset_* counters after workingset_nodes, in order (vmstat and memory.stat both print them) */
+export const WORKINGSET_ITEMS: readonly string[] = [
+  "workingset_refault_anon",
+  "workingset_refault_file",
+  "workingset_activate_anon",
+  "workingset_activate_file",
+  "workingset_restore_anon",
+  "workingset_restore_file",
+  "workingset_nodereclaim",
+];
+
 /**
  * The /proc/vmstat counters vmlab keeps, in the order Linux prints them
  * (mm/vmstat.c vmstat_text, 6.12: zone and node items, then the vm events).
@@ -292,13 +303,7 @@ export const VMSTAT_ORDER: readonly string[] = [
   "nr_slab_reclaimable",
   "nr_slab_unreclaimable",
   "workingset_nodes",
-  "workingset_refault_anon",
-  "workingset_refault_file",
-  "workingset_activate_anon",
-  "workingset_activate_file",
-  "workingset_restore_anon",
-  "workingset_restore_file",
-  "workingset_nodereclaim",
+  ...WORKINGSET_ITEMS,
   "nr_anon_pages",
   "nr_mapped",
   "nr_file_pages",

@@ -84,6 +84,14 @@ export function holds(scenario: string, what?: string): void {
   expect(expectationFailures(scenario), what).toEqual([]);
 }
 
+/** A's one anonymous page (value 5) at `a`, on the LRU (willneed's lru_add_drain), 16M of swap. */
+export const PAGE_ON_LRU = `machine ram=64M swap=16M
+spawn A
+A: a = mmap 4K
+A: write a 4K value=5
+A: r = madvise a 4K willneed
+`;
+
 /** A 64M machine whose processes share one memory cgroup of 8M (memory_max), overcommit off the way. */
 export const MEMCG_8M = "machine ram=64M memory_max=8M overcommit=always";
 
