@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its nine generators as commands (the generators
+ * `vmlab exercise` and its ten generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -10,6 +10,7 @@ import { walkExerciseArches } from "../../workloads/exercise/walk.ts";
 import type {
   BuddyExerciseFlags,
   CacheExerciseFlags,
+  EatExerciseFlags,
   FlushExerciseFlags,
   IptExerciseFlags,
   PolicyExerciseFlags,
@@ -19,12 +20,12 @@ import type {
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its nine generators. */
+/** Registers `vmlab exercise` and its ten generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tables, tlb, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tables, tlb, eat, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -67,6 +68,22 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       )
       .option("--pcid", "tag entries with a PCID per process: switches flush nothing", false),
   ).action(async (o: TlbExerciseFlags) => write((await import("./index.ts")).runTlbExercise(o)));
+
+  common(
+    exercise
+      .command("eat")
+      .description(
+        "effective access time: a process's references through the TLB, the walks and demand paging, each one's cost, then the EAT",
+      )
+      .option("--arch <a>", "the machine's arch= (default x86_64)")
+      .option("-n <n>", "references (1..100)", "12")
+      .option("--entries <n>", "TLB entries, fully associative (1..64)", "4")
+      .option("--psc", "paging-structure caches: walks may start below the root", false)
+      .option(
+        "--times <t,m,f>",
+        "ns of a TLB lookup, a memory access, a fault's service (default: the seed picks)",
+      ),
+  ).action(async (o: EatExerciseFlags) => write((await import("./index.ts")).runEatExercise(o)));
 
   common(
     exercise

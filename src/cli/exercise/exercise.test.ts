@@ -304,6 +304,34 @@ describe("vmlab exercise tables", () => {
   });
 });
 
+describe("vmlab exercise eat", () => {
+  it("prints the machine, times and references, then with --solve one line a reference and the EAT; bad flags exit 2", () => {
+    const r = vmlab([
+      "exercise",
+      "eat",
+      "--arch",
+      "riscv-sv39",
+      "-s",
+      "3",
+      "-n",
+      "9",
+      "--times",
+      "20,100,5000",
+      "--solve",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const [problem, answers] = r.stdout.split("\nAnswers:\n");
+    expect(problem).toContain("a 3-level walk (L2 -> L1 -> L0)");
+    expect(answers.match(/^ +\d+\. (read |write) 0x1000[0-9a-f]{4} +(hit |miss) +lookups/gm)).toHaveLength(9);
+    expect(answers).toMatch(/effective access time [\d.]+ ns a reference/);
+    const bad = vmlab(["exercise", "eat", "--times", "20,100"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(
+      "vmlab: --times takes three numbers of ns, t,m,f (e.g. 20,100,5000), not '20,100'",
+    );
+  });
+});
+
 describe("vmlab exercise ipt", () => {
   it("prints the table and the steps, then with --solve one answer a step; the same seed gives the same problem", () => {
     const r = vmlab(["exercise", "ipt", "-s", "9", "-n", "7", "--frames", "32", "--spaces", "3", "--solve"]);
@@ -378,7 +406,7 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tables", "tlb", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
+    for (const c of ["walk", "tables", "tlb", "eat", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tables|tlb|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
+ * `vmlab exercise walk|tables|tlb|eat|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -22,6 +22,7 @@ import {
   generateCacheExercise,
   solveCache,
 } from "../../workloads/exercise/cache.ts";
+import { eatProblem, generateEatExercise, solveEat } from "../../workloads/exercise/eat.ts";
 import { flushProblem, generateFlushExercise, solveFlush } from "../../workloads/exercise/flush.ts";
 import {
   generateScenarioExercise,
@@ -245,4 +246,38 @@ export function runCacheExercise(o: CacheExerciseFlags): string {
   const problem = cacheProblem(ex);
   if (o.out !== undefined) writeWhole(o.out, `${problem.join("\n")}\n`, "--out");
   return emit(problem, o.solve ? solveCache(ex).answers : null);
+}
+
+export interface EatExerciseFlags {
+  seed: string;
+  arch?: string;
+  n: string;
+  entries: string;
+  psc: boolean;
+  times?: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise eat`. */
+export function runEatExercise(o: EatExerciseFlags): string {
+  let times: [number, number, number] | null = null;
+  if (o.times !== undefined) {
+    const parts = o.times.split(",");
+    if (parts.length !== 3)
+      throw new InputError(`--times takes three numbers of ns, t,m,f (e.g. 20,100,5000), not '${o.times}'`);
+    times = [
+      intFlag("--times' TLB lookup", parts[0], 0, 1_000_000),
+      intFlag("--times' memory access", parts[1], 1, 1_000_000),
+      intFlag("--times' fault service", parts[2], 0, 1_000_000_000),
+    ];
+  }
+  const ex = generateEatExercise({
+    seed: seedOf(o.seed),
+    arch: o.arch ?? "x86_64",
+    count: intFlag("-n", o.n, 1, 100),
+    entries: intFlag("--entries", o.entries, 1, 64),
+    psc: o.psc,
+    times,
+  });
+  return emit(eatProblem(ex), o.solve ? solveEat(ex).answers : null);
 }
