@@ -6,6 +6,7 @@
  * source is the ring, all of them at once, chunk by chunk.
  */
 import { readFileSync } from "node:fs";
+import type { TraceCliOptions } from "../analysis/trace/flags.ts";
 import { Replay } from "../analysis/trace/replay.ts";
 import {
   badRecord,
@@ -28,7 +29,7 @@ import type { TraceSinks, TraceSource } from "../workloads/trace/open.ts";
 import { RUN_TOTALS } from "../workloads/trace/runs.ts";
 import { runSweepJob, type SweepJob, type SweepJobResult } from "./sweepJob.ts";
 import { type Ring, RingReader } from "./sweepShared.ts";
-import { parseReplay, type TraceCliOptions } from "./trace/options.ts";
+import { parseReplay } from "./trace/options.ts";
 
 /**
  * How a configuration reads the trace: the runs ring, the records ring, or

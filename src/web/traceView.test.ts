@@ -126,6 +126,12 @@ async function sameAsCli(s: TraceSummary): Promise<void> {
       expect((await numbers("faults")).faults).toEqual([0, ...s.faultsOverTime.map(([, f]) => f)]);
   } else expect(await fig("policyHits")).toBe(s.policyHits);
   expect(await numbers("mrc")).toEqual(s.mrc!.series);
+  if (s.machine?.cache) {
+    expect(await fig("cacheHits")).toBe(s.machine.cache.hits);
+    expect(await fig("cacheMisses")).toBe(s.machine.cache.misses);
+    expect(await fig("cacheWritebacks")).toBe(s.machine.cache.writebacks);
+  }
+  if (s.wss) expect((await numbers("wss"))["W(t, tau)"]).toEqual(s.wss.samples.map((x) => x.wss));
   if (s.tlbCurve) {
     const t = await numbers("tlb-curve");
     expect(t[`${s.tlbCurve.ways}-way`]).toEqual(s.tlbCurve.setAssociative);
@@ -247,6 +253,37 @@ describe("vmlab ui --trace in chromium", () => {
     } finally {
       await ui2.close();
     }
+  });
+
+  it("runs every flag of a run from the page: arm64, 2 MiB pages, a VIPT cache, SHARDS, the working set", async () => {
+    await page.goto(`${ui.url}#trace`);
+    expect(await finished(1)).toBe("done");
+    await page.locator('[data-testid="trace-frames"]').fill("1024");
+    await page.locator('[data-testid="trace-arch"]').selectOption("arm64");
+    await page.locator('[data-testid="trace-page"]').selectOption("2m");
+    await page.locator('[data-testid="trace-cache"]').fill("vipt:16K:4");
+    await page.locator('[data-testid="trace-shards"]').fill("0.5");
+    await page.locator('[data-testid="trace-wss"]').fill("5000");
+    await page.locator('[data-testid="trace-wssEvery"]').fill("2500");
+    await page.locator('[data-testid="trace-run"]').click();
+    expect(await finished(2)).toBe("done");
+    const cmd = (await page.locator('[data-testid="trace-cli"]').textContent()) ?? "";
+    expect(cmd).toContain("--arch arm64 --page 2m --cache vipt:16K:4");
+    expect(cmd).toContain("--shards 0.5 --wss 5000 --wss-every 2500");
+    const s = await cliOf(TRACE);
+    expect(s.machine!.cache!.hits).toBeGreaterThan(0);
+    expect(s.mrc!.method).toMatch(/SHARDS/i);
+    expect(s.wss!.samples.length).toBeGreaterThan(1);
+    await sameAsCli(s);
+    // a bad field: the CLI's refusal, before any run
+    await page.locator('[data-testid="trace-cache"]').fill("vipt:33K");
+    await page.locator('[data-testid="trace-run"]').click();
+    expect(await finished(3)).toBe("error");
+    const cli = vmlab(["trace", TRACE, "--cache", "vipt:33K"]);
+    expect(cli.code).toBe(2);
+    expect(await page.locator('[data-testid="trace-error"]').textContent()).toBe(
+      cli.stderr.trim().replace(/^vmlab: /, ""),
+    );
   });
 
   it("replays a lackey and a zstd trace in a scenario, as the engine does in Node", async () => {

@@ -6,7 +6,8 @@
  * options.ts (the flags and their checks), run.ts (one run), replay.ts
  * (the simulation fed), report.ts (text, CSV, JSON, charts), progress.ts.
  */
-export { addTraceOptions, type TraceCliOptions } from "./options.ts";
+export type { TraceCliOptions } from "../../analysis/trace/flags.ts";
+export { addTraceOptions } from "./options.ts";
 export { Progress } from "./progress.ts";
 export { chartPanels, type TraceOutcome, type TraceSummary } from "./report.ts";
 export { runTraceCli } from "./run.ts";

@@ -14,10 +14,11 @@ import { curveSizes, StackDistance, WorkingSet } from "../../analysis/mrc.ts";
 import { FastSim } from "../../analysis/policy/fast.ts";
 import { PolicySim } from "../../analysis/policy/simulate.ts";
 import { TlbCurve } from "../../analysis/tlbCurve.ts";
+import { parseCurves, parseSamplers, type TraceCliOptions } from "../../analysis/trace/flags.ts";
 import { Replay } from "../../analysis/trace/replay.ts";
 import { isFetch, isWrite, pageAt, recordKind, setRecord } from "../../workloads/trace/record.ts";
 import { ROOT } from "../testkit.ts";
-import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
+import { parseReplay } from "./options.ts";
 
 /**
  * Pages that a slip in the decoding would merge: neighbours, and pages

@@ -6,12 +6,12 @@
 import { extname } from "node:path";
 import { chartFile } from "../../analysis/chartRender.ts";
 import { hitRatesSpec, lineSpec, stackedSpec } from "../../analysis/chartSpec.ts";
+import { checkChartName } from "../../analysis/trace/flags.ts";
 import { chartPanels, type TraceSummary } from "../../analysis/trace/summary.ts";
 import { InputError } from "../../base/errors.ts";
 import type { TraceReadStats } from "../../workloads/trace/formats.ts";
 import { writeWhole } from "../shared/output.ts";
 import { grouped } from "./grouped.ts";
-import { checkChartName } from "./options.ts";
 
 export { chartPanels, type TraceSummary };
 

@@ -4,6 +4,7 @@
  * open.ts) and fed through, and the outcome reported.
  */
 import { readFileSync } from "node:fs";
+import { parseCurves, parseSamplers, type TraceCliOptions } from "../../analysis/trace/flags.ts";
 import { Replay } from "../../analysis/trace/replay.ts";
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
@@ -12,7 +13,7 @@ import { openSource, ringFor, type TraceSource, warmUp } from "../../workloads/t
 import { mark } from "../../workloads/trace/timeline.ts";
 import { lastRingWaits } from "../../workloads/trace/worker.ts";
 import { refuseClosedStdin } from "../shared/stdin.ts";
-import { parseCurves, parseReplay, parseSamplers, type TraceCliOptions } from "./options.ts";
+import { parseReplay } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { report, reportIncomplete, type TraceOutcome } from "./report.ts";
 

@@ -12,7 +12,7 @@ import { useEffect, useMemo } from "preact/hooks";
 import { chartPanels, type TraceSummary } from "../../../analysis/trace/summary.ts";
 import type { TraceReadStats } from "../../../workloads/trace/decode.ts";
 import { HitRates, LineChartView } from "./Chart.tsx";
-import { cliFlags, DEFAULT_FORM, policiesOf, runOf, type TraceForm } from "./settings.ts";
+import { cliFlags, DEFAULT_FORM, policiesOf, runOf, TRACE_ARCHES, type TraceForm } from "./settings.ts";
 import type { TraceReply, TraceRequest, TraceSourceMsg } from "./worker.ts";
 import "./trace.css";
 
@@ -104,6 +104,28 @@ function Field(props: { label: string; k: keyof TraceForm; width?: number; title
   );
 }
 
+function Choice(props: { label: string; k: "arch" | "page"; values: readonly string[]; title: string }) {
+  const v = form.value[props.k];
+  return (
+    <label title={props.title}>
+      {props.label}{" "}
+      <select
+        data-testid={`trace-${props.k}`}
+        value={props.values.includes(v) ? v : props.values[0]}
+        onChange={(e) => {
+          form.value = { ...form.value, [props.k]: (e.target as HTMLSelectElement).value };
+        }}
+      >
+        {props.values.map((x) => (
+          <option key={x} value={x}>
+            {x}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function Settings() {
   const f = form.value;
   const set = (p: Partial<TraceForm>) => {
@@ -118,7 +140,10 @@ function Settings() {
           value={f.mode}
           onChange={(e) => {
             const mode = (e.target as HTMLSelectElement).value as TraceForm["mode"];
-            set({ mode, policy: policiesOf(mode).includes(f.policy) ? f.policy : policiesOf(mode)[0] });
+            // a page size the new mode has no choice of goes back to 4k (2m is the reference pager's, thp Linux's)
+            const page =
+              mode === "policy" || (mode === "machine" ? f.page === "thp" : f.page === "2m") ? "4k" : f.page;
+            set({ mode, page, policy: policiesOf(mode).includes(f.policy) ? f.policy : policiesOf(mode)[0] });
           }}
         >
           <option value="machine">machine (MMU, TLBs, pager)</option>
@@ -149,6 +174,36 @@ function Settings() {
           title="a preset (vmref, skylake, tiny, none) or levels like 64x4,1536x12"
         />
       )}
+      {f.mode !== "policy" && (
+        <Choice label="arch" k="arch" values={TRACE_ARCHES} title="the MMU and page tables (--arch)" />
+      )}
+      {f.mode !== "policy" && (
+        <Choice
+          label="pages"
+          k="page"
+          values={f.mode === "linux" ? ["4k", "thp"] : ["4k", "2m"]}
+          title="4k, or 2 MiB pages (--page 2m); with Linux's faults, transparent huge pages (--page thp)"
+        />
+      )}
+      {f.mode === "linux" && (
+        <Field
+          label="swap"
+          k="swap"
+          width={6}
+          title="the swap area, e.g. 512M (default: 4 times the frames)"
+        />
+      )}
+      {f.mode === "machine" && (
+        <Field
+          label="data cache"
+          k="cache"
+          width={14}
+          title="KIND[:SIZE[:WAYS[:LINE]]], e.g. vipt:32K:8:64"
+        />
+      )}
+      {f.mode === "machine" && (
+        <Field label="costs" k="cost" width={14} title="cycle costs, e.g. l1=1,l2=7,walkRead=30" />
+      )}
       <label>
         <input
           type="checkbox"
@@ -173,6 +228,11 @@ function Settings() {
         title="the largest memory size on the curve (default: frames)"
       />
       <Field label="other policies" k="mrcPolicies" width={10} title="lru, fifo, clock: one run per size" />
+      <Field label="SHARDS rate" k="shards" width={5} title="a sampled curve (0, 1]: empty for none" />
+      <Field label="working set tau" k="wss" width={7} title="Denning's W(t, tau): empty for none" />
+      {f.wss.trim() !== "" && (
+        <Field label="every" k="wssEvery" width={7} title="sample every n references (default: tau)" />
+      )}
       <Field label="TLB curve ways" k="tlbCurve" width={3} title="empty: no TLB curve" />
       <Field label="seed" k="seed" width={4} />
     </div>
@@ -218,6 +278,12 @@ function Figures({ s, stats }: { s: TraceSummary; stats: TraceReadStats | null }
       ["swapOuts", "swapped out", s.kernel.swapOuts],
       ["swapIns", "swapped in", s.swapIns],
       ["pgscan", "pages scanned by reclaim", s.kernel.pgscan],
+    );
+  if (s.machine?.cache)
+    rows.push(
+      ["cacheHits", "data cache hits", s.machine.cache.hits],
+      ["cacheMisses", "data cache misses", s.machine.cache.misses],
+      ["cacheWritebacks", "lines written back", s.machine.cache.writebacks],
     );
   if (s.machine)
     rows.push(

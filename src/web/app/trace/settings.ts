@@ -1,18 +1,21 @@
 /**
- * The trace view's run: the settings a user picks in the page, checked
- * as `vmlab trace` checks its flags (src/cli/trace/options.ts), turned into
- * the settings of the replay the worker runs (analysis/trace/replay.ts),
+ * The trace view's run: the settings a user picks in the page, read as the
+ * `vmlab trace` flags they stand for and checked by the CLI's own parser
+ * (analysis/trace/flags.ts: the same refusals in the same words), turned
+ * into the settings of the replay the worker runs (analysis/trace/replay.ts),
  * and into the `vmlab trace` command line that gives the same figures.
  * The page offers machine mode with the reference pager or Linux's
- * (`--pager linux`), and policy mode; --cache, --page, --swap, SHARDS and
- * the working set are the CLI's.
+ * (`--pager linux`) and policy mode, with every flag of a run: --arch,
+ * --page, --swap, --cache, --cost, the curves (--mrc, --shards,
+ * --mrc-policies, --mrc-max), the working set (--wss, --wss-every) and the
+ * TLB curve. (--format is the worker's sniffing; --csv, --chart and --json
+ * are the CLI's ways of printing.)
  */
-import { curveSizes } from "../../../analysis/mrc.ts";
-import { FAST_POLICIES } from "../../../analysis/policy/fast.ts";
-import { POLICY_NAMES, policyName } from "../../../analysis/policy/policies.ts";
+
+import { POLICY_NAMES } from "../../../analysis/policy/policies.ts";
+import { parseCurves, parseSamplers, parseSim, type TraceCliOptions } from "../../../analysis/trace/flags.ts";
 import { MACHINE_POLICIES } from "../../../analysis/trace/machineMode.ts";
 import type { CurveSettings, SamplerSettings, SimSettings } from "../../../analysis/trace/replay.ts";
-import { parseTlbSpec } from "../../../hw/mmu/Tlb.ts";
 import { RECLAIM_POLICIES } from "../../../kernel/Kernel.ts";
 
 /** What the form holds (strings, as typed). */
@@ -22,10 +25,23 @@ export interface TraceForm {
   frames: string;
   policy: string;
   tlb: string;
+  /** machine modes: the MMU (--arch) and the page size (--page) */
+  arch: string;
+  page: string;
+  /** --pager linux: the swap area (--swap; empty: the CLI's default) */
+  swap: string;
+  /** the reference pager: an L1 data cache (--cache KIND[:SIZE[:WAYS[:LINE]]]) and the cycle costs (--cost) */
+  cache: string;
+  cost: string;
   dataOnly: boolean;
   mrc: boolean;
   mrcMax: string;
   mrcPolicies: string;
+  /** SHARDS' sampling rate for the curve (--shards; empty: none) */
+  shards: string;
+  /** Denning's working set (--wss tau, --wss-every n; empty: none) */
+  wss: string;
+  wssEvery: string;
   tlbCurve: string;
   seed: string;
 }
@@ -36,13 +52,24 @@ export const DEFAULT_FORM: TraceForm = {
   frames: "4096",
   policy: "clock",
   tlb: "vmref",
+  arch: "x86_64",
+  page: "4k",
+  swap: "",
+  cache: "",
+  cost: "",
   dataOnly: false,
   mrc: true,
   mrcMax: "",
   mrcPolicies: "",
+  shards: "",
+  wss: "",
+  wssEvery: "",
   tlbCurve: "4",
   seed: "1",
 };
+
+/** machine mode's MMUs (`vmlab trace --arch`) */
+export const TRACE_ARCHES = ["x86_64", "x86_64-la57", "arm64", "riscv-sv48", "riscv-sv57"] as const;
 
 /** What the worker needs: plain data, sent with postMessage. */
 export interface TraceRun {
@@ -55,66 +82,69 @@ export function policiesOf(mode: TraceForm["mode"]): readonly string[] {
   return mode === "machine" ? MACHINE_POLICIES : mode === "linux" ? RECLAIM_POLICIES : POLICY_NAMES;
 }
 
-function positive(text: string, what: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
-    throw new Error(`${what} must be a positive integer, not '${text}'`);
-  return Number(text);
+const given = (text: string): string | undefined => (text.trim() === "" ? undefined : text.trim());
+
+/** The form as the `vmlab trace` options it stands for (only the fields its mode has). */
+export function optionsOf(f: TraceForm): TraceCliOptions {
+  const machine = f.mode !== "policy";
+  const reference = f.mode === "machine";
+  return {
+    format: "auto",
+    mode: machine ? "machine" : "policy",
+    frames: f.frames.trim(),
+    framesGiven: true,
+    policy: f.policy,
+    tlb: f.tlb.trim(),
+    dataOnly: f.dataOnly,
+    json: false,
+    progress: false,
+    seed: f.seed.trim(),
+    ...(machine ? { arch: f.arch, page: f.page } : {}),
+    ...(f.mode === "linux" ? { pager: "linux", swap: given(f.swap) } : {}),
+    ...(reference ? { cache: given(f.cache), cost: given(f.cost) } : {}),
+    mrc: f.mrc ? true : undefined,
+    mrcMax: given(f.mrcMax),
+    mrcPolicies: given(f.mrcPolicies.replace(/\s+/g, "")),
+    shards: given(f.shards),
+    wss: given(f.wss),
+    wssEvery: given(f.wss) === undefined ? undefined : given(f.wssEvery),
+    tlbCurve: given(f.tlbCurve),
+  };
 }
 
 /** The run the form asks for; an Error with the CLI's wording for a bad field. */
 export function runOf(f: TraceForm): TraceRun {
-  const frames = positive(f.frames, "frames");
-  const seed = Number(f.seed);
-  if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer, not '${f.seed}'`);
-  const machine = f.mode !== "policy";
-  const linuxPager = f.mode === "linux";
-  const policy = machine ? f.policy : policyName(f.policy);
-  if (!policiesOf(f.mode).includes(policy))
-    throw new Error(`${f.mode} mode policies: ${policiesOf(f.mode).join(", ")} (not '${f.policy}')`);
-  const tlbSpec = parseTlbSpec(f.tlb.trim());
-  const mrcMax = f.mrcMax.trim() === "" ? frames : positive(f.mrcMax, "curve up to (frames)");
-  const curvePolicies = f.mrcPolicies.split(",").map((p) => p.trim());
-  const others = curvePolicies.filter((p) => p !== "");
-  for (const p of others)
-    if (!(FAST_POLICIES as readonly string[]).includes(p))
-      throw new Error(`curve policies: one of ${FAST_POLICIES.join(", ")}, not '${p}'`);
-  const sizes = curveSizes(mrcMax);
-  if (others.length * sizes.length > 400)
-    throw new Error(
-      `curve policies: ${others.length * sizes.length} runs at once is too many; lower the curve's size`,
-    );
-  const ways = f.tlbCurve.trim() === "" ? null : positive(f.tlbCurve, "TLB curve ways");
-  if (ways !== null && ways > 64) throw new Error(`TLB curve: ways must be 1..64, not ${ways}`);
-  return {
-    sim: {
-      machine,
-      linuxPager,
-      frames,
-      seed,
-      policy,
-      dataOnly: f.dataOnly,
-      tlb: f.tlb.trim(),
-      tlbSpec,
-      page: "4k",
-      arch: "x86_64",
-      ...(machine && !linuxPager ? { cost: {} } : {}),
-    },
-    curves: { sizes, exact: f.mrc || others.length > 0, shardsRate: null, curvePolicies: others },
-    samplers: { wss: null, tlbCurveWays: ways },
-  };
+  const o = optionsOf(f);
+  const sim = parseSim(o);
+  return { sim, curves: parseCurves(o, sim.frames), samplers: parseSamplers(o) };
 }
 
 /** The `vmlab trace` flags that give the same figures as the page's run of `f`. */
 export function cliFlags(f: TraceForm): string[] {
-  const out = ["--mode", f.mode === "policy" ? "policy" : "machine"];
-  if (f.mode === "linux") out.push("--pager", "linux");
-  out.push("--frames", f.frames.trim(), "--policy", f.policy);
-  if (f.mode !== "policy") out.push("--tlb", f.tlb.trim());
-  if (f.dataOnly) out.push("--data-only");
-  if (f.mrc) out.push("--mrc");
-  if (f.mrcMax.trim() !== "") out.push("--mrc-max", f.mrcMax.trim());
-  if (f.mrcPolicies.trim() !== "") out.push("--mrc-policies", f.mrcPolicies.replace(/\s+/g, ""));
-  if (f.tlbCurve.trim() !== "") out.push("--tlb-curve", f.tlbCurve.trim());
-  if (f.seed.trim() !== "1") out.push("--seed", f.seed.trim());
+  const o = optionsOf(f);
+  const out = ["--mode", o.mode];
+  if (o.pager !== undefined) out.push("--pager", o.pager);
+  out.push("--frames", o.frames, "--policy", o.policy);
+  if (o.mode === "machine") out.push("--tlb", o.tlb);
+  if (o.arch !== undefined && o.arch !== "x86_64") out.push("--arch", o.arch);
+  if (o.page !== undefined && o.page !== "4k") out.push("--page", o.page);
+  const valued: [keyof TraceCliOptions, string][] = [
+    ["swap", "--swap"],
+    ["cache", "--cache"],
+    ["cost", "--cost"],
+  ];
+  for (const [k, flag] of valued) if (o[k] !== undefined) out.push(flag, String(o[k]));
+  if (o.dataOnly) out.push("--data-only");
+  if (o.mrc) out.push("--mrc");
+  const curves: [keyof TraceCliOptions, string][] = [
+    ["mrcMax", "--mrc-max"],
+    ["mrcPolicies", "--mrc-policies"],
+    ["shards", "--shards"],
+    ["wss", "--wss"],
+    ["wssEvery", "--wss-every"],
+    ["tlbCurve", "--tlb-curve"],
+  ];
+  for (const [k, flag] of curves) if (o[k] !== undefined) out.push(flag, String(o[k]));
+  if (o.seed !== "1") out.push("--seed", o.seed);
   return out;
 }
