@@ -260,9 +260,9 @@ export function eatProblem(ex: EatExercise): string[] {
     `a page fault's service in the kernel ${ex.faultNs} ns (a minor fault: no disk).`,
     ...faultNote(ex.arch),
     "",
-    `Process A has just been switched to (its TLB entries gone). It has ${ex.pages} pages of anonymous`,
-    `memory (read-write, private) at ${hex(REGION)}, its only mapping there; pages 0 to ${ex.resident - 1} are resident (written`,
-    `with MADV_POPULATE_WRITE), pages ${ex.resident} to ${ex.pages - 1} never touched. It makes these references:`,
+    `Process A has ${ex.pages} pages of anonymous memory (read-write, private) at ${hex(REGION)}, its only mapping`,
+    `there; pages 0 to ${ex.resident - 1} are resident (the kernel wrote them for MADV_POPULATE_WRITE: no TLB holds`,
+    `them), pages ${ex.resident} to ${ex.pages - 1} never touched. It makes these references:`,
     ...ex.refs.map(
       (r, i) =>
         `  ${String(i + 1).padStart(2)}. ${r.write ? "write" : "read "} page ${r.page}, offset ${hex(r.offset)}`,
