@@ -50,4 +50,33 @@ describe("exercise policy", () => {
     expect(exercisePolicies("all")).toContain("s3-fifo");
     expect(() => exercisePolicies("lru,bogus")).toThrow(/'bogus' is not a policy/);
   });
+
+  it("--belady: FIFO misses more with a frame more, LRU never does; each run as policy mode's own", () => {
+    for (let seed = 0; seed < 8; seed++) {
+      const ex = generatePolicyExercise({ ...opts(seed), frames: 3, belady: true });
+      expect(ex.policies).toEqual(["fifo", "lru"]);
+      const { results, answers } = solvePolicy(ex);
+      const [f3, f4, l3, l4] = results;
+      expect([f3.policy, f4.policy, l3.policy, l4.policy]).toEqual(["fifo", "fifo", "lru", "lru"]);
+      expect(f4.misses).toBeGreaterThan(f3.misses);
+      expect(l4.misses).toBeLessThanOrEqual(l3.misses);
+      // the tables are simulate's at each size: every FIFO frame list at 4 frames holds up to 4 pages
+      expect(f4.accesses!.some((a) => a.frames.length === 4)).toBe(true);
+      expect(answers).toContain("FIFO, 4 frames:");
+      expect(answers.join("\n")).toContain(
+        `FIFO misses ${f4.misses} times with 4 frames against ${f3.misses} with 3`,
+      );
+      expect(policyProblem(ex)[0]).toContain("Belady's anomaly");
+    }
+  });
+
+  it("--belady refuses too few pages, and says when no string shows the anomaly", () => {
+    expect(() => generatePolicyExercise({ ...opts(1), frames: 3, pages: 4, belady: true })).toThrow(
+      /--belady needs --pages of at least frames \+ 2 \(5\), not 4/,
+    );
+    // 5 references cannot cycle through 5 pages twice
+    expect(() => generatePolicyExercise({ ...opts(1), count: 5, frames: 3, pages: 5, belady: true })).toThrow(
+      /no string of 5 references over 5 pages showed the anomaly at 3 frames/,
+    );
+  });
 });

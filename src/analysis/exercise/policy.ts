@@ -5,6 +5,12 @@
  * (analysis/policy/simulate.ts: the frame table and the policies of
  * `vmlab policy`), so `vmlab policy --refs ... --frames ... --policy P`
  * prints the same table.
+ *
+ * With `belady`, the string is one where FIFO misses more with one frame
+ * more (Belady, Nelson and Shedler 1969, "An anomaly in space-time
+ * characteristics of certain programs running in a paging machine"): the
+ * student runs FIFO at F and F + 1 frames, and LRU at both, which as a
+ * stack algorithm (Mattson et al. 1970) cannot show the anomaly.
  */
 import { InputError } from "../../base/errors.ts";
 import { Rng } from "../../base/rng.ts";
@@ -21,6 +27,8 @@ export interface PolicyExerciseOptions {
   /** frames; null: 3 or 4, from the seed */
   frames: number | null;
   policies: readonly string[];
+  /** find a string that shows Belady's anomaly under FIFO (policies: fifo and lru, at F and F + 1 frames) */
+  belady?: boolean;
 }
 
 export const DEFAULT_EXERCISE_POLICIES = ["fifo", "lru", "opt", "clock"] as const;
@@ -30,6 +38,8 @@ export interface PolicyExercise {
   refs: number[];
   frames: number;
   policies: readonly string[];
+  /** the string shows Belady's anomaly: the answers run each policy at frames and frames + 1 */
+  belady: boolean;
 }
 
 /** Checks the policy names (policy mode's, `all` for every one). */
@@ -51,13 +61,49 @@ export function exercisePolicies(list: string): string[] {
 export function generatePolicyExercise(o: PolicyExerciseOptions): PolicyExercise {
   const rng = new Rng(o.seed);
   const frames = o.frames ?? 3 + rng.below(2);
+  if (o.belady)
+    return {
+      seed: o.seed,
+      refs: beladyRefs(rng, o, frames),
+      frames,
+      policies: ["fifo", "lru"],
+      belady: true,
+    };
   // drawn again (from the same stream) until it needs evictions: more distinct pages than frames
   let refs: number[] = [];
   for (let attempt = 0; attempt < 50; attempt++) {
     refs = drawRefs(rng, o.count, o.pages, frames);
     if (new Set(refs).size > frames || o.pages <= frames) break;
   }
-  return { seed: o.seed, refs, frames, policies: o.policies };
+  return { seed: o.seed, refs, frames, policies: o.policies, belady: false };
+}
+
+/** Strings tried before giving up on an anomaly (each a FIFO run at two sizes). */
+const BELADY_TRIES = 200_000;
+
+const fifoMisses = (refs: number[], frames: number) => simulate(refs, "fifo", frames).misses;
+
+/**
+ * Uniform strings over the pages, drawn until FIFO misses more at frames + 1 than at frames.
+ * The anomaly needs more distinct pages than frames + 1 and enough references to cycle through
+ * them twice: a clear error when none turns up.
+ */
+function beladyRefs(rng: Rng, o: PolicyExerciseOptions, frames: number): number[] {
+  if (o.pages < frames + 2)
+    throw new InputError(`--belady needs --pages of at least frames + 2 (${frames + 2}), not ${o.pages}`);
+  for (let t = 0; t < BELADY_TRIES; t++) {
+    const refs: number[] = [];
+    for (let i = 0; i < o.count; i++) {
+      let p: number;
+      do p = rng.below(o.pages);
+      while (p === refs[i - 1]);
+      refs.push(p);
+    }
+    if (fifoMisses(refs, frames + 1) > fifoMisses(refs, frames)) return refs;
+  }
+  throw new InputError(
+    `--belady: no string of ${o.count} references over ${o.pages} pages showed the anomaly at ${frames} frames in ${BELADY_TRIES.toLocaleString("en-US")} tries; give more references (-n) or fewer pages`,
+  );
 }
 
 function drawRefs(rng: Rng, count: number, pages: number, frames: number): number[] {
@@ -82,6 +128,19 @@ function drawRefs(rng: Rng, count: number, pages: number, frames: number): numbe
 }
 
 export function policyProblem(ex: PolicyExercise): string[] {
+  if (ex.belady)
+    return [
+      `Page replacement exercise (Belady's anomaly): seed ${ex.seed}`,
+      "",
+      `Reference string (${ex.refs.length} references): ${ex.refs.join(" ")}`,
+      `Frames: ${ex.frames}, then ${ex.frames + 1}; all empty at the start.`,
+      "",
+      `1. Run FIFO with ${ex.frames} frames and with ${ex.frames + 1}: each reference's hit or miss and the page`,
+      "   evicted; the misses of each. What is odd?",
+      `2. Run LRU with ${ex.frames} frames and with ${ex.frames + 1}. Can LRU ever do this, and why not?`,
+      "",
+      `Check: vmlab policy --refs ${ex.refs.join(",")} --frames ${ex.frames} --policy fifo (and --frames ${ex.frames + 1})`,
+    ];
   return [
     `Page replacement exercise: seed ${ex.seed}`,
     "",
@@ -97,25 +156,38 @@ export function policyProblem(ex: PolicyExercise): string[] {
 
 /** The answers: policy mode's per-reference table for each policy, and its totals. */
 export function solvePolicy(ex: PolicyExercise): { answers: string[]; results: PolicyResult[] } {
-  const results = ex.policies.map((p) => simulate(ex.refs, p, ex.frames, { table: true, seed: ex.seed }));
+  const runs = ex.belady
+    ? ex.policies.flatMap((p) => [ex.frames, ex.frames + 1].map((frames) => ({ p, frames })))
+    : ex.policies.map((p) => ({ p, frames: ex.frames }));
+  const results = runs.map(({ p, frames }) => simulate(ex.refs, p, frames, { table: true, seed: ex.seed }));
   const answers: string[] = [];
   const width = Math.max(4, ...ex.refs.map((r) => String(r).length));
-  for (const r of results) {
-    answers.push(`${r.policy.toUpperCase()}:`);
+  for (const [n, r] of results.entries()) {
+    const frames = runs[n].frames;
+    answers.push(ex.belady ? `${r.policy.toUpperCase()}, ${frames} frames:` : `${r.policy.toUpperCase()}:`);
     answers.push(
       `  ${"t".padStart(3)}  ${"page".padStart(width)}  result  ${"evicts".padStart(width)}  frames`,
     );
     r.accesses!.forEach((a, i) => {
-      const frames = Array.from({ length: ex.frames }, (_, k) =>
+      const held = Array.from({ length: frames }, (_, k) =>
         (k < a.frames.length ? String(a.frames[k]) : ".").padStart(width),
       ).join(" ");
       answers.push(
-        `  ${String(i + 1).padStart(3)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit " : "MISS"}    ${(a.victim === null ? "" : String(a.victim)).padStart(width)}  ${frames}`,
+        `  ${String(i + 1).padStart(3)}  ${String(a.page).padStart(width)}  ${a.hit ? "hit " : "MISS"}    ${(a.victim === null ? "" : String(a.victim)).padStart(width)}  ${held}`,
       );
     });
     answers.push(
       `  ${counted(r.hits, "hit")}, ${counted(r.misses, "miss")} (${r.firstRefs} compulsory), ${counted(r.evictions, "eviction")}`,
       "",
+    );
+  }
+  if (ex.belady) {
+    const [f0, f1, l0, l1] = results.map((r) => r.misses);
+    answers.push(
+      `FIFO misses ${f1} times with ${ex.frames + 1} frames against ${f0} with ${ex.frames}: more memory, more misses`,
+      "(Belady's anomaly). FIFO's frames at one size need not hold those at the other.",
+      `LRU misses ${l1} times with ${ex.frames + 1} frames against ${l0} with ${ex.frames}: LRU is a stack algorithm (the`,
+      `pages it holds in ${ex.frames} frames are always among those it holds in ${ex.frames + 1}), so one more frame never costs a miss.`,
     );
   }
   return { answers, results };

@@ -94,7 +94,12 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("-n <n>", "references", "15")
       .option("--pages <n>", "distinct pages (0..N-1)", "7")
       .option("--frames <n>", "frames (default: 3 or 4, from the seed)")
-      .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(",")),
+      .option("--policy <list>", "policies, comma-separated, or all", DEFAULT_EXERCISE_POLICIES.join(","))
+      .option(
+        "--belady",
+        "a string where FIFO misses more with one frame more (Belady's anomaly): FIFO and LRU at F and F+1 frames",
+        false,
+      ),
   ).action(async (o: PolicyExerciseFlags) => write((await import("./index.ts")).runPolicyExercise(o)));
 
   common(

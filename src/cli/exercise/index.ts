@@ -141,6 +141,8 @@ export interface PolicyExerciseFlags {
   pages: string;
   frames?: string;
   policy: string;
+  /** a string that shows Belady's anomaly (FIFO and LRU at F and F + 1 frames) */
+  belady?: boolean;
   solve: boolean;
 }
 
@@ -152,6 +154,7 @@ export function runPolicyExercise(o: PolicyExerciseFlags): string {
     pages: intFlag("--pages", o.pages, 2, 100),
     frames: o.frames === undefined ? null : intFlag("--frames", o.frames, 1, 32),
     policies: exercisePolicies(o.policy),
+    belady: o.belady === true,
   });
   return emit(policyProblem(ex), o.solve ? solvePolicy(ex).answers : null);
 }
