@@ -194,15 +194,15 @@ function Settings() {
         />
       )}
       {f.mode === "machine" && (
-        <Field
-          label="data cache"
-          k="cache"
-          width={14}
-          title="KIND[:SIZE[:WAYS[:LINE]]], e.g. vipt:32K:8:64"
-        />
-      )}
-      {f.mode === "machine" && (
-        <Field label="costs" k="cost" width={14} title="cycle costs, e.g. l1=1,l2=7,walkRead=30" />
+        <>
+          <Field
+            label="data cache"
+            k="cache"
+            width={14}
+            title="KIND[:SIZE[:WAYS[:LINE]]], e.g. vipt:32K:8:64"
+          />
+          <Field label="costs" k="cost" width={14} title="cycle costs, e.g. l1=1,l2=7,walkRead=30" />
+        </>
       )}
       <label>
         <input
