@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise` and its ten generators as commands (the generators
+ * `vmlab exercise` and its eleven generators as commands (the generators
  * themselves are in index.ts, loaded when one runs: main.ts loads no
  * command's code at start-up).
  */
@@ -13,6 +13,7 @@ import type {
   EatExerciseFlags,
   FlushExerciseFlags,
   IptExerciseFlags,
+  KmemExerciseFlags,
   PolicyExerciseFlags,
   ScenarioExerciseFlags,
   TablesExerciseFlags,
@@ -20,12 +21,12 @@ import type {
   WalkExerciseFlags,
 } from "./index.ts";
 
-/** Registers `vmlab exercise` and its ten generators. */
+/** Registers `vmlab exercise` and its eleven generators. */
 export function addExerciseCommand(program: Command, write: (s: string) => void): void {
   const exercise = program
     .command("exercise")
     .description(
-      "generated problems to hand out (walk, tables, tlb, eat, policy, buddy, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
+      "generated problems to hand out (walk, tables, tlb, eat, policy, buddy, kmem, ipt, scenario, flush, cache): one per seed, the same everywhere; --solve adds the answers",
     );
   const common = (c: Command): Command =>
     c
@@ -111,6 +112,17 @@ export function addExerciseCommand(program: Command, write: (s: string) => void)
       .option("-n <n>", "operations", "10")
       .option("--frames <n>", "frames managed: a power of two from 16 to 1024", "64"),
   ).action(async (o: BuddyExerciseFlags) => write((await import("./index.ts")).runBuddyExercise(o)));
+
+  common(
+    exercise
+      .command("kmem")
+      .description(
+        "kmalloc against vmalloc: a string of kernel allocations and frees; caches, orders, frames taken and given back, contiguity",
+      )
+      .option("--arch <a>", "the machine's arch= (default x86_64)")
+      .option("-n <n>", "steps (1..30)", "10")
+      .option("--cpus <n>", "CPUs (SLUB's slab sizes depend on them: calculate_order)", "1"),
+  ).action(async (o: KmemExerciseFlags) => write((await import("./index.ts")).runKmemExercise(o)));
 
   common(
     exercise

@@ -406,7 +406,19 @@ describe("vmlab exercise: flags", () => {
     expect(unknown.stderr).toContain("unknown option '--bogus'");
     const help = vmlab(["exercise", "--help"]);
     expect(help.code).toBe(0);
-    for (const c of ["walk", "tables", "tlb", "eat", "policy", "buddy", "ipt", "scenario", "flush", "cache"])
+    for (const c of [
+      "walk",
+      "tables",
+      "tlb",
+      "eat",
+      "policy",
+      "buddy",
+      "kmem",
+      "ipt",
+      "scenario",
+      "flush",
+      "cache",
+    ])
       expect(help.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const walkHelp = vmlab(["exercise", "walk", "--help"]);
     expect(walkHelp.stdout).toContain("--solve");

@@ -1,5 +1,5 @@
 /**
- * `vmlab exercise walk|tables|tlb|eat|policy|buddy|ipt|scenario|flush|cache`: problems a teacher can hand
+ * `vmlab exercise walk|tables|tlb|eat|policy|buddy|kmem|ipt|scenario|flush|cache`: problems a teacher can hand
  * out, one per seed (the same seed gives the same problem on every
  * machine: base/rng.ts), with `--solve` for the answers, each computed by
  * vmlab's own machinery (docs/exercises.md). The command and its flags
@@ -24,6 +24,7 @@ import {
 } from "../../workloads/exercise/cache.ts";
 import { eatProblem, generateEatExercise, solveEat } from "../../workloads/exercise/eat.ts";
 import { flushProblem, generateFlushExercise, solveFlush } from "../../workloads/exercise/flush.ts";
+import { generateKmemExercise, kmemProblem, solveKmem } from "../../workloads/exercise/kmem.ts";
 import {
   generateScenarioExercise,
   scenarioProblem,
@@ -283,4 +284,23 @@ export function runEatExercise(o: EatExerciseFlags): string {
     times,
   });
   return emit(eatProblem(ex), o.solve ? solveEat(ex).answers : null);
+}
+
+export interface KmemExerciseFlags {
+  seed: string;
+  arch?: string;
+  n: string;
+  cpus: string;
+  solve: boolean;
+}
+
+/** `vmlab exercise kmem`. */
+export function runKmemExercise(o: KmemExerciseFlags): string {
+  const ex = generateKmemExercise({
+    seed: seedOf(o.seed),
+    arch: o.arch ?? "x86_64",
+    count: intFlag("-n", o.n, 1, 30),
+    cpus: intFlag("--cpus", o.cpus, 1, 64),
+  });
+  return emit(kmemProblem(ex), o.solve ? solveKmem(ex).answers : null);
 }
