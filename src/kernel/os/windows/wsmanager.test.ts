@@ -126,7 +126,9 @@ describe("MiTrimWorkingSet: page age, then page priority (the MEMORY_PRIORITY_IN
     // the first aging: every page was accessed, so each loses its accessed bit and stays at age 0
     ageWorkingSet(w, mm, p);
     expect(trimWorkingSet(w, mm, p, 100, PASS_TRIM_AGE[1], -1)).toBe(0);
-    // the even pages are read again; the second aging takes the odd ones to age 1
+    // the even pages are read again, their TLB entries gone first (the aging flushes none: a page read
+    // through a warm TLB entry would not set its accessed bit; see below); the second aging takes the odd ones to age 1
+    k.tlbMgr.flushTlbMmRange(mm, Number(va / P), 100, k.runningCpu);
     for (let i = 0; i < 100; i += 2)
       expect(k.userAccess(0, a, va + BigInt(i) * P, Access.Read).ok).toBe(true);
     ageWorkingSet(w, mm, p);
@@ -165,6 +167,37 @@ describe("MiCheckSystemTrimEndCriteria's last pass (NumPasses == MI_MAX_TRIM_PAS
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThanOrEqual((before - p.wsMin) >> 2);
     expect(p.ws.size).toBe(before - n);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("the aging's MI_SET_ACCESSED_IN_PTE (WRK mm/wsmanage.c, amd64 mi.h): no TLB flush", () => {
+  it("a page read through a warm TLB entry does not set its accessed bit again and ages as unused; one whose entry went does not", () => {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const va = fill(k, a, 4);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    const vpn = (i: number) => Number(va / P) + i;
+    // the first aging: every page was written (accessed), so each loses the bit and stays at age 0
+    ageWorkingSet(w, mm, p);
+    for (let i = 0; i < 4; i++) expect(p.wsAge.get(vpn(i)) ?? 0).toBe(0);
+    // pages 0 and 1 are read again; page 1's TLB entry was dropped first, page 0's is still cached
+    k.tlbMgr.flushTlbMmRange(mm, vpn(1), 1, k.runningCpu);
+    expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 0 });
+    expect(k.userAccess(0, a, va + P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    // the second aging: page 1's walk set its accessed bit (age 0 again); page 0 was used through the TLB
+    // and looks as unused as pages 2 and 3 (age 1)
+    ageWorkingSet(w, mm, p);
+    expect(p.wsAge.get(vpn(0))).toBe(1);
+    expect(p.wsAge.get(vpn(1)) ?? 0).toBe(0);
+    expect(p.wsAge.get(vpn(2))).toBe(1);
+    expect(p.wsAge.get(vpn(3))).toBe(1);
+    // so a pass at trim age 1 takes the page just read with the unused ones, and keeps page 1
+    expect(trimWorkingSet(w, mm, p, 4, PASS_TRIM_AGE[1], -1)).toBe(3);
+    for (let i = 0; i < 4; i++) expect(k.queryWorkingSetEx(a, va + BigInt(i) * P).valid).toBe(i === 1);
+    // its bytes come back through the soft fault
+    expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 0 });
     expect(k.view.invariants()).toEqual([]);
   });
 });

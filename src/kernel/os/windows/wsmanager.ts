@@ -154,6 +154,16 @@ export const MI_PASS4_TRIM_AGE = 0;
  * (MI_INC_WSLE_AGE). Simplified: the whole list each time (the WRK walks
  * (WorkingSetSize - FirstDynamic) >> MiAgingShift entries a second from
  * NextAgingSlot).
+ *
+ * No TLB flush: MI_SET_ACCESSED_IN_PTE is a plain store to the PTE
+ * (WRK amd64/i386 mi.h: `((PPTE)->u.Hard.Accessed = ACCESSED)`), and the
+ * aging loop flushes nothing before or after. A CPU that still holds the
+ * page's translation in its TLB keeps using it without walking the
+ * tables, and so without setting the accessed bit again (SDM Vol. 3A
+ * §4.8: the processor sets A when it walks to the entry, not on a TLB
+ * hit): such a page ages as if unused until its TLB entry goes (a flush,
+ * a context switch without PCID, an eviction) — the imprecision the WRK
+ * accepts in exchange for no flush a page.
  */
 export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
   const k = h.k;
@@ -162,9 +172,9 @@ export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
     if (p.locked.has(vpn)) continue;
     const pte = getPte(k, mm, vpn);
     if (pt.young(pte.hi, pte.lo)) {
+      // MI_SET_ACCESSED_IN_PTE (PointerPte, 0): the PTE only, the TLB entry (if any) stays
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
       setPte(k, mm, vpn, e.hi, e.lo);
-      k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
       p.wsAge.delete(vpn);
     } else {
       const age = p.wsAge.get(vpn) ?? 0;
