@@ -118,6 +118,7 @@ export type {
 } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
+export { QuotaLimits } from "./os/windows/workingset.ts";
 export * from "./view/drgn.ts";
 export type { KernelView } from "./view/KernelView.ts";
 
@@ -452,8 +453,8 @@ export interface Kernel<C extends Mmu = Mmu> {
   closeHandle(task: TaskHandle, handle: number): boolean;
   /** CreateThread's user stack (RtlCreateUserStack): StackBase, or 0n with GetLastError. */
   createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint;
-  /** SetProcessWorkingSetSizeEx (`hard`: QUOTA_LIMITS_HARDWS_MAX_ENABLE): 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number;
+  /** SetProcessWorkingSetSizeEx (Flags: QuotaLimits' QUOTA_LIMITS_HARDWS_* bits; 0 is SetProcessWorkingSetSize): 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, flags: number): number;
   /** SetProcessInformation(ProcessMemoryPriority), or (`thread`) SetThreadInformation(ThreadMemoryPriority): 0 (TRUE) or the GetLastError code. */
   setMemoryPriority(task: TaskHandle, thread: boolean, priority: number): number;
   /** AdjustTokenPrivileges of SeLockMemoryPrivilege (MEM_LARGE_PAGES needs it enabled). */

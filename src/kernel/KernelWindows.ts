@@ -228,9 +228,9 @@ export abstract class KernelWindowsServices {
     os.setLockMemoryPrivilege(t, enabled);
   }
 
-  /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+  /** SetProcessWorkingSetSizeEx (Flags: QuotaLimits bits; 0 is SetProcessWorkingSetSize): 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, flags: number): number {
     const { os, t } = this.win(task);
-    return os.setWorkingSetSize(t, minBytes, maxBytes, hard);
+    return os.setWorkingSetSize(t, minBytes, maxBytes, flags);
   }
 }

@@ -114,6 +114,8 @@ export interface WinProcessInfo {
   wsMin: number;
   wsMax: number;
   wsHardMax: boolean;
+  /** QUOTA_LIMITS_HARDWS_MIN_ENABLE: the minimum is hard */
+  wsHardMin: boolean;
   wsReplaced: number;
   /** pages VirtualLock locked in the working set */
   locked: number;
@@ -541,9 +543,9 @@ export class WindowsOs implements OsProfile, WinMm {
   }
 
   /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: Task, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+  setWorkingSetSize(task: Task, minBytes: bigint, maxBytes: bigint, flags: number): number {
     const { p, mm } = this.proc(task);
-    const err = setWorkingSetSize(this, mm, minBytes, maxBytes, hard);
+    const err = setWorkingSetSize(this, mm, minBytes, maxBytes, flags);
     if (err !== 0) p.lastError = err;
     return err;
   }
@@ -604,6 +606,7 @@ export class WindowsOs implements OsProfile, WinMm {
       wsMin: p.wsMin,
       wsMax: p.wsMax,
       wsHardMax: p.wsHardMax,
+      wsHardMin: p.wsHardMin,
       wsReplaced: p.wsReplaced,
       locked: p.locked.size,
       memoryPriority: p.memoryPriority,
