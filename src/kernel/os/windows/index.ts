@@ -38,7 +38,7 @@ import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { MEMORY_PRIORITY_NORMAL, MIN_WS_PAGE_PRIORITY, PfnDatabase } from "./pfn.ts";
 import { type Alloc2Type, virtualAlloc2, virtualFreeEx } from "./placeholder.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
-import { pteValid, WinProcess, winProcess } from "./process.ts";
+import { pagePriority, pteValid, WinProcess, winProcess } from "./process.ts";
 import { memReset } from "./reset.ts";
 import type { Section } from "./section.ts";
 import {
@@ -408,7 +408,11 @@ export class WindowsOs implements OsProfile, WinMm {
   /** VirtualAlloc with flAllocationType's MEM_* bits as NtAllocateVirtualMemory checks them (alloctype.ts). */
   virtualAllocType(task: Task, addr: bigint, size: bigint, type: number, protect: number): bigint {
     const { p, mm } = this.proc(task);
-    return virtualAllocType(this, p, mm, addr, size, type, protect);
+    // MEM_LARGE_PAGES' frames are allocated by this thread here, not by a fault: they take its page priority
+    this.db.allocPriority = pagePriority(p, task.pid);
+    const r = virtualAllocType(this, p, mm, addr, size, type, protect);
+    this.db.allocPriority = MEMORY_PRIORITY_NORMAL;
+    return r;
   }
 
   /** VirtualAlloc MEM_RESET (or MEM_RESET_UNDO): the base, or 0n with GetLastError (reset.ts). */
