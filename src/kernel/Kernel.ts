@@ -40,6 +40,7 @@ import type {
   ProbeResult,
   TrimResult,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
@@ -115,6 +116,7 @@ export type {
   ProbeResult,
   TrimResult,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
@@ -447,6 +449,8 @@ export interface Kernel<C extends Mmu = Mmu> {
    * MEM_COALESCE_PLACEHOLDERS 1, MEM_PRESERVE_PLACEHOLDER 2): TRUE or FALSE (GetLastError).
    */
   virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean;
+  /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the process's working-set list. */
+  queryWorkingSet(task: TaskHandle): WorkingSetInformation;
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of the page holding addr. */
   queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock;
   /** CloseHandle of a section: TRUE or FALSE. */

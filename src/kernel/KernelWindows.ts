@@ -18,6 +18,7 @@ import type {
   TrimResult,
   WindowsOs,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 
 /** The Windows services of the facade, over the profile's OS (null: profile=linux). */
@@ -190,6 +191,12 @@ export abstract class KernelWindowsServices {
   virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean {
     const { os, t } = this.win(task);
     return os.virtualFreeEx(t, addr, size, freeType);
+  }
+
+  /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the working-set list. */
+  queryWorkingSet(task: TaskHandle): WorkingSetInformation {
+    const { os, t } = this.win(task);
+    return os.queryWorkingSet(t);
   }
 
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of one page. */

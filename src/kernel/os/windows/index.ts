@@ -73,9 +73,17 @@ import {
 import { setWorkingSetSize, trimProcess } from "./workingset.ts";
 import { getWriteWatch, resetWriteWatch } from "./writewatch.ts";
 import { queryWorkingSetEx, type WorkingSetExBlock } from "./wsex.ts";
+import { queryWorkingSet, type WorkingSetInformation } from "./wsinfo.ts";
 import { availablePages } from "./wsmanager.ts";
 
-export type { Alloc2Type, ImageLayout, MemoryBasicInformation, ProbeResult, WorkingSetExBlock };
+export type {
+  Alloc2Type,
+  ImageLayout,
+  MemoryBasicInformation,
+  ProbeResult,
+  WorkingSetExBlock,
+  WorkingSetInformation,
+};
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -519,6 +527,12 @@ export class WindowsOs implements OsProfile, WinMm {
   virtualFreeEx(task: Task, addr: bigint, size: bigint, freeType: number): boolean {
     const { p, mm } = this.proc(task);
     return virtualFreeEx(this, p, mm, addr, size, freeType);
+  }
+
+  /** QueryWorkingSet: the working-set list (wsinfo.ts). */
+  queryWorkingSet(task: Task): WorkingSetInformation {
+    const { p, mm } = this.proc(task);
+    return queryWorkingSet(this, p, mm);
   }
 
   /** QueryWorkingSetEx of one page (wsex.ts). */
