@@ -188,7 +188,9 @@ export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
  * working set, the scan starting where the last one stopped
  * (MMWSL.NextSlot; Windows Internals 6th ed., Part 2, ch. 10 "Working set
  * management": "The next time the working set is trimmed, the scan picks
- * up where it left off last") and going once round the list. A page
+ * up where it left off last") and going once round the list; where it
+ * stops is the next NextSlot (past the last page taken, or where it
+ * started when it went round short of `reduction`). A page
  * qualifies when `trimAge` is 0, or when its accessed bit is clear and its
  * age is at least `trimAge`; the trim does not age or clear bits. Among
  * the pages that qualify, those of lower page priority (their frame's
@@ -242,8 +244,19 @@ export function trimWorkingSet(
       )
         last = at;
     }
-  // NextSlot: the entry after the last one taken, in scan order
-  if (last >= 0) p.wsNextSlot = order[(last + 1) % order.length];
+  // NextSlot = TryToFree, where the scan stopped: just past the last page taken when the reduction was
+  // met; back at StartEntry when it went once round the list short of it (`TryToFree == StartEntry`),
+  // whatever it took on the way. A slot whose page was taken is free and the next scan walks on from it
+  // to the next valid entry: here the first entry from there, in scan order, still in the list.
+  const from = n >= reduction && last >= 0 ? last + 1 : start;
+  p.wsNextSlot = -1;
+  for (let i = 0; i < order.length; i++) {
+    const vpn = order[(from + i) % order.length];
+    if (p.ws.has(vpn) && !p.locked.has(vpn)) {
+      p.wsNextSlot = vpn;
+      break;
+    }
+  }
   return n;
 }
 
