@@ -58,7 +58,7 @@ machine profile=windows:
   kernel: s = ProbeForRead A BUF SIZE | kernel: s = ProbeForWrite A BUF SIZE
   A: s = CreateFileMapping 64K [reserve] [file=F [image text=8K data=8K]] | A: v = MapViewOfFile s read|write|copy
   A: UnmapViewOfFile v | A: CloseHandle s | A: top = CreateThread [stack=1M]
-  A: SetProcessWorkingSetSize 80K 400K [hard] | A: SetProcessWorkingSetSize empty
+  A: SetProcessWorkingSetSize 80K 400K [hard|max_disable|min_enable|min_disable] | A: SetProcessWorkingSetSize empty
   A: SetProcessInformation ProcessMemoryPriority 2 | T: SetThreadInformation ThreadMemoryPriority MEMORY_PRIORITY_LOW
   A: AdjustTokenPrivileges SeLockMemoryPrivilege | A: m = GetLargePageMinimum | A: l = VirtualAlloc 2M reserve+commit+large_pages
   A: VirtualLock ADDR SIZE | A: VirtualUnlock ADDR SIZE | A: r = VirtualAlloc 64K reset|reset_undo at=ADDR
@@ -68,6 +68,7 @@ machine profile=windows:
   A: VirtualFree p 128K release+coalesce_placeholders | A: a = VirtualAlloc2 64K reserve+commit+replace_placeholder at=p
   A: v = MapViewOfFile3 s prot=rw at=p replace_placeholder | A: UnmapViewOfFile2 v [preserve_placeholder]
   A: f = QueryWorkingSetEx ADDR [SIZE]
+  A: n = QueryWorkingSet
   show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
 REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
 quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation

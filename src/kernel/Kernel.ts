@@ -40,6 +40,7 @@ import type {
   ProbeResult,
   TrimResult,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 import type { KernelView } from "./view/KernelView.ts";
 
@@ -115,9 +116,11 @@ export type {
   ProbeResult,
   TrimResult,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 export { PageProt, protName } from "./os/windows/mmpte.ts";
 export { MemState, WinError } from "./os/windows/virtual.ts";
+export { QuotaLimits } from "./os/windows/workingset.ts";
 export * from "./view/drgn.ts";
 export type { KernelView } from "./view/KernelView.ts";
 
@@ -446,14 +449,16 @@ export interface Kernel<C extends Mmu = Mmu> {
    * MEM_COALESCE_PLACEHOLDERS 1, MEM_PRESERVE_PLACEHOLDER 2): TRUE or FALSE (GetLastError).
    */
   virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean;
+  /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the process's working-set list. */
+  queryWorkingSet(task: TaskHandle): WorkingSetInformation;
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of the page holding addr. */
   queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock;
   /** CloseHandle of a section: TRUE or FALSE. */
   closeHandle(task: TaskHandle, handle: number): boolean;
   /** CreateThread's user stack (RtlCreateUserStack): StackBase, or 0n with GetLastError. */
   createThreadStack(task: TaskHandle, reserve: bigint, commit: bigint): bigint;
-  /** SetProcessWorkingSetSizeEx (`hard`: QUOTA_LIMITS_HARDWS_MAX_ENABLE): 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number;
+  /** SetProcessWorkingSetSizeEx (Flags: QuotaLimits' QUOTA_LIMITS_HARDWS_* bits; 0 is SetProcessWorkingSetSize): 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, flags: number): number;
   /** SetProcessInformation(ProcessMemoryPriority), or (`thread`) SetThreadInformation(ThreadMemoryPriority): 0 (TRUE) or the GetLastError code. */
   setMemoryPriority(task: TaskHandle, thread: boolean, priority: number): number;
   /** AdjustTokenPrivileges of SeLockMemoryPrivilege (MEM_LARGE_PAGES needs it enabled). */

@@ -18,6 +18,7 @@ import type {
   TrimResult,
   WindowsOs,
   WorkingSetExBlock,
+  WorkingSetInformation,
 } from "./os/windows/index.ts";
 
 /** The Windows services of the facade, over the profile's OS (null: profile=linux). */
@@ -192,6 +193,12 @@ export abstract class KernelWindowsServices {
     return os.virtualFreeEx(t, addr, size, freeType);
   }
 
+  /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the working-set list. */
+  queryWorkingSet(task: TaskHandle): WorkingSetInformation {
+    const { os, t } = this.win(task);
+    return os.queryWorkingSet(t);
+  }
+
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of one page. */
   queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock {
     const { os, t } = this.win(task);
@@ -228,9 +235,9 @@ export abstract class KernelWindowsServices {
     os.setLockMemoryPrivilege(t, enabled);
   }
 
-  /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+  /** SetProcessWorkingSetSizeEx (Flags: QuotaLimits bits; 0 is SetProcessWorkingSetSize): 0 (TRUE) or the GetLastError code. */
+  setWorkingSetSize(task: TaskHandle, minBytes: bigint, maxBytes: bigint, flags: number): number {
     const { os, t } = this.win(task);
-    return os.setWorkingSetSize(t, minBytes, maxBytes, hard);
+    return os.setWorkingSetSize(t, minBytes, maxBytes, flags);
   }
 }

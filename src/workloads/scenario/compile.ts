@@ -57,6 +57,7 @@ import { adjustTokenPrivileges, getLargePageMinimum } from "./stmts/winlarge.ts"
 import { getWriteWatch, resetWriteWatch, virtualLock } from "./stmts/winlock.ts";
 import {
   mapViewOfFile3,
+  queryWorkingSet,
   queryWorkingSetEx,
   unmapViewOfFile2,
   virtualAlloc2,
@@ -160,6 +161,7 @@ const PROCESS_STATEMENTS = new Map<string, Handler>([
   ["MapViewOfFile3", mapViewOfFile3],
   ["UnmapViewOfFile2", unmapViewOfFile2],
   ["QueryWorkingSetEx", queryWorkingSetEx],
+  ["QueryWorkingSet", queryWorkingSet],
   // profile=windows: page priority (extensions, docs/windows.md)
   ["SetProcessInformation", setMemoryPriority],
   ["SetThreadInformation", setMemoryPriority],

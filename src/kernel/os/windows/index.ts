@@ -38,7 +38,7 @@ import { modifiedPageWriter, purgeStandby } from "./paging.ts";
 import { MEMORY_PRIORITY_NORMAL, MIN_WS_PAGE_PRIORITY, PfnDatabase } from "./pfn.ts";
 import { type Alloc2Type, virtualAlloc2, virtualFreeEx } from "./placeholder.ts";
 import { type ProbeResult, probeAndCopy, type Seh } from "./probe.ts";
-import { pteValid, WinProcess, winProcess } from "./process.ts";
+import { pagePriority, pteValid, WinProcess, winProcess } from "./process.ts";
 import { memReset } from "./reset.ts";
 import type { Section } from "./section.ts";
 import {
@@ -73,9 +73,17 @@ import {
 import { setWorkingSetSize, trimProcess } from "./workingset.ts";
 import { getWriteWatch, resetWriteWatch } from "./writewatch.ts";
 import { queryWorkingSetEx, type WorkingSetExBlock } from "./wsex.ts";
+import { queryWorkingSet, type WorkingSetInformation } from "./wsinfo.ts";
 import { availablePages } from "./wsmanager.ts";
 
-export type { Alloc2Type, ImageLayout, MemoryBasicInformation, ProbeResult, WorkingSetExBlock };
+export type {
+  Alloc2Type,
+  ImageLayout,
+  MemoryBasicInformation,
+  ProbeResult,
+  WorkingSetExBlock,
+  WorkingSetInformation,
+};
 export { exceptionName, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION };
 
 /** One VAD as the view shows it. */
@@ -114,6 +122,8 @@ export interface WinProcessInfo {
   wsMin: number;
   wsMax: number;
   wsHardMax: boolean;
+  /** QUOTA_LIMITS_HARDWS_MIN_ENABLE: the minimum is hard */
+  wsHardMin: boolean;
   wsReplaced: number;
   /** pages VirtualLock locked in the working set */
   locked: number;
@@ -406,7 +416,11 @@ export class WindowsOs implements OsProfile, WinMm {
   /** VirtualAlloc with flAllocationType's MEM_* bits as NtAllocateVirtualMemory checks them (alloctype.ts). */
   virtualAllocType(task: Task, addr: bigint, size: bigint, type: number, protect: number): bigint {
     const { p, mm } = this.proc(task);
-    return virtualAllocType(this, p, mm, addr, size, type, protect);
+    // MEM_LARGE_PAGES' frames are allocated by this thread here, not by a fault: they take its page priority
+    this.db.allocPriority = pagePriority(p, task.pid);
+    const r = virtualAllocType(this, p, mm, addr, size, type, protect);
+    this.db.allocPriority = MEMORY_PRIORITY_NORMAL;
+    return r;
   }
 
   /** VirtualAlloc MEM_RESET (or MEM_RESET_UNDO): the base, or 0n with GetLastError (reset.ts). */
@@ -515,6 +529,12 @@ export class WindowsOs implements OsProfile, WinMm {
     return virtualFreeEx(this, p, mm, addr, size, freeType);
   }
 
+  /** QueryWorkingSet: the working-set list (wsinfo.ts). */
+  queryWorkingSet(task: Task): WorkingSetInformation {
+    const { p, mm } = this.proc(task);
+    return queryWorkingSet(this, p, mm);
+  }
+
   /** QueryWorkingSetEx of one page (wsex.ts). */
   queryWorkingSetEx(task: Task, addr: bigint): WorkingSetExBlock {
     const { p, mm } = this.proc(task);
@@ -541,9 +561,9 @@ export class WindowsOs implements OsProfile, WinMm {
   }
 
   /** SetProcessWorkingSetSizeEx: 0 (TRUE) or the GetLastError code. */
-  setWorkingSetSize(task: Task, minBytes: bigint, maxBytes: bigint, hard: boolean): number {
+  setWorkingSetSize(task: Task, minBytes: bigint, maxBytes: bigint, flags: number): number {
     const { p, mm } = this.proc(task);
-    const err = setWorkingSetSize(this, mm, minBytes, maxBytes, hard);
+    const err = setWorkingSetSize(this, mm, minBytes, maxBytes, flags);
     if (err !== 0) p.lastError = err;
     return err;
   }
@@ -604,6 +624,7 @@ export class WindowsOs implements OsProfile, WinMm {
       wsMin: p.wsMin,
       wsMax: p.wsMax,
       wsHardMax: p.wsHardMax,
+      wsHardMin: p.wsHardMin,
       wsReplaced: p.wsReplaced,
       locked: p.locked.size,
       memoryPriority: p.memoryPriority,

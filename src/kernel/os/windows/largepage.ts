@@ -247,6 +247,9 @@ function mapLargePages(w: WinMm, mm: MmStruct, vad: Vad): boolean {
       // every frame ActiveAndValid with ReferenceCount 1, mapped once (the PDE)
       k.pages.refcount[f] = 1;
       k.pages.mapcount[f] = 1;
+      // MMPFN Priority: the page priority of the allocating thread, as for a page its fault allocates
+      // (QueryWorkingSetEx reports it: MiGetWorkingSetInfoList's MI_GET_PFN_PRIORITY of the large page's frame)
+      w.db.priority[f] = w.db.allocPriority;
     }
     // MI_MAKE_VALID_PTE, MI_SET_PTE_DIRTY, MI_SET_ACCESSED_IN_PTE, MI_MAKE_PDE_MAP_LARGE_PAGE: always
     // valid; PAGE_NOACCESS's MM_PTE_NOACCESS is 0, "not expressable": a valid read-only PDE

@@ -12,6 +12,7 @@ import type { KernelImpl } from "../../KernelImpl.ts";
 import { on, twoProcs } from "../../windows.testkit.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState } from "./virtual.ts";
+import { QuotaLimits } from "./workingset.ts";
 
 const P = 4096n;
 const RW = PageProt.READWRITE;
@@ -60,11 +61,11 @@ describe("VirtualLock and VirtualUnlock", () => {
     expect(k.trim(a, false).trimmed).toBe(6);
     expect(info(k, a).workingSet).toBe(4);
     for (let i = 0n; i < 4n; i++) expect(valid(k, a, base + i * P)).toBe(true);
-    expect(k.setWorkingSetSize(a, -1n, -1n, false)).toBe(0);
+    expect(k.setWorkingSetSize(a, -1n, -1n, 0)).toBe(0);
     expect(info(k, a).workingSet).toBe(4);
     // a hard maximum of 29 pages (the smallest over a minimum of 20) with 12 locked (20 - 8): 30 more
     // pages touched, the set stays at 29, and every replacement was an unlocked page
-    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, true)).toBe(0);
+    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
     expect(k.virtualLock(a, base, 12n * P)).toBe(true);
     for (let i = 12n; i < 42n; i++) write(k, a, base + i * P, 2);
     expect(info(k, a).workingSet).toBe(29);
@@ -96,10 +97,10 @@ describe("VirtualLock and VirtualUnlock", () => {
     const base = k.virtualAlloc(a, 0n, 16n * P, true, true, RW);
     expect(k.virtualLock(a, base, 12n * P)).toBe(true);
     // 12 + 8 >= 20
-    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, false)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, 0)).toBe(87);
     expect(info(k, a)).toMatchObject({ wsMin: 50, wsMax: 345 });
     // 12 + 8 < 21; the minimum may go below the locked pages' need (the WRK checks the maximum only)
-    expect(k.setWorkingSetSize(a, 20n * P, 21n * P, false)).toBe(0);
+    expect(k.setWorkingSetSize(a, 20n * P, 21n * P, 0)).toBe(0);
     expect(info(k, a)).toMatchObject({ wsMin: 20, wsMax: 21, workingSet: 12 });
     // and then no more can be locked: 12 + 1 + 8 > 20
     expect(k.virtualLock(a, base + 12n * P, 1n)).toBe(false);

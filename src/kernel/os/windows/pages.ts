@@ -278,10 +278,14 @@ export function setProtection(
     // a page on the standby or modified list made valid again leaves its list (the owner's protection follows)
     if (!hidden) db.unlink(s.pfn);
     else if (db.owners.has(s.pfn)) db.owners.get(s.pfn)!.protection = protection;
-    // the working-set list follows the PTE: a valid page is in it, a hidden one is not
+    // the working-set list follows the PTE: a valid page is in it, a hidden one is not. A page valid
+    // before and after keeps its WSLE, age included (MiProtectVirtualMemory rewrites the PTE and leaves
+    // the WSLE alone); its new PTE is accessed (MI_MAKE_VALID_PTE: MiDetermineUserGlobalPteMask's
+    // "valid and access bits set"), so the next aging takes it back to age 0. A page entering the list
+    // gets a new WSLE at age 0.
     if (hidden) _p.ws.delete(vpn);
     else _p.ws.add(vpn);
-    _p.wsAge.delete(vpn);
+    if (hidden || !s.valid) _p.wsAge.delete(vpn);
     const e = hidden ? mkTransition(s.pfn, protection) : validPte(k, s.pfn, protection, false);
     return { ok: setPte(k, mm, vpn, e.hi, e.lo), flush: s.valid };
   }

@@ -162,7 +162,7 @@ describe("memory pressure", () => {
     const free = paging(k).free;
     const a = k.virtualAlloc(t, 0n, BigInt(free + 64) * 4096n, true, true, RW);
     // a minimum as big as the allocation: the working-set manager (wsmanager.ts) may not trim it
-    expect(k.setWorkingSetSize(t, BigInt(free + 64) * 4096n, BigInt(free + 64) * 4096n, false)).toBe(0);
+    expect(k.setWorkingSetSize(t, BigInt(free + 64) * 4096n, BigInt(free + 64) * 4096n, 0)).toBe(0);
     k.userAccess(0, t, a, Access.Write, 0x11);
     k.trim(t, false);
     k.modifiedPageWriter(); // the page is on standby, with its copy in the paging file

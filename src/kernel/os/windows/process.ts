@@ -66,6 +66,8 @@ export class WinProcess {
   wsMax = 345;
   /** QUOTA_LIMITS_HARDWS_MAX_ENABLE: the maximum is a hard limit (a fault past it replaces a page) */
   wsHardMax = false;
+  /** QUOTA_LIMITS_HARDWS_MIN_ENABLE: the minimum is hard (MMSUPPORT_FLAGS MinimumWorkingSetHard; workingset.ts) */
+  wsHardMin = false;
   /** pages the working set gave up to stay within its maximum (replacements and trims to the maximum) */
   wsReplaced = 0;
   /**

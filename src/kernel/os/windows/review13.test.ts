@@ -118,7 +118,7 @@ describe("page priority and the eight standby lists (Windows Internals 7th ed., 
     const big = BigInt(free + 64) * 4096n;
     const pb = k.virtualAlloc(b, 0n, big, true, true, RW);
     // b's minimum as big as the allocation: the working-set manager may not trim it
-    expect(k.setWorkingSetSize(b, big, big, false)).toBe(0);
+    expect(k.setWorkingSetSize(b, big, big, 0)).toBe(0);
     // b's two pages first: the oldest on standby
     for (const i of [0n, 1n]) expect(k.userAccess(0, b, pb + i * 4096n, Access.Write, 0x50).ok).toBe(true);
     on(k, a);

@@ -117,3 +117,32 @@ describe("MEM_LARGE_PAGES with PAGE_NOACCESS (MiAllocateLargePages: MI_MAKE_VALI
     expect(k.view.windows()!.paging().free).toBeGreaterThanOrEqual(free);
   });
 });
+
+describe("QueryWorkingSetEx of a large page: Priority is its frame's (WRK MiGetWorkingSetInfoList, MI_GET_PFN_PRIORITY)", () => {
+  it("a large page allocated at MEMORY_PRIORITY_LOW reports Priority 2 with Valid, Locked and LargePage; its frames are priority 2", () => {
+    const { k, t } = winKernel();
+    k.setLockMemoryPrivilege(t, true);
+    // SetProcessInformation(ProcessMemoryPriority, MEMORY_PRIORITY_LOW) before the VirtualAlloc that allocates the frames
+    expect(k.setMemoryPriority(t, false, 2)).toBe(0);
+    const a = k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, RW);
+    expect(a).not.toBe(0n);
+    // 1 | PAGE_READWRITE (4) << 4 | Locked 1 << 22 | LargePage 1 << 23 | Priority 2 << 24
+    for (const off of [0n, 0x1000n, 0x1f_f000n])
+      expect(k.queryWorkingSetEx(t, a + off)).toMatchObject({
+        flags: 0x2c0_0041,
+        valid: true,
+        largePage: true,
+        locked: true,
+        shared: false,
+        shareCount: 0,
+        priority: 2,
+      });
+    const pfn = k.view.page(t, Number(a / 4096n) + 7).pfn;
+    expect(k.view.windows()!.pfn(pfn)!.priority).toBe(2);
+    // one allocated at the default priority: 5
+    expect(k.setMemoryPriority(t, false, 5)).toBe(0);
+    const b = k.virtualAllocType(t, 0n, 0x20_0000n, RC | LARGE, RW);
+    expect(k.queryWorkingSetEx(t, b).flags).toBe(0x5c0_0041);
+    expect(k.queryWorkingSetEx(t, a).priority).toBe(2);
+  });
+});

@@ -4,6 +4,7 @@ import { Access } from "../../../hw/access.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
 import { PageProt } from "./mmpte.ts";
+import { QuotaLimits } from "./workingset.ts";
 
 /**
  * Seeded sequences of CreateFileMapping, MapViewOfFile (read, write,
@@ -182,7 +183,16 @@ function run(seed: number, steps: number, protect = false): void {
       }
     } else if (rng.below(2) === 0) k.trim(t, rng.below(2) === 0);
     // a hard maximum at least MM_FLUID_WORKING_SET + 1 above the minimum (MmAdjustWorkingSetSizeEx)
-    else expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(29 + rng.below(20)) * 4096n, true), where).toBe(0);
+    else
+      expect(
+        k.setWorkingSetSize(
+          t,
+          20n * 4096n,
+          BigInt(29 + rng.below(20)) * 4096n,
+          QuotaLimits.HARDWS_MAX_ENABLE,
+        ),
+        where,
+      ).toBe(0);
     if (step % 16 === 15) {
       expect(k.view.invariants(), where).toEqual([]);
       for (const [i, p] of procs.entries()) {

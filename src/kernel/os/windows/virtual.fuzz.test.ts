@@ -19,6 +19,7 @@ import { KernelImpl } from "../../KernelImpl.ts";
 import { STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION } from "./fault.ts";
 import { PageProt } from "./mmpte.ts";
 import { MemState, WinError } from "./virtual.ts";
+import { QuotaLimits } from "./workingset.ts";
 
 /** The model's window: vpn 0x10 .. 0x10 + PAGES (system-chosen bases land here while it has room). */
 const FIRST = 0x10;
@@ -443,7 +444,15 @@ function run(seed: number, steps: number): void {
       const hard = trimRng.below(2) === 0;
       // and a hard one less than MM_FLUID_WORKING_SET + 1 above the minimum (MmAdjustWorkingSetSizeEx)
       const want = lockedTotal(m) + FLUID >= max || (hard && 20 + FLUID >= max) ? 87 : 0;
-      expect(k.setWorkingSetSize(t, 20n * 4096n, BigInt(max) * 4096n, hard), where).toBe(want);
+      expect(
+        k.setWorkingSetSize(
+          t,
+          20n * 4096n,
+          BigInt(max) * 4096n,
+          hard ? QuotaLimits.HARDWS_MAX_ENABLE : QuotaLimits.HARDWS_MAX_DISABLE,
+        ),
+        where,
+      ).toBe(want);
       if (want === 0) m.wsMin = 20;
     }
     if (step % 8 === 7) compareRegions(k, t, m, where);

@@ -3,6 +3,7 @@ import { Access } from "../../../hw/access.ts";
 import type { Task } from "../../core/task.ts";
 import { KernelImpl } from "../../KernelImpl.ts";
 import { PageProt } from "./mmpte.ts";
+import { QuotaLimits } from "./workingset.ts";
 
 /** A user read of one byte (-1: it faulted). */
 function readByte(k: KernelImpl, t: Task, va: bigint): number {
@@ -28,24 +29,24 @@ describe("the working-set list", () => {
     for (let i = 0n; i < 40n; i++) k.userAccess(0, t, a + i * P, Access.Write, 1);
     expect(info(k, t).workingSet).toBe(40);
     // a soft maximum: the working set may pass it while memory is plentiful
-    expect(k.setWorkingSetSize(t, 20n * P, 30n * P, false)).toBe(0);
+    expect(k.setWorkingSetSize(t, 20n * P, 30n * P, 0)).toBe(0);
     // ... but a new maximum below the current size trims down to it
     expect(info(k, t)).toMatchObject({ workingSet: 30, wsMax: 30, wsReplaced: 10 });
     for (let i = 0n; i < 40n; i++) k.userAccess(0, t, a + i * P, Access.Read);
     expect(info(k, t).workingSet).toBe(40);
     // (SIZE_T)-1 twice: as many pages as possible removed
-    expect(k.setWorkingSetSize(t, -1n, -1n, false)).toBe(0);
+    expect(k.setWorkingSetSize(t, -1n, -1n, 0)).toBe(0);
     expect(info(k, t).workingSet).toBe(0);
     expect(k.view.invariants()).toEqual([]);
   });
 
   it("SetProcessWorkingSetSize's rules: minimum above zero and at most the maximum, maximum at least 13 pages, minimum at least 20", () => {
     const { k, t } = winKernel();
-    expect(k.setWorkingSetSize(t, 0n, 100n * P, false)).toBe(87);
-    expect(k.setWorkingSetSize(t, 100n * P, 50n * P, false)).toBe(87);
-    expect(k.setWorkingSetSize(t, 4096n, 12n * P, false)).toBe(87);
+    expect(k.setWorkingSetSize(t, 0n, 100n * P, 0)).toBe(87);
+    expect(k.setWorkingSetSize(t, 100n * P, 50n * P, 0)).toBe(87);
+    expect(k.setWorkingSetSize(t, 4096n, 12n * P, 0)).toBe(87);
     expect(info(k, t).lastError).toBe(87);
-    expect(k.setWorkingSetSize(t, 4096n, 13n * P, false)).toBe(0);
+    expect(k.setWorkingSetSize(t, 4096n, 13n * P, 0)).toBe(0);
     expect(info(k, t)).toMatchObject({ wsMin: 20, wsMax: 20 });
   });
 
@@ -54,7 +55,7 @@ describe("the working-set list", () => {
       const { k, t } = winKernel(arch);
       const a = k.virtualAlloc(t, 0n, 64n * P, true, true, PageProt.READWRITE);
       // the smallest hard maximum over the minimum of 20: 20 + MM_FLUID_WORKING_SET (8) + 1
-      expect(k.setWorkingSetSize(t, 20n * P, 29n * P, true)).toBe(0);
+      expect(k.setWorkingSetSize(t, 20n * P, 29n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
       for (let i = 0n; i < 29n; i++) k.userAccess(0, t, a + i * P, Access.Write, Number(i));
       expect(info(k, t).workingSet).toBe(29);
       const modified0 = k.view.windows()!.paging().modified;
@@ -81,7 +82,7 @@ describe("the working-set list", () => {
     const { k, t } = winKernel();
     const h = k.createFileMapping(t, 40n * P, PageProt.READWRITE, null, null);
     const v = k.mapViewOfFile(t, h, "write", false, 0n, 0n, 0n);
-    expect(k.setWorkingSetSize(t, 20n * P, 29n * P, true)).toBe(0);
+    expect(k.setWorkingSetSize(t, 20n * P, 29n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
     for (let i = 0n; i < 40n; i++) k.userAccess(0, t, v + i * P, Access.Write, Number(i));
     expect(info(k, t)).toMatchObject({ workingSet: 29, wsReplaced: 11 });
     // the replaced shared pages (0 to 10) are mapped by no process now: the segment's, on the modified list

@@ -72,34 +72,66 @@ export function wsAdded(h: WsHost, mm: MmStruct, vpn: number): void {
   workingSetManager(h, mm, vpn);
 }
 
+/** SetProcessWorkingSetSizeEx's Flags (winnt.h QUOTA_LIMITS_HARDWS_*). */
+export const QuotaLimits = {
+  HARDWS_MIN_ENABLE: 0x1,
+  HARDWS_MIN_DISABLE: 0x2,
+  HARDWS_MAX_ENABLE: 0x4,
+  HARDWS_MAX_DISABLE: 0x8,
+} as const;
+const QUOTA_LIMITS_ALL = 0xf;
+
 /**
- * SetProcessWorkingSetSizeEx: sizes in bytes; both -1 empties the working
- * set. The page's rules: the minimum "must be greater than zero but less
- * than or equal to the maximum", "if the value is greater than zero but
- * less than 20 pages, the minimum value is set to 20 pages"; the maximum
- * "must be greater than or equal to 13 pages". Otherwise
- * ERROR_INVALID_PARAMETER (87), as is a maximum that the locked pages
- * (VirtualLock) plus MM_FLUID_WORKING_SET would reach (WRK
- * MmAdjustWorkingSetSize), and a hard maximum (`hard`:
- * QUOTA_LIMITS_HARDWS_MAX_ENABLE) less than MM_FLUID_WORKING_SET (8)
- * pages above the minimum, the minimum taken after its raise to 20 pages
- * (WRK MmAdjustWorkingSetSizeEx: 20/20 and 20/28 are refused, 20/29 is the
- * smallest hard maximum). A maximum below the current size trims the
- * working set down to it (locked pages stay). Returns 0 (TRUE) or the
- * error code.
+ * SetProcessWorkingSetSizeEx (SetProcessWorkingSetSize is it with Flags
+ * 0): sizes in bytes; both -1 empties the working set (its limits and
+ * flags unchanged: MmAdjustWorkingSetSize "the working set is purged, but
+ * the default sizes are not changed"). The page's rules: the minimum
+ * "must be greater than zero but less than or equal to the maximum", "if
+ * the value is greater than zero but less than 20 pages, the minimum
+ * value is set to 20 pages"; the maximum "must be greater than or equal
+ * to 13 pages"; a Flags word with both QUOTA_LIMITS_HARDWS_MIN_ENABLE and
+ * _MIN_DISABLE ("This flag cannot be used with ..."), both _MAX_ one, or
+ * another bit. Otherwise ERROR_INVALID_PARAMETER (87), as is a maximum
+ * that the locked pages (VirtualLock) plus MM_FLUID_WORKING_SET would
+ * reach (WRK MmAdjustWorkingSetSizeEx), and, when a hard limit is being
+ * enabled or already is and not being disabled (either the minimum or
+ * the maximum), a maximum less than MM_FLUID_WORKING_SET (8) pages above
+ * the minimum, the minimum taken after its raise to 20 pages (WRK
+ * wslist.c MmAdjustWorkingSetSizeEx: "If hard working set limits are
+ * being enabled (or are already enabled), then make sure the minimum and
+ * maximum will not starve this process": 20/20 and 20/28 are refused,
+ * 20/29 is the smallest). Flags 0 keeps the enforcement as it is; an
+ * enable or disable bit sets or clears MMSUPPORT_FLAGS
+ * MinimumWorkingSetHard / MaximumWorkingSetHard (MmAdjustWorkingSetSizeEx's
+ * `if (Flags != 0)`). A maximum below the current size trims the working
+ * set down to it (locked pages stay). Returns 0 (TRUE) or the error code.
+ *
+ * The hard minimum: the WRK's only use of MinimumWorkingSetHard outside
+ * this check is MiDetermineWsTrimAmount's, where it keeps an outswapped
+ * process (PS_PROCESS_FLAGS_OUTSWAP_ENABLED) from being trimmed below its
+ * minimum; vmlab swaps no process out and the working-set manager never
+ * trims one below its minimum anyway, so the flag changes nothing else.
  */
 export function setWorkingSetSize(
   h: WsHost,
   mm: MmStruct,
   minBytes: bigint,
   maxBytes: bigint,
-  hard: boolean,
+  flags: number,
 ): number {
   const p = winProcess(mm);
   if (minBytes === -1n && maxBytes === -1n) {
     trimProcess(h, mm);
     return 0;
   }
+  const Q = QuotaLimits;
+  const both = (on: number, off: number) => (flags & on) !== 0 && (flags & off) !== 0;
+  if (
+    (flags & ~QUOTA_LIMITS_ALL) !== 0 ||
+    both(Q.HARDWS_MIN_ENABLE, Q.HARDWS_MIN_DISABLE) ||
+    both(Q.HARDWS_MAX_ENABLE, Q.HARDWS_MAX_DISABLE)
+  )
+    return 87;
   const minPages = Number((minBytes + 4095n) / 4096n);
   const maxPages = Number(maxBytes / 4096n);
   if (minBytes <= 0n || maxBytes < minBytes || maxPages < WS_MAX_FLOOR) return 87;
@@ -107,14 +139,17 @@ export function setWorkingSetSize(
   const wsMax = Math.max(maxPages, wsMin);
   // the locked pages must leave the working set fluid (MmAdjustWorkingSetSize: STATUS_BAD_WORKING_SET_LIMIT)
   if (p.locked.size + MM_FLUID_WORKING_SET >= wsMax) return 87;
-  // a hard limit must let the process progress: "If hard working set limits are being enabled (or are
-  // already enabled), then make sure the minimum and maximum will not starve this process"
-  // (WRK wslist.c MmAdjustWorkingSetSizeEx: WorkingSetMinimum + MM_FLUID_WORKING_SET >= WorkingSetMaximum
-  // is STATUS_BAD_WORKING_SET_LIMIT, which RtlNtStatusToDosError makes ERROR_INVALID_PARAMETER)
-  if (hard && wsMin + MM_FLUID_WORKING_SET >= wsMax) return 87;
+  // a hard limit, being enabled or kept, must let the process progress (STATUS_BAD_WORKING_SET_LIMIT,
+  // which RtlNtStatusToDosError makes ERROR_INVALID_PARAMETER)
+  const hardMin =
+    (flags & Q.HARDWS_MIN_ENABLE) !== 0 || (p.wsHardMin && (flags & Q.HARDWS_MIN_DISABLE) === 0);
+  const hardMax =
+    (flags & Q.HARDWS_MAX_ENABLE) !== 0 || (p.wsHardMax && (flags & Q.HARDWS_MAX_DISABLE) === 0);
+  if ((hardMin || hardMax) && wsMin + MM_FLUID_WORKING_SET >= wsMax) return 87;
   p.wsMin = wsMin;
   p.wsMax = wsMax;
-  p.wsHardMax = hard;
+  p.wsHardMin = hardMin;
+  p.wsHardMax = hardMax;
   while (p.ws.size > p.wsMax) {
     if (!trimOne(h, mm, p, -1)) break;
     p.wsReplaced++;

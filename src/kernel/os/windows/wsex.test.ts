@@ -10,6 +10,7 @@ import type { Task } from "../../core/task.ts";
 import type { KernelImpl } from "../../KernelImpl.ts";
 import { twoProcs } from "../../windows.testkit.ts";
 import { PageProt } from "./mmpte.ts";
+import { QuotaLimits } from "./workingset.ts";
 
 const P = 4096n;
 const RW = PageProt.READWRITE;
@@ -152,17 +153,63 @@ describe("SetProcessWorkingSetSizeEx's hard maximum (WRK MmAdjustWorkingSetSizeE
     const { k, a } = twoProcs();
     const info = () => k.view.windows()!.process(a)!;
     // 20 + 8 >= 20, 28
-    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, true)).toBe(87);
-    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, true)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(87);
     expect(info()).toMatchObject({ lastError: 87, wsMin: 50, wsMax: 345, wsHardMax: false });
     // the minimum raised to 20 pages first: 4K / 13 pages is 20 / 20
-    expect(k.setWorkingSetSize(a, P, 13n * P, true)).toBe(87);
-    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, true)).toBe(0);
+    expect(k.setWorkingSetSize(a, P, 13n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
     expect(info()).toMatchObject({ wsMin: 20, wsMax: 29, wsHardMax: true });
-    expect(k.setWorkingSetSize(a, 50n * P, 58n * P, true)).toBe(87);
-    expect(k.setWorkingSetSize(a, 50n * P, 59n * P, true)).toBe(0);
+    expect(k.setWorkingSetSize(a, 50n * P, 58n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 50n * P, 59n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
     // a soft maximum may equal the minimum
-    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, false)).toBe(0);
+    expect(k.setWorkingSetSize(a, 20n * P, 20n * P, QuotaLimits.HARDWS_MAX_DISABLE)).toBe(0);
     expect(info()).toMatchObject({ wsMin: 20, wsMax: 20, wsHardMax: false });
+  });
+});
+
+describe("SetProcessWorkingSetSize keeps the enforcement; QUOTA_LIMITS_HARDWS_MIN_ENABLE (WRK MmAdjustWorkingSetSizeEx)", () => {
+  const { HARDWS_MAX_ENABLE, HARDWS_MAX_DISABLE, HARDWS_MIN_ENABLE, HARDWS_MIN_DISABLE } = QuotaLimits;
+
+  it("Flags 0 (SetProcessWorkingSetSize) leaves a hard maximum hard: its faults still replace pages, and the starvation check still applies", () => {
+    const { k, a } = twoProcs();
+    const info = () => k.view.windows()!.process(a)!;
+    const base = k.virtualAlloc(a, 0n, 64n * P, true, true, RW);
+    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, HARDWS_MAX_ENABLE)).toBe(0);
+    // SetProcessWorkingSetSize: new sizes, the MaximumWorkingSetHard flag untouched ("if (Flags != 0)")
+    expect(k.setWorkingSetSize(a, 20n * P, 40n * P, 0)).toBe(0);
+    expect(info()).toMatchObject({ wsMin: 20, wsMax: 40, wsHardMax: true, wsHardMin: false });
+    for (let i = 0n; i < 50n; i++) expect(k.userAccess(0, a, base + i * P, Access.Write, 1).ok).toBe(true);
+    // the hard maximum still holds: 10 faults past it each replaced a page
+    expect(info()).toMatchObject({ workingSet: 40, wsReplaced: 10 });
+    // "being enabled (or are already enabled)": 20 + 8 >= 28 is refused though Flags is 0
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, 0)).toBe(87);
+    expect(info()).toMatchObject({ lastError: 87, wsMax: 40, wsHardMax: true });
+    // QUOTA_LIMITS_HARDWS_MAX_DISABLE: soft again; 20/28 is fine and the working set may grow past it
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, HARDWS_MAX_DISABLE)).toBe(0);
+    expect(info()).toMatchObject({ wsMax: 28, wsHardMax: false, workingSet: 28 });
+    for (let i = 50n; i < 60n; i++) expect(k.userAccess(0, a, base + i * P, Access.Write, 1).ok).toBe(true);
+    expect(info().workingSet).toBe(38);
+    expect(k.view.invariants()).toEqual([]);
+  });
+
+  it("a hard minimum is kept by Flags 0, refuses a maximum within 8 pages of it, and goes with MIN_DISABLE; contradictory or unknown flags are 87", () => {
+    const { k, a } = twoProcs();
+    const info = () => k.view.windows()!.process(a)!;
+    // a hard minimum alone is enough for the check (the WRK's MmAdjustWorkingSetSizeEx: either limit hard)
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, HARDWS_MIN_ENABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 29n * P, HARDWS_MIN_ENABLE)).toBe(0);
+    expect(info()).toMatchObject({ wsMin: 20, wsMax: 29, wsHardMin: true, wsHardMax: false });
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, 0)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 28n * P, HARDWS_MIN_DISABLE)).toBe(0);
+    expect(info()).toMatchObject({ wsMax: 28, wsHardMin: false });
+    // "This flag cannot be used with ...": both of a pair, or a bit that is no QUOTA_LIMITS_HARDWS_* flag
+    expect(k.setWorkingSetSize(a, 20n * P, 60n * P, HARDWS_MIN_ENABLE | HARDWS_MIN_DISABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 60n * P, HARDWS_MAX_ENABLE | HARDWS_MAX_DISABLE)).toBe(87);
+    expect(k.setWorkingSetSize(a, 20n * P, 60n * P, 0x20)).toBe(87);
+    expect(info()).toMatchObject({ wsMax: 28, wsHardMin: false, wsHardMax: false });
+    // both hard at once
+    expect(k.setWorkingSetSize(a, 20n * P, 60n * P, HARDWS_MIN_ENABLE | HARDWS_MAX_ENABLE)).toBe(0);
+    expect(info()).toMatchObject({ wsHardMin: true, wsHardMax: true });
   });
 });

@@ -30,8 +30,10 @@
  *   MEMORY_WORKING_SET_EX_BLOCK (NtQueryVirtualMemory
  *   MemoryWorkingSetExInformation, which QueryWorkingSetEx returns as is;
  *   System Informer's phnt ntmmapi.h, from the kernel's symbols) has
- *   `Priority : 3` there, after LargePage. A large page's frames are
- *   MEMORY_PRIORITY_NORMAL (5), as the kernel's are.
+ *   `Priority : 3` there, after LargePage. A large page's Priority is its
+ *   frame's too (MiGetWorkingSetInfoList: MI_GET_PFN_PRIORITY of the frame
+ *   at the address), the page priority of the thread whose VirtualAlloc
+ *   allocated it (largepage.ts).
  * - Bad (bit 31): "the page is has been reported as bad": 0.
  *
  * A page not in the working set has Valid 0 and the Invalid layout: the
@@ -52,9 +54,10 @@
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import type { WinMm } from "./commit.ts";
+import { largePageFrame } from "./largepage.ts";
 import { SoftKind, win32Protection } from "./mmpte.ts";
 import { pageState, sharedFrame } from "./pages.ts";
-import { MEMORY_PRIORITY_NORMAL, PfnList } from "./pfn.ts";
+import { PfnList } from "./pfn.ts";
 import type { WinProcess } from "./process.ts";
 
 /** PSAPI_WORKING_SET_EX_BLOCK, decoded, with its Flags word. */
@@ -104,9 +107,12 @@ export function queryWorkingSetEx(w: WinMm, p: WinProcess, mm: MmStruct, addr: b
   if (vad === null) return b;
   const s = pageState(w.k, w.db, mm, vad, vpn);
   if (vad.largePages) {
+    // MiGetWorkingSetInfoList: a PDE mapping a large page: Valid, LargePage, Locked, the VAD's protection,
+    // Shared from the frame's PrototypePte (a private large page: 0, ShareCount 0), Node the frame's colour,
+    // Priority MI_GET_PFN_PRIORITY of the 4K frame at the address (PDE frame + MiGetPteOffset)
     b.valid = b.locked = b.largePage = true;
     b.win32Protection = win32Protection(s.protection);
-    b.priority = MEMORY_PRIORITY_NORMAL;
+    b.priority = w.db.priority[largePageFrame(w.k, mm, vpn)];
     b.flags = (1 | (b.win32Protection << 4) | (1 << 22) | (1 << 23) | (b.priority << 24)) >>> 0;
     return b;
   }

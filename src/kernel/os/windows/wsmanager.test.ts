@@ -126,7 +126,9 @@ describe("MiTrimWorkingSet: page age, then page priority (the MEMORY_PRIORITY_IN
     // the first aging: every page was accessed, so each loses its accessed bit and stays at age 0
     ageWorkingSet(w, mm, p);
     expect(trimWorkingSet(w, mm, p, 100, PASS_TRIM_AGE[1], -1)).toBe(0);
-    // the even pages are read again; the second aging takes the odd ones to age 1
+    // the even pages are read again, their TLB entries gone first (the aging flushes none: a page read
+    // through a warm TLB entry would not set its accessed bit; see below); the second aging takes the odd ones to age 1
+    k.tlbMgr.flushTlbMmRange(mm, Number(va / P), 100, k.runningCpu);
     for (let i = 0; i < 100; i += 2)
       expect(k.userAccess(0, a, va + BigInt(i) * P, Access.Read).ok).toBe(true);
     ageWorkingSet(w, mm, p);
@@ -165,6 +167,114 @@ describe("MiCheckSystemTrimEndCriteria's last pass (NumPasses == MI_MAX_TRIM_PAS
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThanOrEqual((before - p.wsMin) >> 2);
     expect(p.ws.size).toBe(before - n);
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("the aging's MI_SET_ACCESSED_IN_PTE (WRK mm/wsmanage.c, amd64 mi.h): no TLB flush", () => {
+  it("a page read through a warm TLB entry does not set its accessed bit again and ages as unused; one whose entry went does not", () => {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const va = fill(k, a, 4);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    const vpn = (i: number) => Number(va / P) + i;
+    // the first aging: every page was written (accessed), so each loses the bit and stays at age 0
+    ageWorkingSet(w, mm, p);
+    for (let i = 0; i < 4; i++) expect(p.wsAge.get(vpn(i)) ?? 0).toBe(0);
+    // pages 0 and 1 are read again; page 1's TLB entry was dropped first, page 0's is still cached
+    k.tlbMgr.flushTlbMmRange(mm, vpn(1), 1, k.runningCpu);
+    expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 0 });
+    expect(k.userAccess(0, a, va + P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    // the second aging: page 1's walk set its accessed bit (age 0 again); page 0 was used through the TLB
+    // and looks as unused as pages 2 and 3 (age 1)
+    ageWorkingSet(w, mm, p);
+    expect(p.wsAge.get(vpn(0))).toBe(1);
+    expect(p.wsAge.get(vpn(1)) ?? 0).toBe(0);
+    expect(p.wsAge.get(vpn(2))).toBe(1);
+    expect(p.wsAge.get(vpn(3))).toBe(1);
+    // so a pass at trim age 1 takes the page just read with the unused ones, and keeps page 1
+    expect(trimWorkingSet(w, mm, p, 4, PASS_TRIM_AGE[1], -1)).toBe(3);
+    for (let i = 0; i < 4; i++) expect(k.queryWorkingSetEx(a, va + BigInt(i) * P).valid).toBe(i === 1);
+    // its bytes come back through the soft fault
+    expect(k.userAccess(0, a, va, Access.Read)).toMatchObject({ ok: true, value: 0 });
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("MiTrimWorkingSet's NextSlot (WRK mm/wsmanage.c: NextSlot = TryToFree)", () => {
+  /** 20 pages of A written, the first 5 trimmed at trim age 0 (NextSlot: page 5); all aged once (age 0, bits clear). */
+  function setup() {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const va = fill(k, a, 20);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    const vpn = (i: number) => Number(va / P) + i;
+    expect(trimWorkingSet(w, mm, p, 5, 0, -1)).toBe(5);
+    expect(p.wsNextSlot).toBe(vpn(5));
+    ageWorkingSet(w, mm, p);
+    return { k, a, w, mm, p, va, vpn };
+  }
+  /** Every page of 5..19 but `skip` read again through a cold TLB, then aged: the skipped ones alone reach age 1. */
+  function touchAllBut(s: ReturnType<typeof setup>, skip: number[]) {
+    s.k.tlbMgr.flushTlbMmRange(s.mm, s.vpn(0), 20, s.k.runningCpu);
+    for (let i = 5; i < 20; i++)
+      if (!skip.includes(i)) expect(s.k.userAccess(0, s.a, s.va + BigInt(i) * P, Access.Read).ok).toBe(true);
+    ageWorkingSet(s.w, s.mm, s.p);
+  }
+
+  it("once round the list short of the reduction: NextSlot stays where the scan started, not past the last page taken", () => {
+    const s = setup();
+    touchAllBut(s, [7, 12]);
+    // trim age 1 wants 5 pages, finds 2 (7 and 12) going once round from page 5: TryToFree ends at StartEntry
+    expect(trimWorkingSet(s.w, s.mm, s.p, 5, PASS_TRIM_AGE[1], -1)).toBe(2);
+    expect(s.p.wsNextSlot).toBe(s.vpn(5));
+    // so the next trim (any age) starts at page 5, not at 13
+    expect(trimWorkingSet(s.w, s.mm, s.p, 1, 0, -1)).toBe(1);
+    expect(s.k.queryWorkingSetEx(s.a, s.va + 5n * P).valid).toBe(false);
+    expect(s.k.queryWorkingSetEx(s.a, s.va + 13n * P).valid).toBe(true);
+    expect(s.p.wsNextSlot).toBe(s.vpn(6));
+    expect(s.k.view.invariants()).toEqual([]);
+  });
+
+  it("the reduction met: NextSlot is just past the last page taken; when that slot's page went too, the next one still listed", () => {
+    const s = setup();
+    // pages 5 and 6 qualify at age 1: a reduction of 2 is met at page 6, the scan stops past it (page 7)
+    touchAllBut(s, [5, 6]);
+    expect(trimWorkingSet(s.w, s.mm, s.p, 2, PASS_TRIM_AGE[1], -1)).toBe(2);
+    expect(s.p.wsNextSlot).toBe(s.vpn(7));
+    // once round with nothing past the start taken but the start itself: its slot is free, the scan resumes at page 8
+    touchAllBut(s, [7]);
+    expect(trimWorkingSet(s.w, s.mm, s.p, 3, PASS_TRIM_AGE[1], -1)).toBe(1);
+    expect(s.p.wsNextSlot).toBe(s.vpn(8));
+    expect(s.k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("VirtualProtect and the WSLE (WRK mm/protect.c MiProtectVirtualMemory, MI_MAKE_VALID_PTE)", () => {
+  it("a valid page keeps its WSLE (its place and its age); its new PTE is accessed, so the next aging takes it to age 0", () => {
+    const { k, a } = machine(16 << 20);
+    const w = k.os as WindowsOs;
+    const va = fill(k, a, 4);
+    const mm = a.mm!;
+    const p = winProcess(mm);
+    const vpn = Number(va / P) + 1;
+    // three agings with no access (the first clears the bits): page 1 is at age 2
+    for (let i = 0; i < 3; i++) ageWorkingSet(w, mm, p);
+    expect(p.wsAge.get(vpn)).toBe(2);
+    const before = k.queryWorkingSet(a).workingSetInfo.map((b) => b.virtualPage);
+    expect(k.virtualProtect(a, va + P, P, PageProt.READONLY)).toBe(RW);
+    // the WSLE is the same entry: same place in the list, same age; the PTE is accessed
+    expect(k.queryWorkingSet(a).workingSetInfo.map((b) => b.virtualPage)).toEqual(before);
+    expect(p.wsAge.get(vpn)).toBe(2);
+    expect(k.view.walk(a, va + P).leaf!.young).toBe(true);
+    // a pass with a trim age passes it (accessed), unlike its neighbours of the same age
+    expect(trimWorkingSet(w, mm, p, 4, PASS_TRIM_AGE[0], -1)).toBe(3);
+    expect(p.ws.has(vpn)).toBe(true);
+    // the next aging finds the bit set: age 0
+    ageWorkingSet(w, mm, p);
+    expect(p.wsAge.get(vpn) ?? 0).toBe(0);
     expect(k.view.invariants()).toEqual([]);
   });
 });

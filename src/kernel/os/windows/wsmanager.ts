@@ -154,6 +154,16 @@ export const MI_PASS4_TRIM_AGE = 0;
  * (MI_INC_WSLE_AGE). Simplified: the whole list each time (the WRK walks
  * (WorkingSetSize - FirstDynamic) >> MiAgingShift entries a second from
  * NextAgingSlot).
+ *
+ * No TLB flush: MI_SET_ACCESSED_IN_PTE is a plain store to the PTE
+ * (WRK amd64/i386 mi.h: `((PPTE)->u.Hard.Accessed = ACCESSED)`), and the
+ * aging loop flushes nothing before or after. A CPU that still holds the
+ * page's translation in its TLB keeps using it without walking the
+ * tables, and so without setting the accessed bit again (SDM Vol. 3A
+ * §4.8: the processor sets A when it walks to the entry, not on a TLB
+ * hit): such a page ages as if unused until its TLB entry goes (a flush,
+ * a context switch without PCID, an eviction) — the imprecision the WRK
+ * accepts in exchange for no flush a page.
  */
 export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
   const k = h.k;
@@ -162,9 +172,9 @@ export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
     if (p.locked.has(vpn)) continue;
     const pte = getPte(k, mm, vpn);
     if (pt.young(pte.hi, pte.lo)) {
+      // MI_SET_ACCESSED_IN_PTE (PointerPte, 0): the PTE only, the TLB entry (if any) stays
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
       setPte(k, mm, vpn, e.hi, e.lo);
-      k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
       p.wsAge.delete(vpn);
     } else {
       const age = p.wsAge.get(vpn) ?? 0;
@@ -178,7 +188,9 @@ export function ageWorkingSet(h: WsHost, mm: MmStruct, p: WinProcess): void {
  * working set, the scan starting where the last one stopped
  * (MMWSL.NextSlot; Windows Internals 6th ed., Part 2, ch. 10 "Working set
  * management": "The next time the working set is trimmed, the scan picks
- * up where it left off last") and going once round the list. A page
+ * up where it left off last") and going once round the list; where it
+ * stops is the next NextSlot (past the last page taken, or where it
+ * started when it went round short of `reduction`). A page
  * qualifies when `trimAge` is 0, or when its accessed bit is clear and its
  * age is at least `trimAge`; the trim does not age or clear bits. Among
  * the pages that qualify, those of lower page priority (their frame's
@@ -232,8 +244,19 @@ export function trimWorkingSet(
       )
         last = at;
     }
-  // NextSlot: the entry after the last one taken, in scan order
-  if (last >= 0) p.wsNextSlot = order[(last + 1) % order.length];
+  // NextSlot = TryToFree, where the scan stopped: just past the last page taken when the reduction was
+  // met; back at StartEntry when it went once round the list short of it (`TryToFree == StartEntry`),
+  // whatever it took on the way. A slot whose page was taken is free and the next scan walks on from it
+  // to the next valid entry: here the first entry from there, in scan order, still in the list.
+  const from = n >= reduction && last >= 0 ? last + 1 : start;
+  p.wsNextSlot = -1;
+  for (let i = 0; i < order.length; i++) {
+    const vpn = order[(from + i) % order.length];
+    if (p.ws.has(vpn) && !p.locked.has(vpn)) {
+      p.wsNextSlot = vpn;
+      break;
+    }
+  }
   return n;
 }
 

@@ -2,7 +2,7 @@
  * The Windows profile's placeholder and working-set query statements
  * (vmlab extensions; docs/windows.md "Placeholders", "QueryWorkingSetEx"):
  * `VirtualAlloc2`, `MapViewOfFile3`, `UnmapViewOfFile2`,
- * `QueryWorkingSetEx`; VirtualFree's placeholder flags are windows.ts's. Each prints its return value and, on failure,
+ * `QueryWorkingSetEx`, `QueryWorkingSet`; VirtualFree's placeholder flags are windows.ts's. Each prints its return value and, on failure,
  * GetLastError's code by name.
  */
 import { MemState, PageProt, protName } from "../../../kernel/Kernel.ts";
@@ -173,5 +173,32 @@ export function queryWorkingSetEx(c: CompileContext, s: Stmt): Run {
     }
     c.assign(s, rt, BigInt(flags0), `(VirtualAttributes.Flags of 0x${first.toString(16)})`);
     rt.out.push(...lines);
+  };
+}
+
+/** The blocks QueryWorkingSet prints before it summarizes the rest. */
+const WS_LIST_SHOWN = 64;
+
+/**
+ * `P: [VAR =] QueryWorkingSet`: PSAPI_WORKING_SET_INFORMATION, the working-set
+ * list (docs/windows.md "QueryWorkingSet"); VAR is NumberOfEntries. One
+ * PSAPI_WORKING_SET_BLOCK a line, the first 64.
+ */
+export function queryWorkingSet(c: CompileContext, s: Stmt): Run {
+  const { name, pos } = processOf(s);
+  c.opts(s, []);
+  c.args(s, 0, 0, "no arguments");
+  c.define(s);
+  return (rt) => {
+    windowsOnly(c, rt, s);
+    const t = c.liveProc(rt, name, pos);
+    c.runOn(rt, t);
+    const info = rt.kernel.queryWorkingSet(t);
+    c.assign(s, rt, BigInt(info.numberOfEntries), "(NumberOfEntries)");
+    for (const b of info.workingSetInfo.slice(0, WS_LIST_SHOWN))
+      rt.out.push(
+        `0x${(BigInt(b.virtualPage) * 4096n).toString(16)}: Flags 0x${b.flags.toString(16)}: Protection ${b.protection} (${protName(b.win32Protection)}), ShareCount ${b.shareCount}, Shared ${+b.shared}, VirtualPage 0x${b.virtualPage.toString(16)}`,
+      );
+    if (info.numberOfEntries > WS_LIST_SHOWN) rt.out.push(`(${info.numberOfEntries - WS_LIST_SHOWN} more)`);
   };
 }

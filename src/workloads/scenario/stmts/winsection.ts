@@ -5,7 +5,7 @@
  * `CreateThread`, `SetProcessWorkingSetSize`. Each prints its return value
  * and, on failure, GetLastError's code by name.
  */
-import { MemState, PageProt, protName, type TaskHandle } from "../../../kernel/Kernel.ts";
+import { MemState, PageProt, protName, QuotaLimits, type TaskHandle } from "../../../kernel/Kernel.ts";
 import type { AddrExpr, Pos, Stmt } from "../lang/ast.ts";
 import {
   argWords,
@@ -193,16 +193,43 @@ export function createThread(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: [VAR =] SetProcessWorkingSetSize MIN MAX [hard]` or `SetProcessWorkingSetSize empty` */
+/**
+ * SetProcessWorkingSetSizeEx's Flags by word: `hard` is
+ * QUOTA_LIMITS_HARDWS_MAX_ENABLE (as before), the others each flag by its name.
+ */
+const WS_FLAG_WORDS: Record<string, number> = {
+  hard: QuotaLimits.HARDWS_MAX_ENABLE,
+  max_enable: QuotaLimits.HARDWS_MAX_ENABLE,
+  max_disable: QuotaLimits.HARDWS_MAX_DISABLE,
+  min_enable: QuotaLimits.HARDWS_MIN_ENABLE,
+  min_disable: QuotaLimits.HARDWS_MIN_DISABLE,
+};
+
+/**
+ * `P: [VAR =] SetProcessWorkingSetSize MIN MAX [hard|max_enable|max_disable|min_enable|min_disable ...]`
+ * or `SetProcessWorkingSetSize empty`: no word is SetProcessWorkingSetSize
+ * (Flags 0: the enforcement kept), words are SetProcessWorkingSetSizeEx's
+ * QUOTA_LIMITS_HARDWS_* flags.
+ */
 export function setWorkingSetSize(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.opts(s, []);
   const args = argWords(s);
-  const usage = "SetProcessWorkingSetSize MIN MAX [hard], or SetProcessWorkingSetSize empty";
+  const usage =
+    "SetProcessWorkingSetSize MIN MAX [hard|max_enable|max_disable|min_enable|min_disable ...], or SetProcessWorkingSetSize empty";
   const empty = args.length === 1 && args[0].ident === "empty";
-  if (!empty && (args.length < 2 || args.length > 3)) c.fail(usage, args[0]?.pos ?? s.verbPos);
-  const hard = args.length === 3;
-  if (hard && args[2].ident !== "hard") c.fail(`expected 'hard', not '${args[2].ident ?? "?"}'`, args[2].pos);
+  if (!empty && (args.length < 2 || args.length > 6)) c.fail(usage, args[0]?.pos ?? s.verbPos);
+  let flags = 0;
+  const seen = new Set<string>();
+  for (const a of empty ? [] : args.slice(2)) {
+    const word = a.ident ?? "?";
+    const bit = WS_FLAG_WORDS[word];
+    if (bit === undefined)
+      c.fail(`expected hard, max_enable, max_disable, min_enable or min_disable, not '${word}'`, a.pos);
+    if (seen.has(word)) c.fail(`'${word}' twice`, a.pos);
+    seen.add(word);
+    flags |= bit;
+  }
   const sizes = empty ? [] : c.exprArgs(args.slice(0, 2));
   c.define(s);
   return (rt) => {
@@ -212,11 +239,11 @@ export function setWorkingSetSize(c: CompileContext, s: Stmt): Run {
     const min = empty ? -1n : c.value(sizes[0], rt, "the minimum");
     const max = empty ? -1n : c.value(sizes[1], rt, "the maximum");
     const before = w.process(t)!.workingSet;
-    const err = rt.kernel.setWorkingSetSize(t, min, max, hard);
+    const err = rt.kernel.setWorkingSetSize(t, min, max, flags);
     const p = w.process(t)!;
     const note = empty
       ? `(working set emptied: ${before} pages trimmed)`
-      : `(minimum ${p.wsMin} pages, maximum ${p.wsMax} pages${p.wsHardMax ? " (hard)" : ""}; working set ${p.workingSet} pages)`;
+      : `(minimum ${p.wsMin} pages${p.wsHardMin ? " (hard)" : ""}, maximum ${p.wsMax} pages${p.wsHardMax ? " (hard)" : ""}; working set ${p.workingSet} pages)`;
     boolResult(c, s, rt, err === 0, err, note);
   };
 }
