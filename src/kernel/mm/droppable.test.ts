@@ -84,6 +84,25 @@ expect byte(A, a+5p) == 0
 `);
   });
 
+  it("memory pressure with no swap: a plain mapping's faults drop the droppable pages instead of an OOM kill", () => {
+    // 32M of RAM, no swap: 16M droppable written, then 20M of plain anonymous memory. The plain
+    //   pages cannot go anywhere (no swap: get_scan_count scans the file lists only); the
+    //   droppable ones are on Inactive(file), so kswapd and direct reclaim drop them (each dirty:
+    //   nr_vmscan_immediate_reclaim) until the 20M fit; A lives, every plain page present
+    holds(`machine ram=32M swap=0
+spawn A
+A: d = mmap 16M droppable
+A: write d 16M value=7
+A: b = mmap 20M
+A: write b 20M value=1
+expect A.alive == 1
+expect rss(A, b 20M) == 5120
+expect rss(A, d 16M) < 4096
+expect vmstat.nr_vmscan_immediate_reclaim >= 4096 - rss(A, d 16M)
+expect byte(A, b+19M) == 1
+`);
+  });
+
   it("with swap it is never written to swap; an MADV_FREE'd clean one is lazyfreed", () => {
     // swap=16M: the same drop, no add_to_swap (not swap-backed): pswpout 0, no swap entries.
     //   MADV_FREE on 8 of them clears their PTEs' dirty bits and PG_dirty (madvise_free_pte_range;
