@@ -60,6 +60,8 @@ const NOT_PORTABLE: Record<string, string> = {
     "a 32-bit kernel has no CONFIG_THP_SWAP (64BIT only): folio_alloc_swap gives a large folio no entry, so its pageout splits the folio (thp_swap_32.test.ts)",
   "examples/process/mremap-dontunmap-mseal.vm":
     "mseal(2) is 64-bit only (can_do_mseal: -EPERM without CONFIG_64BIT)",
+  "examples/process/droppable.vm":
+    "MAP_DROPPABLE is 64-bit only (VM_DROPPABLE is VM_NONE without CONFIG_64BIT: do_mmap's -ENOTSUPP)",
   "examples/pkeys/protection-keys.vm":
     "protection keys need IA-32e mode (CR4.PKE; Linux's pkeys are CONFIG_X86_64 only)",
 };

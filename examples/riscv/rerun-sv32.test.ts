@@ -53,6 +53,10 @@ const NOT_PORTABLE: NotPortable = {
   "examples/process/mmap-family.vm": {
     reason: "maps 1T: more than RV32's 2.4 GB user space (TASK_SIZE 0x9c800000)",
   },
+  "examples/process/droppable.vm": {
+    reason:
+      "MAP_DROPPABLE is 64-bit only (VM_DROPPABLE is VM_NONE without CONFIG_64BIT: do_mmap's -ENOTSUPP)",
+  },
   "examples/process/mremap-dontunmap-mseal.vm": {
     reason: "mseal(2) is 64-bit only (can_do_mseal: -EPERM without CONFIG_64BIT)",
   },

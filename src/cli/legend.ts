@@ -42,6 +42,7 @@ const ERRNO: Readonly<Record<string, string>> = {
   ENOSYS: "not implemented",
   EOVERFLOW: "value too large",
   EOPNOTSUPP: "not supported",
+  ENOTSUPP: "not supported (the kernel's own 524, which leaks to user space)",
   EHWPOISON: "memory page has a hardware error",
 };
 
@@ -72,6 +73,7 @@ const VMFLAGS: Readonly<Record<string, string>> = {
   nr: "no swap reserved",
   ht: "hugetlb pages",
   wf: "wiped on fork",
+  dp: "droppable (MAP_DROPPABLE)",
   dd: "not in core dumps",
   sd: "soft-dirty",
   mm: "mixed map",

@@ -26,7 +26,7 @@ import type { MmStruct } from "./MmStruct.ts";
 import { vmaMlocks } from "./mlock_fbatch.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { entryRead, isHugePmd, pmdPa, pteOffset, readEntry } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type Vma, VmFlag, vmaDroppable } from "./vma.ts";
 
 /** Under the tests (vitest sets VITEST), every PTE address from the kept table is checked against the descent. */
 const VERIFY_TABLE =
@@ -177,7 +177,9 @@ export function doAnonymousRun(
     phys.zeroFrames(pfns, got); // clear_user_highpage of each
     // folio_add_lru_vma of each (the batch moved at the chunk's last page at most: see above)
     if (lru !== null) {
-      if (mlocks) for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
+      // page by page for an mlocking VMA, and a droppable one (its pages join the file list: droppable.ts)
+      if (mlocks || vmaDroppable(flags))
+        for (let i = 0; i < got; i++) lru.addAnon(pfns[i], index + i * pages, anonVma, flags);
       else lru.addAnonRun(pfns, got, index, pages, anonVma);
     }
     // each page's PTE at pa0 + (k + i) * stride, its word in the table frame w0 + (k + i) * dw (ints:

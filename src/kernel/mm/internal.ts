@@ -54,6 +54,8 @@ export const enum Errno {
   ENOSPC = 28,
   ENOSYS = 38,
   EOPNOTSUPP = 95,
+  /** the kernel-internal 524 (include/linux/errno.h), which 6.12's do_mmap returns for MAP_DROPPABLE on 32-bit */
+  ENOTSUPP = 524,
   EIDRM = 43,
 }
 

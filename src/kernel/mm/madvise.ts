@@ -26,7 +26,7 @@ import { shmemWillneed } from "./shmem.ts";
 import { shmemObjSplit } from "./shmem_anon_huge.ts";
 import { willneedSwap } from "./swap_state.ts";
 import { flushTlbBatchedPending } from "./tlbbatch.ts";
-import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
+import { type Vma, VmFlag, vmaDroppable, vmFlagsUpdate } from "./vma.ts";
 
 /**
  * The advice values of madvise(2), as Linux numbers them.
@@ -341,7 +341,8 @@ function willneed(ctx: MmContext, mm: MmStruct, v: Vma, a: number, b: number): v
  * boundary, MADV_FREE HugeTLB (madvise_dontneed_free_valid_vma), MADV_FREE anything but anonymous
  * memory too (madvise_free_single_vma: vma_is_anonymous); MADV_WIPEONFORK
  * a VMA with a vm_file (a file, shmem, a device, HugeTLB) or VM_SHARED;
- * MADV_DOFORK VM_IO; MADV_DODUMP a VM_SPECIAL VMA that is not HugeTLB;
+ * MADV_DOFORK VM_IO; MADV_DODUMP a VM_SPECIAL VMA that is not HugeTLB, and it and
+ * MADV_KEEPONFORK a VM_DROPPABLE one;
  * MADV_GUARD_INSTALL VM_LOCKED, VM_PFNMAP (is_valid_guard_vma).
  * Linux 6.12: mm/madvise.c madvise_vma_behavior, madvise_dontneed_free_valid_vma,
  * madvise_free_single_vma, madvise_cold, madvise_pageout
@@ -377,8 +378,11 @@ function refusedAt(mm: MmStruct, start: number, end: number, advice: number): nu
       case Madv.DOFORK:
         no = (f & VmFlag.IO) !== 0;
         break;
-      case Madv.DODUMP:
-        no = !(f & VmFlag.HUGETLB) && (f & special) !== 0;
+      case Madv.KEEPONFORK: // 6.12: VM_DROPPABLE keeps VM_WIPEONFORK (MAP_DROPPABLE, mm/droppable.ts)
+        no = vmaDroppable(f);
+        break;
+      case Madv.DODUMP: // and VM_DONTDUMP
+        no = (!(f & VmFlag.HUGETLB) && (f & special) !== 0) || vmaDroppable(f);
         break;
     }
     if (no) return Math.max(start, v.vmStart);

@@ -37,7 +37,7 @@
  * can_map_large); the mTHP charge before the allocation. Not modelled: NUMA balancing
  * (do_numa_page), KSM, FAULT_FLAG_UNSHARE, userfaultfd, FOLL_FORCE writes (maybe_mkwrite),
  * VM_FAULT_HWPOISON, VM_FAULT_RETRY, check_stable_address_space, PUD THP, PMD migration
- * entries, VM_DROPPABLE, perf's fault events, memcg PGFAULT. Checked and equal: handle_pte_fault's
+ * entries, VM_DROPPABLE's VM_FAULT_OOM mask (its never-swap-backed folio: droppable.test.ts), perf's fault events, memcg PGFAULT. Checked and equal: handle_pte_fault's
  * spurious path (x86 and arm64 define flush_tlb_fix_spurious_fault as nothing; RISC-V's
  * ptep_set_access_flags returns 1 without Svvptc, so update_mmu_cache's local sfence.vma ends
  * every fault, as vmlab's riscv handler does), the PMD level (huge_pmd_set_accessed, wp_huge_pmd),

@@ -21,7 +21,7 @@ import { setFlags } from "./mmap.ts";
 import { PageKind } from "./PageDesc.ts";
 import { leafFor } from "./pgtable.ts";
 import { canDoMlock, countMmMlockedPageNr, lockedVm, Rlimit } from "./rlimit.ts";
-import { VmFlag } from "./vma.ts";
+import { VmFlag, vmaDroppable } from "./vma.ts";
 
 /**
  * The end of the run of VMAs that covers [start, end) without a hole from
@@ -44,7 +44,7 @@ const LOCKED_MASK = VmFlag.LOCKED | VmFlag.LOCKONFAULT;
 /**
  * The VMAs mlock_fixup leaves alone: VM_SPECIAL (VM_IO, VM_DONTEXPAND, VM_PFNMAP; vmlab has no
  * VM_MIXEDMAP) and is_vm_hugetlb_page (a HugeTLB VMA is VM_DONTEXPAND too). vmlab has no gate
- * VMA in the tree, no DAX, secretmem or VM_DROPPABLE.
+ * VMA in the tree, no DAX or secretmem. VM_DROPPABLE (MAP_DROPPABLE) is skipped too: mlock succeeds, the VMA stays unlocked.
  */
 const SPECIAL = VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.PFNMAP | VmFlag.HUGETLB;
 
@@ -79,7 +79,7 @@ function mlockFixups(ctx: MmContext, mm: MmStruct, start: number, end: number, f
   for (const v of mm.vmas) {
     if (v.vmEnd <= start || v.vmStart >= end) continue;
     const old = v.vmFlags & LOCKED_MASK;
-    if (old === flags || v.vmFlags & SPECIAL) continue;
+    if (old === flags || v.vmFlags & SPECIAL || vmaDroppable(v.vmFlags)) continue; // (oldflags & VM_DROPPABLE)
     fixups.push([
       Math.max(start, v.vmStart),
       Math.min(end, v.vmEnd),

@@ -9,6 +9,7 @@
  */
 import type { FileHandle, FileObject } from "../fs/file.ts";
 import type { OpenFile } from "../fs/open.ts";
+import { DROPPABLE_LOW_FLAGS, droppableRefused, withDroppable } from "./droppable.ts";
 import { mmPopulate } from "./gup.ts";
 import { hugetlbMaySplit, hugetlbMmapSetup, hugetlbVmClose } from "./hugetlb.ts";
 import { hugetlbSplitUnshare } from "./hugetlb_pmd_share.ts";
@@ -59,6 +60,8 @@ export interface MmapArgs {
   shmem?: { obj: ShmemObject; name: string } | null;
   /** MAP_HUGETLB: anonymous memory in huge pages, from the HugeTLB pool of their size (mm/hugetlb.ts) */
   hugetlb?: boolean;
+  /** MAP_DROPPABLE (the map type 0x08 in place of MAP_PRIVATE; Linux 6.11): anonymous memory reclaim may zero (mm/droppable.ts) */
+  droppable?: boolean;
   /**
    * MAP_HUGETLB's (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK: log2 of the huge page size in bytes
    * (MAP_HUGE_2MB = 21, MAP_HUGE_1GB = 30); 0 or absent: the default size
@@ -137,6 +140,8 @@ function mmapLimits(
 ): number {
   if (a.locked && !canDoMlock(mm, a.privileged)) return -Errno.EPERM;
   if (!mlockFutureOk(mm, flags, nrPages * 4096, a.privileged)) return -Errno.EAGAIN;
+  const dropErr = a.droppable ? droppableRefused(ctx, a) : 0; // do_mmap's MAP_TYPE switch (MAP_DROPPABLE)
+  if (dropErr < 0) return dropErr;
   if (fileChecks && a.shared && a.readOnlyFile && a.prot.w) return -Errno.EACCES;
   const gathered = gather?.() ?? 0; // mmap_region: vms_gather_munmap_vmas before the limits
   if (gathered < 0) return gathered;
@@ -226,8 +231,10 @@ export function mmap(
   if (a.locked) flags |= VmFlag.LOCKED;
   // do_mmap: *populate = len when vm_flags has VM_LOCKED, whatever mmap_region clears later
   const locked = (flags & VmFlag.LOCKED) !== 0;
-  const noreserve = mapNoreserve(ctx, a.noreserve);
+  // MAP_DROPPABLE: VM_NORESERVE whatever vm.overcommit_memory, VM_WIPEONFORK, VM_DONTDUMP (VM_DROPPABLE below)
+  const noreserve = mapNoreserve(ctx, a.noreserve) || a.droppable === true;
   if (noreserve) flags |= VmFlag.NORESERVE;
+  if (a.droppable) flags |= DROPPABLE_LOW_FLAGS;
   // accountable_mapping: private writable mappings without VM_NORESERVE, a device's too
   // (remap_pfn_range adds VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP and keeps VM_ACCOUNT)
   const accountable = !a.shared && a.prot.w && !noreserve;
@@ -318,6 +325,7 @@ export function mmap(
   if (accountable) mm.committed += nrPages;
   // calc_vm_prot_bits(prot, pkey): the key in vm_flags bits 32..35
   if (a.pkey) flags = vmFlagsWithPkey(flags, a.pkey);
+  if (a.droppable) flags = withDroppable(flags); // vm_flags |= VM_DROPPABLE (bit 40)
   const vma = new Vma(
     start,
     start + nrPages,

@@ -62,6 +62,8 @@ export const enum DirtyFolio {
   Activate = -2,
   /** keep_locked: back on the inactive list it came from */
   Keep = -1,
+  /** a dirty droppable folio: activate_locked, then freed at the putback (mm/droppable.ts droppedDirty) */
+  Dropped = -3,
 }
 
 /**

@@ -31,8 +31,7 @@ import {
 import { leafTable, leafTableCheck, leafTableKeep, leafTableWords, VERIFY_LEAF } from "./rmap_leaf.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { setTlbUbcFlushPending } from "./tlbbatch.ts";
-import type { ShmemObject } from "./vma.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type ShmemObject, type Vma, VmFlag, vmaDroppable } from "./vma.ts";
 
 /** What the reverse map needs from the rest of the kernel. */
 export interface RmapEnv {
@@ -765,7 +764,7 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
   const nr = r.large[pfn] ? pt.hpagePmdNr : 1;
   const level = r.large[pfn] ? pt.pmdLevel : 0;
   let aborted = false;
-  rmapWalk(r, pfn, (mm, _v, vpn, pa, hi, lo) => {
+  rmapWalk(r, pfn, (mm, v, vpn, pa, hi, lo) => {
     if (aborted) return; // walk_abort
     mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
@@ -775,10 +774,16 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
     else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     // discarded only if ref_count == 1 + map_count (vmlab's small page: no reference of the
-    // isolation, so refcount == mapcount) and clean; a pinned page is kept as a redirtied one
-    if (pages.flags[pfn] & PageFlag.Dirty || (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])) {
+    // isolation, so refcount == mapcount) and clean, or from a PTE of a VM_DROPPABLE VMA (dirty or not:
+    // mm/droppable.ts; a huge PMD's __discard_anon_folio_pmd_locked has no such case); a pinned page is kept
+    const drop = vmaDroppable(v.vmFlags);
+    if (
+      (pages.flags[pfn] & PageFlag.Dirty && (!drop || level !== 0)) ||
+      (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])
+    ) {
       setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
-      for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree; // folio_set_swapbacked
+      // folio_set_swapbacked, "Unlike MADV_FREE mappings, VM_DROPPABLE ones never get swap backed on failure to drop"
+      if (!drop) for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree;
       aborted = true;
       return;
     }

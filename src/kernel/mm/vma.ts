@@ -58,9 +58,24 @@ export function vmFlagsUpdate(vmFlags: number, set: number, clear: number): numb
   return high + ((((vmFlags % TWO32) & ~clear) | set) >>> 0);
 }
 
-/** vm_flags with protection key `pkey` (calc_vm_prot_bits' arch_calc_vm_prot_bits: the key bits replaced). */
+/** vm_flags with protection key `pkey` (calc_vm_prot_bits' arch_calc_vm_prot_bits: the key bits replaced, bits 36.. kept). */
 export function vmFlagsWithPkey(vmFlags: number, pkey: number): number {
-  return (pkey & 15) * TWO32 + (vmFlags % TWO32);
+  return Math.floor(vmFlags / TWO36) * TWO36 + (pkey & 15) * TWO32 + (vmFlags % TWO32);
+}
+
+/** 2 ** 36: the bits above the protection key */
+const TWO36 = 68719476736;
+
+/**
+ * VM_DROPPABLE (include/linux/mm.h): bit 40 (VM_DROPPABLE_BIT) under CONFIG_64BIT; a 32-bit
+ * kernel other than PPC32 has none (VM_NONE: mmap's MAP_DROPPABLE is -ENOTSUPP). Set by
+ * mmap(MAP_DROPPABLE) only (mm/droppable.ts); read with vmaDroppable.
+ */
+export const VM_DROPPABLE = 1099511627776;
+
+/** vm_flags & VM_DROPPABLE (bit 40, above what the bitwise operators see) */
+export function vmaDroppable(vmFlags: number): boolean {
+  return Math.floor(vmFlags / VM_DROPPABLE) % 2 === 1;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { FileObject } from "../fs/file.ts";
 import { deferredSplitShrinker, splitForReclaim, splitHugePage } from "./deferred_split.ts";
-import { discardLazyfree } from "./lazyfree.ts";
+import { discardLazyfree, newAnonList } from "./lazyfree.ts";
 import { folioEvictable } from "./mlock_fbatch.ts";
 import { LruLists, ZONE_MOVABLE } from "./mm_inline.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -194,8 +194,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     this.index[pfn] = index;
     this.anonVma[pfn] = anonVma;
     this.referenced[pfn] = 0;
-    const list =
-      shadow === 0 ? this.entryList(Lru.InactiveAnon) : this.refaultList(pfn, Lru.InactiveAnon, shadow);
+    const anon: Lru = newAnonList(this.env.pages, pfn, vmFlags, Lru.InactiveAnon); // droppable.ts: maybe file
+    const list = shadow === 0 ? this.entryList(anon) : this.refaultList(pfn, anon, shadow);
     this.fbatches.addVma(pfn, false, list, vmFlags);
   }
 
@@ -217,7 +217,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     this.anonVma[head] = anonVma;
     this.referenced[head] = 0;
     this.large[head] = 1;
-    this.fbatches.addVma(head, true, this.entryList(Lru.InactiveAnon), vmFlags);
+    const list: Lru = newAnonList(this.env.pages, head, vmFlags, Lru.InactiveAnon, this.hpageNr);
+    this.fbatches.addVma(head, true, this.entryList(list), vmFlags);
   }
 
   /**
@@ -509,8 +510,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       // keep_locked: a dirty file folio kswapd leaves where it was (page_writeback.ts)
       else if (got === DirtyFolio.Keep) this.add(pfn, list);
       // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
-      // page is swap-backed again: folio_lru_list gives the anonymous one)
-      else {
+      // page is swap-backed again: folio_lru_list gives the anonymous one); a droppable one is gone
+      else if (got !== DirtyFolio.Dropped) {
         const list = anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active;
         // a THP split meanwhile: one page; a dirty file folio was counted by vmscan_evict.ts
         this.activateLocked(pfn, list, this.large[pfn] ? this.hpageNr : 1, got !== DirtyFolio.Activate);
@@ -594,8 +595,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const swap = this.env.swap;
     let nr = 1;
     if (this.env.pages.flags[pfn] & PageFlag.Lazyfree) {
-      nr = this.large[pfn] ? this.hpageNr : 1;
-      if (!discardLazyfree(this, pfn)) return 0;
+      nr = discardLazyfree(this, pfn); // 0: kept; DirtyFolio.Dropped: a dirty droppable one, freed
+      if (nr <= 0) return nr;
     } else {
       if (this.large[pfn] && (swap === null || swap.freePages === 0)) return 0;
       // a page of a whole THP: the folio is split first; the page may go with it (zero-filled)
@@ -652,7 +653,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       return 0;
     // reclaim_folio_list(..., ignore_references=true): a shmem folio taken whole ignores its references
     this.ignoreReferences = true;
-    const n = lazy ? +discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
+    const n = lazy ? discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
     this.ignoreReferences = false;
     // no free swap slot: add_to_swap failed, activate_locked_split
     if (anon && !lazy && n === 0 && pages.kind[pfn] === PageKind.UserAnon) return this.addToSwapFailed(pfn);

@@ -13,7 +13,7 @@ import { frameHstate } from "../mm/hugetlb_vma.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { PageFlag, PageKind } from "../mm/PageDesc.ts";
 import { shmemHugeGlobalEnabled, shmemObjHugeAllowed, shmemVmaSuitable } from "../mm/shmem_huge.ts";
-import { permString, thpVmFlags, type Vma, VmFlag, vmaPkey } from "../mm/vma.ts";
+import { permString, thpVmFlags, type Vma, VmFlag, vmaDroppable, vmaPkey } from "../mm/vma.ts";
 import type { MmInfo, PageInfo, SmapsInfo, TaskInfo, VmaInfo } from "./types.ts";
 
 /**
@@ -70,6 +70,7 @@ function mnemonics(k: KernelCore, flags: number, sealed = false): string[] {
     if (m === "hg" && softDirtyVmas(k)) out.push("sd");
     if (flags & f) out.push(m);
   }
+  if (vmaDroppable(flags)) out.push("dp"); // bit 40: after the bits above, before VM_SEALED's
   if (sealed) out.push("sl");
   return out;
 }
@@ -158,7 +159,9 @@ export function vmaInfo(k: KernelCore, v: Vma): VmaInfo {
     endVpn: v.vmEnd,
     pages: v.pages,
     flags: v.vmFlags,
-    flagNames: VM_FLAGS.filter(([flag]) => v.vmFlags & flag).map(([, name]) => name),
+    flagNames: VM_FLAGS.filter(([flag]) => v.vmFlags & flag)
+      .map(([, name]) => name)
+      .concat(vmaDroppable(v.vmFlags) ? ["VM_DROPPABLE"] : []),
     perms: permString(v.vmFlags),
     name: v.name,
     file: f === null ? null : { name: f.name, path: f.path, fs: f.fs, ino: f.ino },

@@ -68,6 +68,7 @@ const ERRNO_NAMES: Record<string, string> = {
   "-38": "ENOSYS",
   "-43": "EIDRM",
   "-95": "EOPNOTSUPP",
+  "-524": "ENOTSUPP",
 };
 
 /** A negative errno's name (ENOMEM), or `errno N`. */

@@ -44,6 +44,7 @@ const MMAP_FLAGS = [
   "fixed",
   "noreplace",
   "hugetlb",
+  "droppable",
 ];
 
 /** `prot=`: none, or letters from r, w, x (default rw- when not required). */
@@ -66,6 +67,7 @@ export function prot(
 /**
  * `P: VAR = mmap SIZE [prot=PROT] [private|shared] [anon|file=NAME [offset=N]|dev=NAME [offset=N]]
  * [populate] [locked] [noreserve] [hugetlb [size=HUGESIZE]] [at=ADDR [fixed|noreplace]]` (hugetlb: MAP_HUGETLB,
+ * droppable: MAP_DROPPABLE, the map type in place of private or shared, Linux 6.11;
  * anonymous only; size=: MAP_HUGE_2MB, MAP_HUGE_1GB..., log2 of it << MAP_HUGE_SHIFT; noreplace:
  * MAP_FIXED_NOREPLACE, an extension)
  */
@@ -109,6 +111,8 @@ export function mmap(c: CompileContext, s: Stmt): Run {
   if (size === null) c.fail("mmap needs a size", s.verbPos);
   c.useVars(size);
   if (flags.has("private") && flags.has("shared")) c.fail("private or shared, not both", s.verbPos);
+  if (flags.has("droppable") && (flags.has("private") || flags.has("shared")))
+    c.fail("droppable is the map type (MAP_DROPPABLE): not with private or shared", s.verbPos);
   if (flags.has("anon") && fileW) c.fail("anon or file=, not both", fileW.pos);
   if (flags.has("fixed") && !o.has("at")) c.fail("fixed needs at=ADDR", s.verbPos);
   if (flags.has("noreplace") && !o.has("at")) c.fail("noreplace needs at=ADDR", s.verbPos);
@@ -157,6 +161,7 @@ export function mmap(c: CompileContext, s: Stmt): Run {
       locked: flags.has("locked"),
       noreserve: flags.has("noreserve"),
       hugetlb: flags.has("hugetlb"),
+      droppable: flags.has("droppable"),
       ...(hugeSize !== null ? { hugetlbSizeLog: Math.log2(hugeSize) } : {}),
       addr: Number(addr),
       fixed: flags.has("fixed"),
