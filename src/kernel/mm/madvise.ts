@@ -16,6 +16,7 @@ import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
 import { zapRange } from "./memory.ts";
 import { isMapped, setFlags, splitAt } from "./mmap.ts";
@@ -496,6 +497,19 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     }
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    // a large tmpfs folio mapped by PTEs: split when the range maps it in part, else whole
+    const big = coldTmpfsFolio(ctx, mm, vma, vpn, pfn, end);
+    if (big !== null) {
+      const first = vpn;
+      vpn += big.skip;
+      if (big.head < 0 || !exclusiveFolio(ctx, big.head, big.nr)) continue;
+      // reclaim_pages of the folio: shmem_writepage writes it whole or splits it (as for a PMD above)
+      for (let i = 0; i < big.nr; i++) env.lru?.reclaimPage(big.head + i, linearIndex(vma, first + i));
+      const f = vma.file!;
+      for (let i = 0, idx = linearIndex(vma, first); i < big.nr; i++)
+        if (f.cache.get(idx + i) !== big.head + i) n++;
+      continue;
+    }
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
     // an mTHP folio the range maps in part is split first; one it maps whole goes whole (n pages)
@@ -630,6 +644,28 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     }
     if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    // a large tmpfs folio mapped by PTEs: split when the range maps it in part, else whole
+    const vma = mm.vmaAt(vpn);
+    const big = vma === null ? null : coldTmpfsFolio(ctx, mm, vma, vpn, pfn, end);
+    if (big !== null) {
+      const first = vpn;
+      vpn += big.skip;
+      // "folio_mapcount(folio) != folio_nr_pages(folio)": mapped elsewhere too, or not on a list
+      if (big.head < 0 || !lru.fbatches.testLru(big.head) || !exclusiveFolio(ctx, big.head, big.nr)) continue;
+      const pfns: number[] = [];
+      for (let i = 0; i < big.nr; i++) {
+        const p = readPte(ctx, mm, first + i)!;
+        // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) of the batch, tlb_remove_tlb_entries
+        if (pt.young(p.hi, p.lo)) {
+          const e = pt.modify(p.hi, p.lo, 0, PteFlag.YOUNG);
+          ptepModify(ctx, tlb, p.pa, first + i, 0, e.hi, e.lo);
+          tlb.flushRange(first + i, 1);
+        }
+        pfns.push(big.head + i);
+      }
+      lru.fbatches.coldFolio(pfns); // folio_clear_referenced, folio_deactivate of the whole folio
+      continue;
+    }
     // vm_normal_folio; "do not interfere with other mappings of this folio and non-LRU folio"
     if (pfn === env.zeroPfn || !lru.fbatches.testLru(pfn) || env.pages.mapcount[pfn] !== 1) continue;
     if (pt.young(pte.hi, pte.lo)) {
@@ -641,6 +677,12 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     lru.fbatches.cold(pfn);
   }
   tlb.finish();
+}
+
+/** folio_mapcount(folio) == folio_nr_pages(folio): each page mapped once, here */
+function exclusiveFolio(ctx: MmContext, head: number, nr: number): boolean {
+  for (let i = 0; i < nr; i++) if (ctx.env.pages.mapcount[head + i] !== 1) return false;
+  return true;
 }
 
 /**
