@@ -16,7 +16,7 @@ import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { coldTmpfsFolio } from "./madvise_cold_folio.ts";
+import { clearYoungPtes, coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
 import { zapRange } from "./memory.ts";
 import { isMapped, setFlags, splitAt } from "./mmap.ts";
@@ -652,19 +652,30 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
       vpn += big.skip;
       // "folio_mapcount(folio) != folio_nr_pages(folio)": mapped elsewhere too, or not on a list
       if (big.head < 0 || !lru.fbatches.testLru(big.head) || !exclusiveFolio(ctx, big.head, big.nr)) continue;
+      clearYoungPtes(ctx, mm, tlb, first, big.nr);
       const pfns: number[] = [];
-      for (let i = 0; i < big.nr; i++) {
-        const p = readPte(ctx, mm, first + i)!;
-        // clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) of the batch, tlb_remove_tlb_entries
-        if (pt.young(p.hi, p.lo)) {
-          const e = pt.modify(p.hi, p.lo, 0, PteFlag.YOUNG);
-          ptepModify(ctx, tlb, p.pa, first + i, 0, e.hi, e.lo);
-          tlb.flushRange(first + i, 1);
-        }
-        pfns.push(big.head + i);
-      }
+      for (let i = 0; i < big.nr; i++) pfns.push(big.head + i);
       lru.fbatches.coldFolio(pfns); // folio_clear_referenced, folio_deactivate of the whole folio
       continue;
+    }
+    // an anonymous mTHP folio: split when the range maps it in part (or left, mapped elsewhere
+    // too); mapped whole from here, its PTEs made old and the folio deactivated whole
+    const m = env.mthp;
+    if (m !== undefined && m.liveOrders > 0 && m.headOf(pfn) >= 0) {
+      if (!mthpPageoutWhole(ctx, mm, vpn, pfn, end)) continue;
+      const head = m.headOf(pfn);
+      if (head >= 0) {
+        const nr = 1 << m.heads.get(head)!;
+        const first = vpn;
+        vpn += nr - 1;
+        if (!lru.fbatches.testLru(head) || !exclusiveFolio(ctx, head, nr)) continue;
+        clearYoungPtes(ctx, mm, tlb, first, nr);
+        const pfns: number[] = [];
+        for (let i = 0; i < nr; i++) pfns.push(head + i);
+        lru.fbatches.coldFolio(pfns); // vmlab's LRU holds an mTHP folio page by page
+        continue;
+      }
+      // split (remap_page mapped its pages again): the walk goes on with this order-0 page
     }
     // vm_normal_folio; "do not interfere with other mappings of this folio and non-LRU folio"
     if (pfn === env.zeroPfn || !lru.fbatches.testLru(pfn) || env.pages.mapcount[pfn] !== 1) continue;

@@ -12,9 +12,11 @@
  * folio_nr_pages).
  * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, madvise_folio_pte_batch
  */
+import { PteFlag } from "./arch.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { readPte } from "./pgtable.ts";
+import type { MmuGather } from "./mmu_gather.ts";
+import { ptepModify, readPte } from "./pgtable.ts";
 import type { Vma } from "./vma.ts";
 
 /** What the walk does at a PTE that maps a page of a large tmpfs folio. */
@@ -67,4 +69,26 @@ export function coldTmpfsFolio(
   // split_folio (mm/shmem_shrink.ts shmemSplitFileFolio: unmap_folio, __split_huge_page)
   if (pc.shmemSplit === null || pc.shmemSplit(f, index) === 0) return { head: -1, nr, skip: batch - 1 };
   return { head: -1, nr, skip: 0 };
+}
+
+/**
+ * MADV_COLD's clear_young_dirty_ptes(CYDP_CLEAR_YOUNG) of the `nr` PTEs from `first` that map
+ * one large folio, each young one made old and queued for the flush (tlb_remove_tlb_entries).
+ * Linux: mm/madvise.c madvise_cold_or_pageout_pte_range, mm/memory.c clear_young_dirty_ptes
+ */
+export function clearYoungPtes(
+  ctx: MmContext,
+  mm: MmStruct,
+  tlb: MmuGather,
+  first: number,
+  nr: number,
+): void {
+  const pt = ctx.env.pgtable;
+  for (let i = 0; i < nr; i++) {
+    const p = readPte(ctx, mm, first + i);
+    if (p === null || !pt.young(p.hi, p.lo)) continue;
+    const e = pt.modify(p.hi, p.lo, 0, PteFlag.YOUNG);
+    ptepModify(ctx, tlb, p.pa, first + i, 0, e.hi, e.lo);
+    tlb.flushRange(first + i, 1);
+  }
 }
