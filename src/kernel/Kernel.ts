@@ -468,7 +468,9 @@ export interface Kernel<C extends Mmu = Mmu> {
 
   /**
    * A file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs on a
-   * mount with huge=`huge` and nr_blocks=`nrBlocks`: its size= in pages, 0 for no limit).
+   * mount with huge=`huge` and nr_blocks=`nrBlocks`: its size= in pages, 0 for no limit, absent
+   * for Linux's default, half of RAM; `tmpfs`: the mount's name, shared by the files naming it,
+   * and its nr_inodes=).
    */
   createFile(
     name: string,
@@ -478,6 +480,7 @@ export interface Kernel<C extends Mmu = Mmu> {
     folioBytes?: number,
     huge?: "never" | "always" | "within_size" | "advise",
     nrBlocks?: number,
+    tmpfs?: { mount?: string; nrInodes?: number },
   ): FileHandle;
   /**
    * read(2) / write(2) by the task current on the CPU between a file and a user buffer: at

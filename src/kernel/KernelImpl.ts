@@ -519,17 +519,18 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
 
   // ---- files and devices (vfs.ts) ----
 
-  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`; a tmpfs file's mount has huge=`huge` and nr_blocks=`nrBlocks` (size=, in pages; 0: no limit). */
+  /** Creates a file of `sizeBytes` on the simulated file system (disk, optionally cached, or tmpfs), in folios of `folioBytes`; a tmpfs file's mount (its own, or `tmpfs.mount`) has huge=`huge`, nr_blocks=`nrBlocks` (size=, in pages; 0: no limit; absent: half of RAM) and `tmpfs.nrInodes`. */
   createFile(
     name: string,
     sizeBytes: number,
     fs: "disk" | "tmpfs" = "disk",
     cached = false,
     folioBytes = 4096,
-    huge: "never" | "always" | "within_size" | "advise" = "never",
-    nrBlocks = 0,
+    huge?: "never" | "always" | "within_size" | "advise",
+    nrBlocks?: number,
+    tmpfs?: vfs.TmpfsOpts,
   ): FileObject {
-    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes, huge, nrBlocks);
+    return vfs.createFile(this, name, sizeBytes, fs, cached, folioBytes, huge, nrBlocks, tmpfs);
   }
 
   /** read(2) / write(2) (pread / pwrite at `offset`) between a file and a user buffer; bytes transferred, or -errno. */

@@ -7,7 +7,7 @@
 import { assert } from "../../base/assert.ts";
 import { InputError } from "../../base/errors.ts";
 import { pfnUnchecked } from "../../base/units.ts";
-import type { FileObject } from "../fs/file.ts";
+import { BOGO_INODE_SIZE, type FileObject, ShmemSbInfo } from "../fs/file.ts";
 import { FilesStruct, type OpenFile } from "../fs/open.ts";
 import { MAX_ORDER } from "../mm/buddy.ts";
 import { filemapRead } from "../mm/filemap.ts";
@@ -31,11 +31,26 @@ import { balanceDirtyPagesRatelimited } from "./writeback.ts";
 /** fallocate(2) lives in core/fallocate.ts; the facade reaches it through vfs. */
 export { fallocate } from "./fallocate.ts";
 
+/** A tmpfs file's mount (`file fs=tmpfs mount=NAME nr_inodes=N`): shared by name, its nr_inodes=. */
+export interface TmpfsOpts {
+  /** the mount's name: a file naming one that exists joins it, else the mount is made now */
+  mount?: string;
+  /** nr_inodes= (sbinfo->max_inodes; 0: no limit); absent: shmem_default_max_inodes() */
+  nrInodes?: number;
+}
+
 /**
  * Creates a file of `sizeBytes` on the simulated file system: `disk`
  * (ext4-like: pages come from disk on a miss, unless `cached` preloads them
  * into the page cache) or `tmpfs` (shmem: always in memory), on a tmpfs
- * mount of its own whose huge= option is `huge` (never by default).
+ * mount of its own or the one `tmpfs.mount` names (made by its first file,
+ * with that file's options): huge= `huge` (never by default), size=
+ * `nrBlocks` pages (0: no limit; absent: shmem_default_max_blocks(),
+ * totalram_pages() / 2) and nr_inodes= (absent: shmem_default_max_inodes(),
+ * min(totalram - totalhigh, totalram / 2)). The mount's root directory takes
+ * an inode (shmem_fill_super's shmem_get_inode), each file another
+ * (shmem_reserve_inode: -ENOSPC when free_ispace has no BOGO_INODE_SIZE left).
+ * Linux: mm/shmem.c shmem_fill_super, shmem_default_max_blocks, shmem_default_max_inodes, shmem_reserve_inode
  */
 export function createFile(
   k: KernelCore,
@@ -44,8 +59,9 @@ export function createFile(
   fs: "disk" | "tmpfs",
   cached: boolean,
   folioBytes = 4096,
-  huge: "never" | "always" | "within_size" | "advise" = "never",
-  nrBlocks = 0,
+  huge?: "never" | "always" | "within_size" | "advise",
+  nrBlocks?: number,
+  tmpfs: TmpfsOpts = {},
 ): FileObject {
   const folioError = folioSizeError(k, fs, folioBytes);
   if (folioError !== null) throw new InputError(`file ${name}: ${folioError}`);
@@ -56,30 +72,70 @@ export function createFile(
     throw new InputError(
       `file ${name}: ${fs === "tmpfs" ? "a tmpfs file" : "a cached file"} of ${sizeBytes} bytes cannot fit in ${k.machine.phys.sizeBytes} bytes of RAM`,
     );
-  if (fs === "disk" && huge !== "never")
+  if (fs === "disk" && huge !== undefined && huge !== "never")
     throw new InputError(`file ${name}: huge= is a tmpfs mount option (huge tmpfs), not a disk file's`);
   // shmem_parse_one: huge= other than never without CONFIG_TRANSPARENT_HUGEPAGE is
   // "Unsupported parameter 'huge'" (invalfc: the mount fails, -EINVAL)
-  if (huge !== "never" && k.arch.noTransparentHugepage)
+  if (huge !== undefined && huge !== "never" && k.arch.noTransparentHugepage)
     throw new InputError(
       `file ${name}: tmpfs: Unsupported parameter 'huge' (shmem_parse_one, without CONFIG_TRANSPARENT_HUGEPAGE: ${RV32_NO_THP})`,
     );
-  if (fs === "disk" && nrBlocks !== 0)
-    throw new InputError(`file ${name}: nr_blocks= is a tmpfs mount option (its size=), not a disk file's`);
-  if (!(Number.isInteger(nrBlocks) && nrBlocks >= 0))
-    throw new InputError(`file ${name}: nr_blocks=${nrBlocks} must be a whole number of pages`);
-  // a tmpfs file's mount, with its huge= (mm/shmem_huge.ts) and its size= in pages
-  // (shmem_fill_super: sbinfo->max_blocks, 0 for no limit); a disk file has none
-  const mount = fs === "tmpfs" ? shmemParseHuge(huge) : null;
-  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), mount, nrBlocks);
+  if (fs === "disk" && (nrBlocks !== undefined || tmpfs.mount !== undefined || tmpfs.nrInodes !== undefined))
+    throw new InputError(
+      `file ${name}: nr_blocks=, nr_inodes= and mount= are tmpfs mount options, not a disk file's`,
+    );
+  for (const [opt, v] of [
+    ["nr_blocks", nrBlocks],
+    ["nr_inodes", tmpfs.nrInodes],
+  ] as const)
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0))
+      throw new InputError(`file ${name}: ${opt}=${v} must be a whole number`);
+  // a tmpfs file's mount: its own, or the named one (shmem_fill_super made it with its first
+  // file's options; a later file's options would be a second mount's); a disk file has none
+  let sb: ShmemSbInfo | null = null;
+  if (fs === "tmpfs") {
+    sb = tmpfs.mount !== undefined ? (k.pageCache.tmpfsMounts.get(tmpfs.mount) ?? null) : null;
+    if (sb !== null && (huge !== undefined || nrBlocks !== undefined || tmpfs.nrInodes !== undefined))
+      throw new InputError(
+        `file ${name}: mount ${tmpfs.mount} exists: its huge=, nr_blocks= and nr_inodes= were set when it was made`,
+      );
+    if (sb === null) {
+      // shmem_fill_super: "Per default we only allow half of the physical ram per tmpfs
+      // instance, limiting inodes to one per page of lowmem"
+      const totalram = k.buddy.managedPages();
+      const l = k.buddy.layout;
+      const totalhigh = l.highmem === l.normal ? 0 : k.buddy.zones[l.highmem].managed;
+      sb = new ShmemSbInfo(
+        tmpfs.mount ?? null,
+        nrBlocks ?? Math.floor(totalram / 2), // shmem_default_max_blocks
+        tmpfs.nrInodes ?? Math.min(totalram - totalhigh, Math.floor(totalram / 2)), // shmem_default_max_inodes
+        shmemParseHuge(huge ?? "never") ?? 0,
+      );
+      // the root directory's inode (shmem_get_inode -> shmem_reserve_inode)
+      if (sb.maxInodes > 0 && sb.freeIspace < BOGO_INODE_SIZE)
+        throw new InputError(`file ${name}: nr_inodes=0 leaves no inode for the mount's root`);
+      if (sb.maxInodes > 0) sb.freeIspace -= BOGO_INODE_SIZE;
+      if (tmpfs.mount !== undefined) k.pageCache.tmpfsMounts.set(tmpfs.mount, sb);
+    }
+    // shmem_reserve_inode: the file's inode
+    if (sb.maxInodes > 0) {
+      if (sb.freeIspace < BOGO_INODE_SIZE)
+        throw new InputError(
+          `file ${name}: the mount's nr_inodes=${sb.maxInodes} are all used (shmem_reserve_inode: -ENOSPC)`,
+        );
+      sb.freeIspace -= BOGO_INODE_SIZE;
+    }
+  }
+  const free = sb !== null ? sb.maxBlocks - sb.usedBlocks : 0;
+  const f = k.pageCache.create(name, sizeBytes, fs, cached, Math.log2(folioBytes / 4096), null, sb);
   if (f === null) {
     // the write(2) that fills the file stops at the first page shmem_inode_acct_blocks refuses
-    const pages = Math.ceil(sizeBytes / 4096);
+    const max = sb?.maxBlocks ?? 0;
     throw new InputError(
       !k.pageCache.takeNospc()
         ? `file ${name}: out of memory filling the page cache`
-        : nrBlocks > 0 && pages > nrBlocks
-          ? `file ${name}: ${pages} pages do not fit the mount's nr_blocks=${nrBlocks} (shmem_inode_acct_blocks: -ENOSPC)`
+        : max > 0 && Math.ceil(sizeBytes / 4096) > free
+          ? `file ${name}: ${Math.ceil(sizeBytes / 4096)} pages do not fit the mount's ${free} free blocks of nr_blocks=${max}${nrBlocks === undefined && sb!.name === null ? " (the default: half of RAM, shmem_default_max_blocks)" : ""} (shmem_inode_acct_blocks: -ENOSPC)`
           : `file ${name}: the commit limit refuses its pages (shmem_acct_blocks: -ENOSPC)`,
     );
   }

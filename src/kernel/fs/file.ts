@@ -9,6 +9,31 @@ import { PageStore } from "../../hw/PageStore.ts";
  * by page index. The contents are deterministic from the name: byte `off` is
  * `fileByte(name, off)`, so a page read from "disk" can be checked.
  */
+/**
+ * A tmpfs mount's superblock (struct shmem_sb_info): its size= (max_blocks, in pages; 0: no
+ * limit) and the blocks its files' pages hold (used_blocks), its nr_inodes= (max_inodes; 0: no
+ * limit) and the inode space left (free_ispace, BOGO_INODE_SIZE an inode: the root directory's
+ * taken at mount), its huge= (SHMEM_HUGE_*). `name`: the mount `mount=` names, or null for a
+ * file's own. `key`: its first file, which keys its shrinklist (PageCache.shmemThp.sbs).
+ * Linux: mm/shmem.c shmem_fill_super, shmem_reserve_inode, shmem_statfs
+ */
+export class ShmemSbInfo {
+  usedBlocks = 0;
+  freeIspace: number;
+  key: FileObject | null = null;
+  constructor(
+    readonly name: string | null,
+    readonly maxBlocks: number,
+    readonly maxInodes: number,
+    readonly huge: number,
+  ) {
+    this.freeIspace = maxInodes * BOGO_INODE_SIZE;
+  }
+}
+
+/** mm/shmem.c BOGO_INODE_SIZE: the inode space one inode takes of free_ispace */
+export const BOGO_INODE_SIZE = 1024;
+
 /** A file as the kernel facade's callers hold it (Kernel.ts): createFile returns it, mmap and fileIo take it back. */
 
 /** The seals of fcntl(F_ADD_SEALS) (include/uapi/linux/fcntl.h): core/memfd.ts, hugetlbfs.ts, fallocate.ts. */
@@ -140,13 +165,22 @@ export class FileObject implements FileHandle {
    */
   shmemHuge: number | null = null;
   /**
-   * tmpfs: the size= of the mount the file is on, in pages (sbinfo->max_blocks: `file fs=tmpfs
-   * nr_blocks=`; 0: no limit, as shm_mnt's, a memfd's), and the pages charged against it
-   * (sbinfo->used_blocks: shmem_inode_acct_blocks adds, shmem_inode_unacct_blocks subtracts).
-   * vmlab's tmpfs files are each on a mount of their own, so the superblock's counters live here.
+   * tmpfs: the superblock of the mount the file is on (a mount of its own, or one `mount=` names,
+   * shared with the other files on it); null for shm_mnt's files (memfds), whose kernel mount
+   * has no limits.
    */
-  maxBlocks = 0;
-  usedBlocks = 0;
+  sbinfo: ShmemSbInfo | null = null;
+  /** sbinfo->max_blocks of the file's mount: its size= in pages (0: no limit, as shm_mnt's) */
+  get maxBlocks(): number {
+    return this.sbinfo?.maxBlocks ?? 0;
+  }
+  /** sbinfo->used_blocks of the file's mount: shmem_inode_acct_blocks adds, shmem_inode_unacct_blocks subtracts */
+  get usedBlocks(): number {
+    return this.sbinfo?.usedBlocks ?? 0;
+  }
+  set usedBlocks(n: number) {
+    if (this.sbinfo !== null) this.sbinfo.usedBlocks = n;
+  }
   /** memfd_create's name (without "memfd:"), or null for a named file */
   memfdName: string | null = null;
   /** i_mode & 0111 of a memfd (MFD_NOEXEC_SEAL clears it) */

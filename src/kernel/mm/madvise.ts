@@ -16,6 +16,7 @@ import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { clearYoungPtes, coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
 import { zapRange } from "./memory.ts";
 import { isMapped, setFlags, splitAt } from "./mmap.ts";
@@ -500,6 +501,19 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
     }
     if (pte === null || !pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    // a large tmpfs folio mapped by PTEs: split when the range maps it in part, else whole
+    const big = coldTmpfsFolio(ctx, mm, vma, vpn, pfn, end);
+    if (big !== null) {
+      const first = vpn;
+      vpn += big.skip;
+      if (big.head < 0 || !exclusiveFolio(ctx, big.head, big.nr)) continue;
+      // reclaim_pages of the folio: shmem_writepage writes it whole or splits it (as for a PMD above)
+      for (let i = 0; i < big.nr; i++) env.lru?.reclaimPage(big.head + i, linearIndex(vma, first + i));
+      const f = vma.file!;
+      for (let i = 0, idx = linearIndex(vma, first); i < big.nr; i++)
+        if (f.cache.get(idx + i) !== big.head + i) n++;
+      continue;
+    }
     // "do not interfere with other mappings of this folio"
     if (pages.mapcount[pfn] !== 1) continue;
     // an mTHP folio the range maps in part is split first; one it maps whole goes whole (n pages)
@@ -634,6 +648,39 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     }
     if (!pt.accessible(pte.hi, pte.lo) || pt.special(pte.hi, pte.lo)) continue;
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
+    // a large tmpfs folio mapped by PTEs: split when the range maps it in part, else whole
+    const vma = mm.vmaAt(vpn);
+    const big = vma === null ? null : coldTmpfsFolio(ctx, mm, vma, vpn, pfn, end);
+    if (big !== null) {
+      const first = vpn;
+      vpn += big.skip;
+      // "folio_mapcount(folio) != folio_nr_pages(folio)": mapped elsewhere too, or not on a list
+      if (big.head < 0 || !lru.fbatches.testLru(big.head) || !exclusiveFolio(ctx, big.head, big.nr)) continue;
+      clearYoungPtes(ctx, mm, tlb, first, big.nr);
+      const pfns: number[] = [];
+      for (let i = 0; i < big.nr; i++) pfns.push(big.head + i);
+      lru.fbatches.coldFolio(pfns); // folio_clear_referenced, folio_deactivate of the whole folio
+      continue;
+    }
+    // an anonymous mTHP folio: split when the range maps it in part (or left, mapped elsewhere
+    // too); mapped whole from here, its PTEs made old and the folio deactivated whole
+    const m = env.mthp;
+    if (m !== undefined && m.liveOrders > 0 && m.headOf(pfn) >= 0) {
+      if (!mthpPageoutWhole(ctx, mm, vpn, pfn, end)) continue;
+      const head = m.headOf(pfn);
+      if (head >= 0) {
+        const nr = 1 << m.heads.get(head)!;
+        const first = vpn;
+        vpn += nr - 1;
+        if (!lru.fbatches.testLru(head) || !exclusiveFolio(ctx, head, nr)) continue;
+        clearYoungPtes(ctx, mm, tlb, first, nr);
+        const pfns: number[] = [];
+        for (let i = 0; i < nr; i++) pfns.push(head + i);
+        lru.fbatches.coldFolio(pfns); // vmlab's LRU holds an mTHP folio page by page
+        continue;
+      }
+      // split (remap_page mapped its pages again): the walk goes on with this order-0 page
+    }
     // vm_normal_folio; "do not interfere with other mappings of this folio and non-LRU folio"
     if (pfn === env.zeroPfn || !lru.fbatches.testLru(pfn) || env.pages.mapcount[pfn] !== 1) continue;
     if (pt.young(pte.hi, pte.lo)) {
@@ -645,6 +692,12 @@ export function cold(ctx: MmContext, mm: MmStruct, start: number, end: number): 
     lru.fbatches.cold(pfn);
   }
   tlb.finish();
+}
+
+/** folio_mapcount(folio) == folio_nr_pages(folio): each page mapped once, here */
+function exclusiveFolio(ctx: MmContext, head: number, nr: number): boolean {
+  for (let i = 0; i < nr; i++) if (ctx.env.pages.mapcount[head + i] !== 1) return false;
+  return true;
 }
 
 /**

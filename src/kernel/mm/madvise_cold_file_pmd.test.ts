@@ -81,3 +81,60 @@ let cached = cached(f)
     ]);
   });
 });
+
+/** A 2M huge=always tmpfs folio mapped by 512 PTEs (MADV_NOHUGEPAGE: no PMD), written, read twice (active). */
+const TMPFS_PTES = `machine ram=64M swap=64M
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: b = mmap 2M prot=rw shared file=t at=0x40000000
+A: madvise b 2M nohugepage
+A: write b 2M value=3
+A: buf = mmap 2M prot=rw
+A: r1 = syscall read t buf 2M
+A: r2 = syscall read t buf 2M
+`;
+
+describe("MADV_COLD and MADV_PAGEOUT over a large tmpfs folio mapped by PTEs", () => {
+  it("in part: split_folio (its PTEs gone, not mapped again); whole: deactivated as one folio", () => {
+    const v = checkedMetrics(`${TMPFS_PTES}let p0 = present(A, b 2M)
+let hp0 = meminfo.ShmemHugePages
+let d0 = vmstat.pgdeactivate
+A: madvise b 2M cold
+let d1 = vmstat.pgdeactivate - d0
+let y1 = young(A, b 2M)
+let split1 = vmstat.thp_split_page
+A: madvise b+1M 4K cold
+let split2 = vmstat.thp_split_page
+let p2 = present(A, b 2M)
+let hp2 = meminfo.ShmemHugePages
+let shmem = meminfo.Shmem
+let x = file_byte(t, 1048576)
+`);
+    expect([v("p0"), v("hp0")]).toEqual([512, 2 * M1]);
+    // whole (madvise_folio_pte_batch: 512 = folio_nr_pages): the PTEs made old, the folio deactivated
+    expect([v("d1"), v("y1"), v("split1")]).toEqual([512, 0, 0]);
+    // part: split_folio -> unmap_folio takes all 512 PTEs; a file folio is not remapped
+    expect([v("split2"), v("p2"), v("hp2"), v("shmem")]).toEqual([1, 0, 0, 2 * M1]);
+    expect(v("x")).toBe(3); // the pages stay in the file
+  });
+
+  it("MADV_PAGEOUT in part splits the folio and pages nothing out; a folio a child maps too is left", () => {
+    const v = checkedMetrics(`${TMPFS_PTES}A: madvise b+1M 8K pageout
+let split = vmstat.thp_split_page
+let swp = meminfo.SwapFree
+let total = meminfo.SwapTotal
+let p = present(A, b 2M)
+let cached = cached(t)
+`);
+    // the walk, back at the split folio's PTE, finds it none: nothing for reclaim_pages
+    expect([v("split"), v("total") - v("swp"), v("p"), v("cached")]).toEqual([1, 0, 0, 512]);
+    const s = checkedMetrics(`${TMPFS_PTES}A: fork B
+B: read b 2M
+A: madvise b+1M 8K cold
+let split = vmstat.thp_split_page
+let p = present(A, b 2M)
+`);
+    // folio_likely_mapped_shared: the batch skipped, the folio whole
+    expect([s("split"), s("p")]).toEqual([0, 512]);
+  });
+});

@@ -1,6 +1,6 @@
 import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
-import { FileObject, type WritebackAcct } from "../fs/file.ts";
+import { FileObject, type ShmemSbInfo, type WritebackAcct } from "../fs/file.ts";
 import type { BuddyAllocator, FreeError } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
@@ -163,6 +163,9 @@ export class PageCache {
     sbs: new Map<FileObject | null, ShmemSb>([[null, { inodes: [], nrDeferred: 0 }]]),
   };
 
+  /** the tmpfs mounts files name (`file fs=tmpfs mount=NAME`), by name: their superblocks */
+  readonly tmpfsMounts = new Map<string, ShmemSbInfo>();
+
   /** HPAGE_PMD_ORDER: pageblock_order is HUGETLB_PAGE_ORDER, the PMD order, on every architecture vmlab has */
   get pmdOrder(): number {
     return this.buddy.pbOrder;
@@ -182,18 +185,22 @@ export class PageCache {
     cached: boolean,
     folioOrder = 0,
     shmemHuge: number | null = null,
-    maxBlocks = 0,
+    sbinfo: ShmemSbInfo | null = null,
   ): FileObject | null {
     const f = new FileObject(name, sizeBytes, fs, (fs === "disk" ? 1048577 : 3) + this.files.size);
     f.acct = this.acct;
     f.folioOrder = folioOrder;
-    f.shmemHuge = shmemHuge;
-    f.maxBlocks = maxBlocks;
+    f.shmemHuge = sbinfo !== null ? sbinfo.huge : shmemHuge;
+    f.sbinfo = sbinfo;
     this.files.set(name, f);
-    // the file's own tmpfs mount: its superblock's shrinker registered now (alloc_super's
-    // shrinker_alloc, sget_fc's shrinker_register: list_add_tail), so the shrinkers run in mount
-    // order (shrink_slab walks shrinker_list); memfds are on shm_mnt's, registered at boot
-    if (fs === "tmpfs" && shmemHuge !== null) this.shmemThp.sbs.set(f, { inodes: [], nrDeferred: 0 });
+    // a new tmpfs mount: its superblock's shrinker registered now (alloc_super's shrinker_alloc,
+    // sget_fc's shrinker_register: list_add_tail), so the shrinkers run in mount order
+    // (shrink_slab walks shrinker_list), keyed by its first file; memfds are on shm_mnt's,
+    // registered at boot
+    if (fs === "tmpfs" && f.shmemHuge !== null && (sbinfo === null || sbinfo.key === null)) {
+      if (sbinfo !== null) sbinfo.key = f;
+      this.shmemThp.sbs.set(f, { inodes: [], nrDeferred: 0 });
+    }
     if (cached || fs === "tmpfs") {
       // as after write(2) of the whole file and fsync: ext4's write_begin asks for folios of the
       // write's length (fgf_set_order), tiled as readahead tiles a window from 0; shmem_write_begin

@@ -54,7 +54,11 @@ let c6 = meminfo.Committed_AS
     const s = session("machine ram=64M swap=0 overcommit=never\n");
     const k = s.kernel!;
     expect(() => k.createFile("small", 1 << 20, "tmpfs", false)).not.toThrow();
-    expect(() => k.createFile("big", 48 << 20, "tmpfs", false)).toThrow(/commit limit refuses/);
+    // nr_blocks=0: no size= limit, so the commit limit is what refuses (the default, half of
+    // RAM, would refuse first: shmem_size.test.ts)
+    expect(() => k.createFile("big", 48 << 20, "tmpfs", false, 4096, undefined, 0)).toThrow(
+      /commit limit refuses/,
+    );
   });
 
   it("a populated tmpfs file is charged at creation; its pages in swap stay charged until truncate frees the slots", () => {

@@ -411,7 +411,7 @@ export function shmemGetUnmappedArea(
 export function shmemShrinklistAdd(pc: ShmemHugeCache, f: FileObject, next: number): void {
   if (Math.ceil(f.sizeBytes / 4096) >= next) return;
   const sbs = pc.shmemThp.sbs;
-  const key = f.shmemHuge === null ? null : f;
+  const key = f.shmemHuge === null ? null : (f.sbinfo?.key ?? f); // the mount's first file keys its list
   let sb = sbs.get(key);
   if (sb === undefined) {
     sb = { inodes: [], nrDeferred: 0 };

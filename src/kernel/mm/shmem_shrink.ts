@@ -92,7 +92,7 @@ function superCacheScan(v: ShmemEvict, sb: ShmemSb, nr: number): number {
  * Linux: mm/shmem.c shmem_alloc_and_add_folio, shmem_unused_huge_shrink
  */
 export function shmemUnusedHugeFree(v: ShmemEvict, f: FileObject, pages: number): void {
-  const sb = v.env.pageCache.shmemThp.sbs.get(f.shmemHuge === null ? null : f);
+  const sb = v.env.pageCache.shmemThp.sbs.get(f.shmemHuge === null ? null : (f.sbinfo?.key ?? f));
   if (sb === undefined || sb.inodes.length === 0) return; // list_empty: SHRINK_STOP
   unusedHugeShrink(v, sb, 128, pages);
 }

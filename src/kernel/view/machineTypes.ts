@@ -250,6 +250,9 @@ export interface FileInfo {
    */
   fBlocks: number;
   fBfree: number;
+  /** statfs(2)'s f_files (nr_inodes=, sbinfo->max_inodes) and f_ffree (free_ispace / BOGO_INODE_SIZE); 0 with no limit */
+  fFiles: number;
+  fFfree: number;
 }
 
 /** A character device's kernel buffer. */

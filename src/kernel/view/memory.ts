@@ -4,6 +4,7 @@
  * their page cache, the devices, and the machine-wide counters.
  */
 import type { KernelCore } from "../core/core.ts";
+import { BOGO_INODE_SIZE } from "../fs/file.ts";
 import { MAX_ORDER, MIGRATE_TYPES } from "../mm/migratetype.ts";
 import type { Zone } from "../mm/mmzone.ts";
 import { PAGE_KIND_NAMES, PageFlag, PageKind } from "../mm/PageDesc.ts";
@@ -219,6 +220,10 @@ export function fileInfo(k: KernelCore, name: string): FileInfo | null {
     // shmem_statfs: "if (sbinfo->max_blocks)" f_blocks and f_bfree, else 0 like simple_statfs
     fBlocks: f.maxBlocks,
     fBfree: f.maxBlocks > 0 ? f.maxBlocks - f.usedBlocks : 0,
+    // "if (sbinfo->max_inodes)" f_files and f_ffree
+    fFiles: f.sbinfo?.maxInodes ?? 0,
+    fFfree:
+      f.sbinfo !== null && f.sbinfo.maxInodes > 0 ? Math.floor(f.sbinfo.freeIspace / BOGO_INODE_SIZE) : 0,
   };
 }
 

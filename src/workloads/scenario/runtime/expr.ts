@@ -580,7 +580,7 @@ function procCall(c: CompileContext, e: Expr & { kind: "call" }, name: string, p
   };
 }
 
-/** cached(FILE), file_byte(FILE, OFFSET), f_blocks(FILE), f_bfree(FILE) */
+/** cached(FILE), file_byte(FILE, OFFSET), f_blocks(FILE), f_bfree(FILE), f_files(FILE), f_ffree(FILE) */
 function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
   const fn = e.fn;
   const g = e.args[0];
@@ -598,10 +598,14 @@ function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     if (e.args.length !== 1) c.fail("cached(FILE) takes one argument", e.pos);
     return (rt) => BigInt(info(rt).cached);
   }
-  if (fn === "f_blocks" || fn === "f_bfree") {
-    // statfs(2) of the file's mount (shmem_statfs: the tmpfs size= in pages and what is left)
+  if (STATFS_FNS.includes(fn)) {
+    // statfs(2) of the file's mount (shmem_statfs: the tmpfs size= in pages and what is left,
+    // its nr_inodes= and the inodes left)
     if (e.args.length !== 1) c.fail(`${fn}(FILE) takes one argument`, e.pos);
-    return (rt) => BigInt(fn === "f_blocks" ? info(rt).fBlocks : info(rt).fBfree);
+    const field = ({ f_blocks: "fBlocks", f_bfree: "fBfree", f_files: "fFiles", f_ffree: "fFfree" } as const)[
+      fn as "f_blocks"
+    ];
+    return (rt) => BigInt(info(rt)[field]);
   }
   if (e.args.length !== 2 || e.args[1].length !== 1) c.fail("file_byte(FILE, OFFSET)", e.pos);
   const off = compileExpr(c, e.args[1][0]);
@@ -612,6 +616,9 @@ function fileCall(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     return BigInt(rt.view.fileByte(name, o));
   };
 }
+
+/** statfs(2)'s fields of a file's mount */
+const STATFS_FNS = ["f_blocks", "f_bfree", "f_files", "f_ffree"];
 
 /** A call: a per-CPU metric with cpu=N, a range metric of a process or of the kernel, or a file call. */
 function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
@@ -633,7 +640,7 @@ function call(c: CompileContext, e: Expr & { kind: "call" }): Eval {
     };
   }
   if (fn.startsWith("slab.")) c.fail(`slab(CACHE) has .objects and .slabs, not .${fn.slice(5)}`, e.pos);
-  const fileFn = fn === "cached" || fn === "file_byte" || fn === "f_blocks" || fn === "f_bfree";
+  const fileFn = fn === "cached" || fn === "file_byte" || STATFS_FNS.includes(fn);
   if (!RANGE_FNS.includes(fn) && !fileFn) c.fail(`unknown function '${fn}'`, e.pos);
   if (fileFn) return fileCall(c, e);
   if (e.args.length < 2) c.fail(`${fn}(P, ...) needs a process (or kernel) and an address`, e.pos);

@@ -1,4 +1,4 @@
-/** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N]`: a file of deterministic contents. */
+/** `file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N] [nr_inodes=N] [mount=NAME]`: a file of deterministic contents. */
 import type { Stmt } from "../lang/ast.ts";
 import { argWords, type CompileContext, MAX_TOUCHES, processOf, type Run } from "../runtime/context.ts";
 import { errnoName, mib } from "../runtime/format.ts";
@@ -9,7 +9,7 @@ export function file(c: CompileContext, s: Stmt): Run {
   const nameW = args[0];
   if (nameW?.ident == null || nameW.ident === "cached")
     c.fail(
-      "file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N]",
+      "file NAME size=SIZE [fs=disk|tmpfs] [cached] [folio=SIZE] [huge=MODE] [nr_blocks=N] [nr_inodes=N] [mount=NAME]",
       nameW?.pos ?? s.verbPos,
     );
   const name = nameW.ident;
@@ -20,7 +20,7 @@ export function file(c: CompileContext, s: Stmt): Run {
       c.fail(`unexpected '${w.ident ?? "argument"}' (expected 'cached')`, w.pos);
     cached = true;
   }
-  const o = c.opts(s, ["size", "fs", "folio", "huge", "nr_blocks"]);
+  const o = c.opts(s, ["size", "fs", "folio", "huge", "nr_blocks", "nr_inodes", "mount"]);
   const sizeW = o.get("size");
   if (!sizeW) c.fail("file needs size=SIZE", s.verbPos);
   if (!sizeW.value || sizeW.value.base !== null) c.fail("size= is a number", sizeW.valuePos);
@@ -56,7 +56,17 @@ export function file(c: CompileContext, s: Stmt): Run {
   if (blocksW && fs !== "tmpfs") c.fail("nr_blocks= is a tmpfs mount option: add fs=tmpfs", blocksW.valuePos);
   const nrBlocks = blocksW ? blocksW.value!.offset : 0n;
   const pagesNeeded = (size + 4095n) / 4096n;
-  if (nrBlocks > 0n && pagesNeeded > nrBlocks)
+  // nr_inodes= (extension): the mount's inode limit (sbinfo->max_inodes, 0 for no limit)
+  const inodesW = o.get("nr_inodes");
+  if (inodesW && (!inodesW.value || inodesW.value.base !== null || inodesW.value.offset < 0n))
+    c.fail("nr_inodes= is a number of inodes (the tmpfs mount's; 0: no limit)", inodesW.valuePos);
+  if (inodesW && fs !== "tmpfs") c.fail("nr_inodes= is a tmpfs mount option: add fs=tmpfs", inodesW.valuePos);
+  // mount=NAME (extension): the tmpfs mount the file is on, made by the first file naming it
+  // (with that file's huge=, nr_blocks=, nr_inodes=) and shared by the later ones
+  const mountW = o.get("mount");
+  if (mountW && mountW.ident === null) c.fail("mount= names a tmpfs mount", mountW.valuePos);
+  if (mountW && fs !== "tmpfs") c.fail("mount= names a tmpfs mount: add fs=tmpfs", mountW.valuePos);
+  if (blocksW && nrBlocks > 0n && pagesNeeded > nrBlocks)
     c.fail(
       `nr_blocks=${nrBlocks}: the file's ${pagesNeeded} pages do not fit (its write(2) would stop at -ENOSPC)`,
       blocksW!.valuePos,
@@ -86,11 +96,23 @@ export function file(c: CompileContext, s: Stmt): Run {
     if (folioError !== null) c.fail(folioError, folioW!.valuePos);
     rt.files.set(
       name,
-      rt.kernel.createFile(name, Number(size), fs, cached, Number(folio), huge, Number(nrBlocks)),
+      rt.kernel.createFile(
+        name,
+        Number(size),
+        fs,
+        cached,
+        Number(folio),
+        hugeW ? huge : undefined,
+        blocksW ? Number(nrBlocks) : undefined,
+        {
+          mount: mountW?.ident ?? undefined,
+          nrInodes: inodesW ? Number(inodesW.value!.offset) : undefined,
+        },
+      ),
     );
     const f = rt.view.file(name)!;
     rt.out.push(
-      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}${hugeW ? `, huge=${huge}` : ""}${blocksW ? `, nr_blocks=${nrBlocks}` : ""}`,
+      `${fs} file ${name}: ${size} bytes, ${f.pages} pages${f.cached ? `, ${f.cached} in the page cache` : ", none cached"}${folio !== 4096n ? `, folios of ${folio / 1024n}K` : ""}${hugeW ? `, huge=${huge}` : ""}${blocksW ? `, nr_blocks=${nrBlocks}` : ""}${inodesW ? `, nr_inodes=${inodesW.value!.offset}` : ""}${mountW ? `, on mount ${mountW.ident}` : ""}`,
     );
   };
 }
