@@ -43,8 +43,9 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // A's pages and page tables uncharged with its death: B's buffer page, its 3 page tables
     // (PUD, PMD, PTE: MEMCG_KMEM and NR_PAGETABLE) and F's page 0 remain
     const out = r.statements[9].output;
-    expect(out.slice(0, 16)).toEqual([
+    expect(out.slice(0, 17)).toEqual([
       "memory.current 20480",
+      "memory.high max",
       "memory.max 8388608",
       "memory.peak 8388608", // the 2048 pages A's last fault charged
       "memory.events low 0",
@@ -64,7 +65,11 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     expect(out).toContain("memory.stat swapcached 0");
     expect(out.at(-1)).toBe("memory.failcnt 2");
     const none = runScenario("machine ram=64M\nshow memcg\n");
-    expect(none.statements[1].output.slice(0, 2)).toEqual(["memory.current 0", "memory.max max"]);
+    expect(none.statements[1].output.slice(0, 3)).toEqual([
+      "memory.current 0",
+      "memory.high max",
+      "memory.max max",
+    ]);
   });
 
   it("read(2) with 2 pages of room: readahead adds 2 of its 4 and stops, no OOM; the read is served from them", () => {
