@@ -24,8 +24,9 @@ import type { Task } from "./task.ts";
  * included), plus those still waiting in a per-CPU LRU add batch (order-0 folios only: a large
  * folio moves its batch at once) and the new mlocked folios waiting in an mlock batch for the
  * unevictable list; and the kernel memory charged with __GFP_ACCOUNT (MEMCG_KMEM): the user page
- * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem). Slab, kernel stacks and the PGD,
- * which cgroup v2 charges too, are left out.
+ * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem) and the PGD where pgd_alloc
+ * takes it as GFP_PGTABLE_USER pages (chargeKmem). Slab and kernel stacks, which cgroup v2 charges
+ * too, are left out.
  * Linux: mm/memcontrol.c mem_cgroup_charge, __memcg_kmem_charge_page, page_counter_read(&memcg->memory)
  */
 function userMemoryUsed(k: KernelCore): number {
@@ -66,6 +67,19 @@ export function chargeUserPage(k: KernelCore): boolean {
 export function chargePageTable(k: KernelCore, pfn: number, pagetable: boolean): boolean {
   if (!tryChargeMemcg(k, 1, Gfp.PGTABLE_USER)) return false;
   k.buddy.memcgKmemCharge(pfn, pagetable);
+  return true;
+}
+
+/**
+ * The charge of `nr` kernel pages just allocated at `pfn` with __GFP_ACCOUNT as one block (pgd_alloc:
+ * x86's __get_free_pages(GFP_PGTABLE_USER, PGD_ALLOCATION_ORDER), arm64's __get_free_page): one
+ * try_charge_memcg of the block's pages with GFP_PGTABLE_USER, counted in MEMCG_KMEM (memory.stat
+ * kernel) and not NR_PAGETABLE (6.12's pgd_alloc has no page-table constructor).
+ * Linux: mm/page_alloc.c __alloc_pages_noprof, mm/memcontrol.c __memcg_kmem_charge_page
+ */
+export function chargeKmem(k: KernelCore, pfn: number, nr: number): boolean {
+  if (!tryChargeMemcg(k, nr, Gfp.PGTABLE_USER)) return false;
+  for (let i = 0; i < nr; i++) k.buddy.memcgKmemCharge(pfn + i, false);
   return true;
 }
 
