@@ -39,7 +39,7 @@ import { nodesShift } from "../mm/workingset.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
 import type { Arch, KernelCore, KernelParts } from "./core.ts";
 import { Memblock } from "./memblock.ts";
-import { chargeFolio, chargeHugePage, chargePageTable, chargeUserPage } from "./memcontrol.ts";
+import { chargeFolio, chargeHugePage, chargeKmem, chargePageTable, chargeUserPage } from "./memcontrol.ts";
 import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
 import { directReclaim, wakeupKswapd, zoneReclaimablePages } from "./reclaim.ts";
@@ -147,6 +147,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       chargeUserPage: () => chargeUserPage(k),
       chargeHugePage: (nr: number, gfp: number) => chargeHugePage(k, nr, gfp),
       chargePageTable: (pfn: number, pagetable: boolean) => chargePageTable(k, pfn, pagetable),
+      chargeKmem: (pfn: number, nr: number) => chargeKmem(k, pfn, nr),
       flushTlbMmRange: (mm, vpn, n, kind, stride) =>
         tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind, stride),
       // current->tlb_ubc, where the architecture batches reclaim's flushes (its arch_tlbbatch_* hooks)

@@ -23,6 +23,11 @@ export interface KernelConfig {
    * (try_to_free_mem_cgroup_pages). Null: no limit.
    */
   userMemoryPages?: number | null;
+  /**
+   * The same cgroup's memory.high in pages (the throttle point: a charge above it is made, and
+   * the charging task reclaims the excess on its way back to user mode). Null: "max".
+   */
+  memoryHighPages?: number | null;
   cpus?: number;
   arch?: KernelArchName;
   /** TLB preset or spec */
@@ -294,6 +299,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     tlb: config.tlb ?? "skylake",
     pcid: config.pcid ?? !is32(config.arch ?? "x86_64"),
     userMemoryPages: config.userMemoryPages ?? null,
+    memoryHighPages: config.memoryHighPages ?? null,
     pti: config.pti ?? false,
     smap: config.smap ?? true,
     smep: config.smep ?? true,
@@ -604,7 +610,8 @@ export function machineConfig(v: MachineValues): MachineSettings {
     bad("swap", `must be a multiple of 4K from 0 to 64G, not ${swap}`);
   if (swap > 0n && swap < BigInt(MIN_SWAP_BYTES))
     bad("swap", "a swap area needs its header page and at least one page (8K)");
-  const userMemoryPages = memoryMax(v, profile, bad);
+  const userMemoryPages = memoryMax(v, profile, bad, "memory_max");
+  const memoryHighPages = memoryMax(v, profile, bad, "memory_high");
   const pageCluster = v.number("page_cluster");
   if (pageCluster < 0n || pageCluster > BigInt(MAX_PAGE_CLUSTER))
     bad("page_cluster", `must be 0 .. ${MAX_PAGE_CLUSTER}, not ${pageCluster}`);
@@ -663,6 +670,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
       readaheadKb: Number(readahead / 1024n),
       swapBytes: Number(swap),
       ...(userMemoryPages !== null ? { userMemoryPages } : {}),
+      ...(memoryHighPages !== null ? { memoryHighPages } : {}),
       swappiness: Number(swappiness),
       pageCluster: Number(pageCluster),
       policy: oneOf("policy", RECLAIM_POLICIES) as ReclaimPolicy,
@@ -677,25 +685,27 @@ export function machineConfig(v: MachineValues): MachineSettings {
 }
 
 /**
- * `memory_max=`: the pages of the one memory cgroup's memory.max (cgroup v2's file: "max" is no
- * limit; a size is rounded down to whole pages by page_counter_memparse: vmlab asks for a multiple
- * of 4K instead), or null for none.
+ * `memory_max=` and `memory_high=`: the pages of the one memory cgroup's memory.max or
+ * memory.high (cgroup v2's files: "max" is no limit; a size is rounded down to whole pages by
+ * page_counter_memparse: vmlab asks for a multiple of 4K instead), or null for none.
+ * Linux: mm/memcontrol.c memory_max_write, memory_high_write
  */
 function memoryMax(
   v: MachineValues,
   profile: string,
   bad: (key: string, reason: string) => never,
+  key: "memory_max" | "memory_high",
 ): number | null {
-  if (!v.given("memory_max")) return null;
+  if (!v.given(key)) return null;
   if (profile === "windows")
     bad(
-      "memory_max",
+      key,
       "is a Linux memory cgroup limit; Windows limits memory by job objects, which vmlab does not model",
     );
-  if (v.word("memory_max") === "max") return null;
-  const b = v.number("memory_max");
+  if (v.word(key) === "max") return null;
+  const b = v.number(key);
   if (b < 4096n || b > BigInt(MAX_SWAP_BYTES) || b % 4096n !== 0n)
-    bad("memory_max", `must be max or a multiple of 4K from 4K to 64G, not ${b}`);
+    bad(key, `must be max or a multiple of 4K from 4K to 64G, not ${b}`);
   return Number(b / 4096n);
 }
 

@@ -15,6 +15,7 @@ import { DirectMemory } from "../../hw/mmu/memAccess.ts";
 import { HwFaultKind } from "../../hw/mmu/PagingFormat.ts";
 import type { KernelAccessResult, KernelCore, UserAccessResult, UserFaultHandler } from "./core.ts";
 import { faultFold, foldTable, foldUserFault, RunFaultFold, runFoldable } from "./faultfold.ts";
+import { memcgHandleOverHigh } from "./memcontrol.ts";
 import { contextTask, exit } from "./sched.ts";
 import { deliverSignal, type SigInfo } from "./signal.ts";
 import type { Task } from "./task.ts";
@@ -141,6 +142,9 @@ export function userModeRange(
       lo = next >>> 0;
     }
     if (!user) {
+      // exit_to_user_mode_loop's resume_user_mode_work (TIF_NOTIFY_RESUME): a debt of pages
+      // charged over memory.high is reclaimed before user code runs again
+      if (task.memcgNrPagesOverHigh !== 0) memcgHandleOverHigh(k, task);
       k.tlbMgr.exitToUser(cpuId); // user code runs on the user PGD under PTI
       cpu.setUserMode(true);
       user = true;

@@ -79,6 +79,7 @@ export function runFoldable(k: KernelCore, cpu: Mmu, task: Task, _write: boolean
   if (cpu.tracer !== null || cpu.observer !== null) return false;
   const cfg = k.config;
   if (cfg.pku || (cfg.userMemoryPages !== null && cfg.userMemoryPages !== undefined)) return false;
+  if (cfg.memoryHighPages !== null && cfg.memoryHighPages !== undefined) return false; // charges check memory.high
   if (k.arch.hwTable !== undefined) return false;
   const m = k.userMm.env.mthp;
   return m === undefined || m.configuredOrders === 0;

@@ -59,6 +59,14 @@ export const MACHINE_KEYS: {
     modelled: true,
     onlyGiven: true,
   },
+  {
+    key: "memory_high",
+    default: "max",
+    values:
+      "max, or 4K .. 64G, a multiple of 4K (profile=linux: memory.high of the same cgroup: charges over it are reclaimed on the way back to user mode)",
+    modelled: true,
+    onlyGiven: true,
+  },
   { key: "cpus", default: "1", values: "1 .. 64", modelled: true },
   {
     key: "tlb",

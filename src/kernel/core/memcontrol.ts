@@ -24,8 +24,9 @@ import type { Task } from "./task.ts";
  * included), plus those still waiting in a per-CPU LRU add batch (order-0 folios only: a large
  * folio moves its batch at once) and the new mlocked folios waiting in an mlock batch for the
  * unevictable list; and the kernel memory charged with __GFP_ACCOUNT (MEMCG_KMEM): the user page
- * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem). Slab, kernel stacks and the PGD,
- * which cgroup v2 charges too, are left out.
+ * tables below the PGD (GFP_PGTABLE_USER; buddy.ts memcgKmem) and the PGD where pgd_alloc
+ * takes it as GFP_PGTABLE_USER pages (chargeKmem). Slab and kernel stacks, which cgroup v2 charges
+ * too, are left out.
  * Linux: mm/memcontrol.c mem_cgroup_charge, __memcg_kmem_charge_page, page_counter_read(&memcg->memory)
  */
 function userMemoryUsed(k: KernelCore): number {
@@ -70,6 +71,19 @@ export function chargePageTable(k: KernelCore, pfn: number, pagetable: boolean):
 }
 
 /**
+ * The charge of `nr` kernel pages just allocated at `pfn` with __GFP_ACCOUNT as one block (pgd_alloc:
+ * x86's __get_free_pages(GFP_PGTABLE_USER, PGD_ALLOCATION_ORDER), arm64's __get_free_page): one
+ * try_charge_memcg of the block's pages with GFP_PGTABLE_USER, counted in MEMCG_KMEM (memory.stat
+ * kernel) and not NR_PAGETABLE (6.12's pgd_alloc has no page-table constructor).
+ * Linux: mm/page_alloc.c __alloc_pages_noprof, mm/memcontrol.c __memcg_kmem_charge_page
+ */
+export function chargeKmem(k: KernelCore, pfn: number, nr: number): boolean {
+  if (!tryChargeMemcg(k, nr, Gfp.PGTABLE_USER)) return false;
+  for (let i = 0; i < nr; i++) k.buddy.memcgKmemCharge(pfn + i, false);
+  return true;
+}
+
+/**
  * The charge of a transparent huge page, 512 pages at once (an mTHP folio: its nr pages), with
  * the allocation's gfp (vma_thp_gfp_mask; khugepaged's GFP_TRANSHUGE): without
  * __GFP_DIRECT_RECLAIM (GFP_TRANSHUGE_LIGHT, defrag=madvise outside MADV_HUGEPAGE) it fails at
@@ -103,6 +117,16 @@ export interface MemcgEvents {
    * Linux: mm/page_counter.c page_counter_try_charge, mm/memcontrol.c memory_peak_show
    */
   watermark: number;
+  /** memory.events high: each reclaim_high round that found the usage above memory.high (MEMCG_HIGH) */
+  high: number;
+  /**
+   * mem_cgroup_handle_over_high's sleeps (schedule_timeout_killable(penalty_jiffies)), which take
+   * no time in vmlab: how many, and their jiffies (vmlab's own counters)
+   */
+  highThrottled: number;
+  highDelayJiffies: number;
+  /** pages charged but not yet on the LRU while a charge's own over-high reclaim runs */
+  inflight: number;
 }
 
 const events = new WeakMap<KernelCore, MemcgEvents>();
@@ -111,7 +135,7 @@ const events = new WeakMap<KernelCore, MemcgEvents>();
 export function memcgEvents(k: KernelCore): MemcgEvents {
   let e = events.get(k);
   if (e === undefined) {
-    e = { max: 0, oom: 0, watermark: 0 };
+    e = { max: 0, oom: 0, watermark: 0, high: 0, highThrottled: 0, highDelayJiffies: 0, inflight: 0 };
     events.set(k, e);
   }
   return e;
@@ -119,7 +143,7 @@ export function memcgEvents(k: KernelCore): MemcgEvents {
 
 /** memory.current in pages: page_counter_read(&memcg->memory) (userMemoryUsed). */
 export function memcgUsage(k: KernelCore): number {
-  return userMemoryUsed(k);
+  return userMemoryUsed(k) + memcgEvents(k).inflight;
 }
 
 /** The task whose read(2) or write(2) runs (vfs.ts fileIo), by kernel: current for chargeFolio outside a fault. */
@@ -142,7 +166,8 @@ export function memcgSyscallTask(k: KernelCore, task: Task | null): void {
  */
 export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
+  if ((limit === null || limit === undefined) && k.config.memoryHighPages == null)
+    return charged(k, nr, gfp, false);
   if (k.faultingMm !== null) return tryChargeMemcg(k, nr, gfp);
   const cur = syscallTasks.get(k) ?? null;
   if (cur === null || !cur.alive || cur.mm === null) return tryChargeMemcg(k, nr, gfp);
@@ -170,21 +195,25 @@ export function chargeFolio(k: KernelCore, nr: number, gfp: number): boolean {
  */
 function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
   const limit = k.config.userMemoryPages;
-  if (limit === null || limit === undefined) return charged(k, userMemoryUsed(k) + nr);
-  if (k.reclaiming) return nr === 1 && charged(k, userMemoryUsed(k) + nr);
+  if (limit === null || limit === undefined) return charged(k, nr, gfp, false);
+  // PF_MEMALLOC: over the limit one page is forced (`force`: no memory.high check), a huge page refused
+  if (k.reclaiming)
+    return userMemoryUsed(k) + nr <= limit
+      ? charged(k, nr, gfp, false)
+      : nr === 1 && charged(k, nr, gfp, true);
   let retries = MAX_RECLAIM_RETRIES;
   let failed = false;
   let passedOom = false;
   let drained = false;
   for (;;) {
-    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // page_counter_try_charge
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, nr, gfp, false); // page_counter_try_charge
     if (!failed) k.vmscan.reclaimCtx.memcgFailcnt++; // the counter's failcnt, once per charge here
     failed = true;
     if (!(gfp & Gfp.DIRECT_RECLAIM)) return false; // !gfpflags_allow_blocking(gfp_mask): nomem
     k.vmscan.reclaimCtx.cgroupReclaims++;
     memcgEvents(k).max++; // memcg_memory_event(mem_over_limit, MEMCG_MAX)
     const got = memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
-    if (userMemoryUsed(k) + nr <= limit) return charged(k, userMemoryUsed(k) + nr); // mem_cgroup_margin(mem_over_limit) >= nr_pages
+    if (userMemoryUsed(k) + nr <= limit) return charged(k, nr, gfp, false); // mem_cgroup_margin(mem_over_limit) >= nr_pages
     // drain_all_stock(mem_over_limit) once per charge, then the whole charge again (vmlab has no
     // per-CPU stock, so the drain frees nothing: it is one more reclaim round, as in Linux)
     if (!drained) {
@@ -215,9 +244,118 @@ function tryChargeMemcg(k: KernelCore, nr: number, gfp: number): boolean {
   }
 }
 
-/** A charge made: the counter's usage is `usage` pages; its watermark (memory.peak) follows. */
-function charged(k: KernelCore, usage: number): true {
+/**
+ * A charge of `nr` pages made (the page counter's usage now userMemoryUsed + nr): its watermark
+ * (memory.peak) follows; then, unless forced (try_charge_memcg's `force`, which returns at once),
+ * the memory.high check of done_restock: over high, current owes the pages
+ * (memcg_nr_pages_over_high += batch, set_notify_resume) and, owing more than MEMCG_CHARGE_BATCH
+ * outside reclaim with a gfp that may block, reclaims them at once (mem_cgroup_handle_over_high).
+ * vmlab has no charge stock, so the batch is the charge's own pages, not max(64, nr).
+ * Linux: mm/memcontrol.c try_charge_memcg (done_restock)
+ */
+function charged(k: KernelCore, nr: number, gfp: number, forced: boolean): true {
+  const usage = userMemoryUsed(k) + nr;
   const e = memcgEvents(k);
   if (usage > e.watermark) e.watermark = usage;
+  const high = k.config.memoryHighPages;
+  if (forced || high === null || high === undefined || usage <= high) return true;
+  const cur = oomCurrent(k);
+  cur.memcgNrPagesOverHigh += nr;
+  if (cur.memcgNrPagesOverHigh > MEMCG_CHARGE_BATCH && !k.reclaiming && gfp & Gfp.DIRECT_RECLAIM) {
+    e.inflight += nr; // charged, not yet on the LRU: still in memory.current while it reclaims
+    try {
+      memcgHandleOverHigh(k, cur); // with the charge's gfp, which may block (memcgReclaim takes none)
+    } finally {
+      e.inflight -= nr;
+    }
+  }
   return true;
+}
+
+/** MEMCG_CHARGE_BATCH: the nominal charge batch the over-high debt and penalty are scaled by. */
+export const MEMCG_CHARGE_BATCH = 64;
+/** MEMCG_DELAY_PRECISION_SHIFT, MEMCG_DELAY_SCALING_SHIFT (mm/memcontrol.c) */
+const DELAY_PRECISION_SHIFT = 20n;
+const DELAY_SCALING_SHIFT = 14n;
+
+/** CONFIG_HZ of each architecture's defconfig: x86_64_defconfig and i386_defconfig HZ_1000; arm64 and riscv the default HZ_250. */
+function hz(k: KernelCore): number {
+  const a = k.config.arch;
+  return a === "x86_64" || a === "x86_64-la57" || a === "i386" || a === "i386-pae" ? 1000 : 250;
+}
+
+/**
+ * calculate_overage: how far `usage` is over `high`, in 1/2^20 of high (0 at or below it; a high
+ * of 0 counts as 1 page).
+ * Linux: mm/memcontrol.c calculate_overage
+ */
+function calculateOverage(usage: number, high: number): bigint {
+  if (usage <= high) return 0n;
+  const h = BigInt(Math.max(high, 1));
+  return (BigInt(usage - high) << DELAY_PRECISION_SHIFT) / h;
+}
+
+/**
+ * calculate_high_delay: the jiffies a task that owes `nrPages` sleeps at `maxOverage`: overage^2
+ * * HZ scaled down by 2^34, times nr_pages / MEMCG_CHARGE_BATCH (u64 arithmetic).
+ * Linux: mm/memcontrol.c calculate_high_delay
+ */
+export function calculateHighDelay(hzValue: number, nrPages: number, maxOverage: bigint): number {
+  if (maxOverage === 0n) return 0;
+  let p = BigInt.asUintN(64, maxOverage * maxOverage * BigInt(hzValue));
+  p >>= DELAY_PRECISION_SHIFT;
+  p >>= DELAY_SCALING_SHIFT;
+  return Number(BigInt.asUintN(64, p * BigInt(nrPages)) / BigInt(MEMCG_CHARGE_BATCH));
+}
+
+/**
+ * reclaim_high for the one cgroup: above memory.high it counts memory.events high and reclaims
+ * (try_to_free_mem_cgroup_pages: max(nr, SWAP_CLUSTER_MAX) pages, swapping allowed); at or below
+ * it nothing. Returns the pages reclaimed.
+ * Linux: mm/memcontrol.c reclaim_high
+ */
+function reclaimHigh(k: KernelCore, nr: number, high: number): number {
+  if (memcgUsage(k) <= high) return 0;
+  memcgEvents(k).high++; // memcg_memory_event(memcg, MEMCG_HIGH)
+  return memcgReclaim(k, Math.max(nr, SWAP_CLUSTER_MAX));
+}
+
+/**
+ * mem_cgroup_handle_over_high: `task` pays its debt of pages charged over memory.high, on its way
+ * back to user mode (resume_user_mode_work, TIF_NOTIFY_RESUME; entry.ts, vfs.ts) or inside the
+ * charge once it owes more than MEMCG_CHARGE_BATCH pages. Unless it is dying, it reclaims the
+ * debt (reclaim_high), then SWAP_CLUSTER_MAX at a time while the penalty for the overage left
+ * (calculate_high_delay, at most 2 * HZ; no swap.high in vmlab, so no swap overage) is over
+ * HZ / 100 jiffies and reclaim makes progress or MAX_RECLAIM_RETRIES allow; still over, it
+ * would sleep the penalty (schedule_timeout_killable): vmlab has no clock, so the sleep is only
+ * counted (highThrottled, highDelayJiffies).
+ * Linux: mm/memcontrol.c mem_cgroup_handle_over_high
+ */
+export function memcgHandleOverHigh(k: KernelCore, task: Task): void {
+  const nrPages = task.memcgNrPagesOverHigh;
+  if (nrPages === 0) return;
+  task.memcgNrPagesOverHigh = 0;
+  const high = k.config.memoryHighPages;
+  if (high === null || high === undefined) return;
+  const HZ = hz(k);
+  let retries = MAX_RECLAIM_RETRIES;
+  let inRetry = false;
+  // vmlab's guard (none in Linux): reclaim that reports progress yet leaves the usage over high
+  // would loop; each round reclaims SWAP_CLUSTER_MAX, so this is far more rounds than the excess
+  for (let round = 0; round < 1 << 20; round++) {
+    if (!task.alive || task.oomKilled) return; // task_is_dying()
+    const reclaimed = reclaimHigh(k, inRetry ? SWAP_CLUSTER_MAX : nrPages, high);
+    // calculate_high_delay(memcg, nr_pages, mem_find_max_overage(memcg)), clamped to
+    // MEMCG_MAX_HIGH_DELAY_JIFFIES (2 * HZ)
+    const penalty = Math.min(calculateHighDelay(HZ, nrPages, calculateOverage(memcgUsage(k), high)), 2 * HZ);
+    if (penalty <= Math.floor(HZ / 100)) return;
+    if (reclaimed > 0 || retries-- > 0) {
+      inRetry = true;
+      continue;
+    }
+    const e = memcgEvents(k); // schedule_timeout_killable(penalty_jiffies): no clock, counted
+    e.highThrottled++;
+    e.highDelayJiffies += penalty;
+    return;
+  }
 }

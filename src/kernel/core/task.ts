@@ -60,6 +60,11 @@ export class Task implements TaskHandle {
   nrDirtied = 0;
   nrDirtiedPause = NR_DIRTIED_PAUSE_INIT;
   /**
+   * current->memcg_nr_pages_over_high: the pages charged while the memory cgroup was over
+   * memory.high, reclaimed on the way back to user mode (memcontrol.ts memcgHandleOverHigh)
+   */
+  memcgNrPagesOverHigh = 0;
+  /**
    * signal->oom_score_adj (-1000..1000, /proc/PID/oom_score_adj) and signal->oom_score_adj_min
    * (the least an unprivileged write may set: what a privileged one last set). Copied by fork
    * (copy_signal); the threads of a process share them (core/sched.ts setOomScoreAdj sets them all).

@@ -21,7 +21,7 @@ import { allocPages } from "./alloc.ts";
 import { RV32_NO_THP } from "./config.ts";
 import type { KernelCore } from "./core.ts";
 import { hugetlbfsIo, hugetlbfsTruncate } from "./hugetlbfs.ts";
-import { memcgSyscallTask } from "./memcontrol.ts";
+import { memcgHandleOverHigh, memcgSyscallTask } from "./memcontrol.ts";
 import { sealCheckSize, sealCheckWrite } from "./memfd.ts";
 import { memfdRelease } from "./memfd_evict.ts";
 import { exit, syscallEntry } from "./sched.ts";
@@ -210,6 +210,8 @@ export function fileIo(
   // the memory cgroup's OOM killer chose the caller while it charged a page-cache folio: its
   // SIGKILL, pending, kills it on the way back to user space
   if (t?.alive && t.oomKilled) exit(k, t, "SIGKILL (out of memory)");
+  // the return to user mode's resume_user_mode_work: the pages charged over memory.high reclaimed
+  else if (t?.alive && t.memcgNrPagesOverHigh !== 0) memcgHandleOverHigh(k, t);
   return r;
 }
 

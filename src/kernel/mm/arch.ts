@@ -291,6 +291,13 @@ export interface Pgtable {
    */
   readonly pgdBlockPmds?: number;
   /**
+   * The pages of the PGD block pgd_alloc allocates with GFP_PGTABLE_USER as pages, so that
+   * __GFP_ACCOUNT charges them to the memory cgroup as kernel memory (MEMCG_KMEM: memory.stat
+   * kernel, not pagetables: no constructor). Absent: 0 (RISC-V's GFP_KERNEL; PAE's PDPT from the
+   * pgd_cache slab).
+   */
+  readonly pgdAccountPages?: number;
+  /**
    * CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING (ARCH_WANT_HUGE_PMD_SHARE and SPLIT_PMD_PTLOCKS):
    * shared HugeTLB mappings share PMD tables (mm/hugetlb_pmd_share.ts).
    */

@@ -49,6 +49,15 @@ export function newMm(ctx: MmContext): MmStruct | null {
   const order = env.pgtable.pgdOrder;
   const pgd = env.buddy.alloc(order, Gfp.KERNEL, PageKind.PageTable);
   if (pgd < 0) return null; // not in NR_PAGETABLE: pgd_alloc has no pagetable constructor
+  // GFP_PGTABLE_USER's __GFP_ACCOUNT (x86 _pgd_alloc's __get_free_pages, arm64 pgd_alloc's
+  // __get_free_page): __alloc_pages charges the block to the memory cgroup (__memcg_kmem_charge_page,
+  // MEMCG_KMEM); refused, the pages are freed and pgd_alloc fails (fork's -ENOMEM)
+  const acct = env.pgtable.pgdAccountPages ?? 0;
+  if (acct > 0 && env.chargeKmem && !env.chargeKmem(pgd, acct)) {
+    const err = env.buddy.free(pgd, order);
+    assert(err === null, `pgd_alloc: ${err}`);
+    return null;
+  }
   for (let i = 0; i < 1 << order; i++) env.phys.zeroFrame(pfnUnchecked(pgd + i));
   env.pgtable.pgdCtor(env.phys, env.kernelRootPfn, pgd);
   // x86 PAE with PTI: the PMDs preallocated beside the PGD pair (preallocate_pmds)

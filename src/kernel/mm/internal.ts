@@ -139,6 +139,13 @@ export interface MmEnv {
    */
   chargePageTable?(pfn: number, pagetable: boolean): boolean;
   /**
+   * __GFP_ACCOUNT's charge of `nr` kernel pages just allocated at `pfn` (pgd_alloc's
+   * GFP_PGTABLE_USER block: __memcg_kmem_charge_page of 1 << order pages, MEMCG_KMEM only, no
+   * page-table constructor); false: not charged (the caller frees them and fails). Their free
+   * uncharges them (buddy.ts).
+   */
+  chargeKmem?(pfn: number, nr: number): boolean;
+  /**
    * kmap_local_page / kunmap_local around the kernel's own touch of a user
    * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86
    * a highmem frame has no kernel address until it is mapped in a fixmap

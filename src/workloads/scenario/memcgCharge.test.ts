@@ -40,11 +40,12 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
 
   it("show memcg: memory.current, memory.max, memory.events (max: the rounds, oom), memory.stat, failcnt", () => {
     const r = runHolds([...memcgAtLimit(), "B: n = syscall read F buf 4K", "show memcg"]);
-    // A's pages and page tables uncharged with its death: B's buffer page, its 3 page tables
-    // (PUD, PMD, PTE: MEMCG_KMEM and NR_PAGETABLE) and F's page 0 remain
+    // A's pages, page tables and PGD uncharged with its death: B's buffer page, its 3 page tables
+    // (PUD, PMD, PTE: MEMCG_KMEM and NR_PAGETABLE), its PGD (MEMCG_KMEM only) and F's page 0 remain
     const out = r.statements[9].output;
-    expect(out.slice(0, 16)).toEqual([
-      "memory.current 20480",
+    expect(out.slice(0, 17)).toEqual([
+      "memory.current 24576",
+      "memory.high max",
       "memory.max 8388608",
       "memory.peak 8388608", // the 2048 pages A's last fault charged
       "memory.events low 0",
@@ -55,7 +56,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "memory.events oom_group_kill 0",
       "memory.stat anon 4096",
       "memory.stat file 4096",
-      "memory.stat kernel 12288",
+      "memory.stat kernel 16384", // the PGD is MEMCG_KMEM, not NR_PAGETABLE
       "memory.stat kernel_stack 0",
       "memory.stat pagetables 12288",
       "memory.stat sec_pagetables 0",
@@ -64,7 +65,11 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     expect(out).toContain("memory.stat swapcached 0");
     expect(out.at(-1)).toBe("memory.failcnt 2");
     const none = runScenario("machine ram=64M\nshow memcg\n");
-    expect(none.statements[1].output.slice(0, 2)).toEqual(["memory.current 0", "memory.max max"]);
+    expect(none.statements[1].output.slice(0, 3)).toEqual([
+      "memory.current 0",
+      "memory.high max",
+      "memory.max max",
+    ]);
   });
 
   it("read(2) with 2 pages of room: readahead adds 2 of its 4 and stops, no OOM; the read is served from them", () => {
@@ -72,7 +77,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     // finds the limit (failcnt 1); the 2 new pages are locked until read_pages, so reclaim frees
     // nothing: 2 rounds, -ENOMEM, readahead stops; filemap_get_read_batch finds page 0
     runHolds([
-      ...memcgAtLimit(8144),
+      ...memcgAtLimit(8136),
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "B: n = syscall read F buf 4K",
@@ -93,7 +98,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
-      "B: write buf 8168K value=1", // 2042 pages and 6 page tables: the limit
+      "B: write buf 8164K value=1", // 2041 pages, 6 page tables and the PGD: the limit
       "let r = vmstat.memcg_reclaims",
       "B: n = syscall read F buf 4K",
       "expect vmstat.memcg_reclaims - r == 37",
@@ -111,7 +116,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "file F size=1M",
       "spawn B",
       "B: buf = mmap 8M",
-      "B: write buf 8168K value=1", // 2042 pages and 6 page tables: the limit
+      "B: write buf 8164K value=1", // 2041 pages, 6 page tables and the PGD: the limit
       "let r = vmstat.memcg_reclaims",
       "B: n = syscall write F buf 4K",
       "expect n == -12",
@@ -122,8 +127,8 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
   });
 
   /**
-   * B's fault on page 128 of a mapping of F (folios of `folio`) while A's 8156K (2039 pages and
-   * 6 page tables) and the 3 page tables B's fault allocates first (pud_alloc, pmd_alloc, pte_alloc:
+   * B's fault on page 128 of a mapping of F (folios of `folio`) while A's 8148K (2037 pages and
+   * 6 page tables), A's and B's PGDs (pgd_alloc's GFP_PGTABLE_USER) and the 3 page tables B's fault allocates first (pud_alloc, pmd_alloc, pte_alloc:
    * charged with GFP_PGTABLE_USER) fill the limit.
    */
   const fileFault = (folio: string, rounds: number) => [
@@ -132,7 +137,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
     "spawn A",
     "spawn B",
     "A: a = mmap 8M",
-    "A: write a 8156K value=1",
+    "A: write a 8148K value=1",
     "B: m = mmap 1M file=F",
     "let r = vmstat.memcg_reclaims",
     "B: read m + 512K 4K",
@@ -161,7 +166,7 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
       "spawn B",
       "B: s = mmap 1M shared",
       "A: a = mmap 8M",
-      "A: write a 8156K value=1", // 2039 pages, 6 page tables, and B's fault's 3: the limit
+      "A: write a 8152K value=1", // 2038 pages, 6 page tables, 2 PGDs, and B's fault's 3: the limit
       "let r = vmstat.memcg_reclaims",
       "B: write s 4K value=3",
       "expect vmstat.memcg_reclaims - r == 18",
@@ -172,14 +177,14 @@ describe("memory_max charges the page cache and shmem (mem_cgroup_charge)", () =
   });
 
   it("a huge tmpfs folio whose charge is refused falls back to 4K: THP_FILE_FALLBACK_CHARGE, shmem_fallback_charge", () => {
-    // 1786 pages and A's 6 page tables charged, 256 left: the PMD-size folio's 512
+    // 1785 pages, A's 6 page tables and its PGD charged, 256 left: the PMD-size folio's 512
     // (GFP_TRANSHUGE_LIGHT, defrag=madvise without MADV_HUGEPAGE) is refused at once, no reclaim;
     // the file's 256 pages fit as 4K folios
     runHolds([
       MEMCG_8M,
       "spawn A",
       "A: a = mmap 7M",
-      "A: write a 7144K value=1",
+      "A: write a 7140K value=1",
       "let r = vmstat.memcg_reclaims",
       "let fc = vmstat.memcg_failcnt",
       "file T size=1M fs=tmpfs huge=always",

@@ -35,21 +35,22 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
   });
 
   it("page tables are charged: memory.current holds them, their charge at the limit OOM-kills, free_pgtables uncharges", () => {
-    // B: buffer page + PUD, PMD, PTE table (4 pages); A: 2038 pages + PUD, PMD, 4 PTE tables
-    // (2044): the 2048 full. B's store in a new PGD slot allocates a PUD table first
-    // (__handle_mm_fault's pud_alloc): its charge (GFP_PGTABLE_USER) finds the limit, reclaims
-    // 18 rounds (nothing reclaimable) and mem_cgroup_oom kills A; then PMD, PTE and the page fit
+    // B: buffer page + PUD, PMD, PTE table (4 pages); A: 2036 pages + PUD, PMD, 4 PTE tables
+    // (2042); each PGD (pgd_alloc's GFP_PGTABLE_USER: MEMCG_KMEM, not NR_PAGETABLE): the 2048
+    // full. B's store in a new PGD slot allocates a PUD table first (__handle_mm_fault's
+    // pud_alloc): its charge (GFP_PGTABLE_USER) finds the limit, reclaims 18 rounds (nothing
+    // reclaimable) and mem_cgroup_oom kills A; then PMD, PTE and the page fit
     const r = runHolds([
       MEMCG_8M,
       "spawn A",
       "spawn B",
       "B: buf = mmap 4K",
       "B: write buf 4K value=1",
-      "expect memory.current == 16K",
+      "expect memory.current == 24K",
       "expect memory.stat.pagetables == 12K",
-      "expect memory.stat.kernel == 12K",
-      "A: a = mmap 8152K",
-      "A: write a 8152K value=1",
+      "expect memory.stat.kernel == 20K",
+      "A: a = mmap 8144K",
+      "A: write a 8144K value=1",
       "expect memory.current == 8M",
       "expect A.alive == 1",
       "let r = vmstat.memcg_reclaims",
@@ -59,29 +60,56 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
       "expect A.alive == 0",
       "expect byte(B, c) == 2",
       "expect memory.stat.pagetables == 24K",
-      "expect memory.stat.kernel == 24K",
+      "expect memory.stat.kernel == 28K", // and B's PGD (A's freed with its mm: uncharged)
       "expect meminfo.PageTables == 24K",
-      "expect memory.current == 32K",
+      "expect memory.current == 36K",
       // munmap's free_pgtables: c's PTE, PMD and PUD tables freed, and uncharged
       "B: munmap c 4K",
       "expect memory.stat.pagetables == 12K",
-      "expect memory.current == 16K",
+      "expect memory.current == 20K",
     ]);
     const report = r.statements.flatMap((s) => s.output);
     expect(report.join("\n")).toContain(
       "B invoked oom-killer: gfp_mask=0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0",
     );
-    // mem_cgroup_print_oom_meminfo: memory_stat_format's lines after the counters: A's 2038 and
-    // B's 1 anonymous pages, their 9 page tables
+    // mem_cgroup_print_oom_meminfo: memory_stat_format's lines after the counters: A's 2036 and
+    // B's 1 anonymous pages, their 9 page tables and 2 PGDs
     const at = report.indexOf("Memory cgroup stats for /:");
     expect(report[at - 2]).toBe("memory: usage 8192kB, limit 8192kB, failcnt 1");
     expect(report.slice(at + 1, at + 6)).toEqual([
-      `anon ${2039 * 4096}`,
+      `anon ${2037 * 4096}`,
       "file 0",
-      `kernel ${9 * 4096}`,
+      `kernel ${11 * 4096}`,
       "kernel_stack 0",
       `pagetables ${9 * 4096}`,
     ]);
+  });
+
+  it("the PGD is charged as kernel memory where pgd_alloc takes it with GFP_PGTABLE_USER pages", () => {
+    // x86 _pgd_alloc: __get_free_pages(GFP_PGTABLE_USER, PGD_ALLOCATION_ORDER), the PTI pair whole;
+    // arm64 pgd_alloc: __get_free_page(GFP_PGTABLE_USER); RISC-V: GFP_KERNEL, not charged; i386
+    // PAE without PTI: the PDPT from the pgd_cache slab (not modelled), only its 3 preallocated
+    // PMDs (pagetables too). memory.stat kernel (MEMCG_KMEM) counts it, pagetables does not: the
+    // difference is the PGD's pages (with PTI, x86-64 has page tables at spawn too: in both)
+    const cases: [string, number][] = [
+      ["arch=x86_64", 1],
+      ["arch=x86_64 pti=on", 2],
+      ["arch=x86_64-la57", 1],
+      ["arch=arm64", 1],
+      ["arch=riscv-sv39", 0],
+      ["arch=i386", 1],
+      ["arch=i386-pae pti=on", 2],
+      ["arch=i386-pae", 0],
+    ];
+    for (const [arch, pgd] of cases)
+      runHolds([
+        `machine ${arch} ram=64M memory_max=8M`,
+        "spawn A",
+        `expect memory.stat.kernel - memory.stat.pagetables == ${pgd * 4096}`,
+        "expect memory.current == memory.stat.kernel",
+        "A: exit",
+        "expect memory.current == 0", // pgd_free: the pages' free uncharges them
+      ]);
   });
 
   it("i386 PAE: the PMDs pgd_alloc preallocates are charged (preallocate_pmds' GFP_PGTABLE_USER) and uncharged at pgd_free", () => {
@@ -132,16 +160,16 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
     // the inactive list (248 pages), 8 wait in it (charged: memory.current, not on a list)
     expect(r.statements[4].output).toContain("memory.stat pgfault 256");
     expect(r.statements[4].output).toContain(`memory.stat inactive_anon ${248 * 4096}`);
-    expect(r.statements[4].output).toContain(`memory.current ${(256 + 3) * 4096}`);
+    expect(r.statements[4].output).toContain(`memory.current ${(256 + 3 + 1) * 4096}`); // and the PGD
   });
 
   it("readahead's folios, read and unlocked by read_pages, are reclaimed at the limit: no OOM kill", () => {
-    // A's 2034 pages, its 6 page tables and B's 4 pages: 4 pages of room. B's read of page 0
+    // A's 2032 pages, its 6 page tables and PGD, and B's 5 pages: 4 pages of room. B's read of page 0
     // reads ahead 4 pages (get_init_ra_size(1, 32)): the 2048 full. B's read at 512K: a new
     // window of 4 whose first charge reclaims from the limit; F's pages 1-3 (clean, unmapped,
     // unlocked once read) are there to take, so no OOM
     runHolds([
-      ...memcgAtLimit(8136),
+      ...memcgAtLimit(8128),
       "B: n = syscall read F buf 4K",
       "expect meminfo.Cached == 16K",
       "expect memory.current == 8M",
@@ -158,23 +186,24 @@ describe("memory.stat (6.12 memory_stat_format)", () => {
   });
 
   it("memory.peak is the highest usage a charge reached: it stays when the pages go", () => {
-    // A's 1M: 256 pages and PUD, PMD, PTE table; munmap frees the pages and the PTE table, the
-    // PUD and PMD tables stay (free_pgtables' ceiling: the stack's VMA above is under them):
-    // memory.current 8K, the watermark 259 pages
+    // A's PGD (charged at spawn: pgd_alloc's GFP_PGTABLE_USER); A's 1M: 256 pages and PUD, PMD,
+    // PTE table; munmap frees the pages and the PTE table, the PUD and PMD tables stay
+    // (free_pgtables' ceiling: the stack's VMA above is under them): memory.current 12K, the
+    // watermark 260 pages
     runHolds([
       MEMCG_8M,
       "spawn A",
       "A: a = mmap 1M",
-      "expect memory.peak == 0",
+      "expect memory.peak == 4K",
       "A: write a 1M value=1",
-      "expect memory.peak == 1M + 12K",
+      "expect memory.peak == 1M + 16K",
       "A: munmap a 1M",
-      "expect memory.current == 8K",
+      "expect memory.current == 12K",
       "expect memory.stat.pagetables == 8K",
-      "expect memory.peak == 1M + 12K",
+      "expect memory.peak == 1M + 16K",
       "A: b = mmap 512K",
       "A: write b 512K value=1",
-      "expect memory.peak == 1M + 12K",
+      "expect memory.peak == 1M + 16K",
     ]);
   });
 });

@@ -98,10 +98,10 @@ export const MEMCG_8M = "machine ram=64M memory_max=8M overcommit=always";
 /**
  * A memory cgroup at its limit (memory_max=8M): file F on disk, B's one-page buffer and A's
  * `aKb` of anonymous memory, no swap. The page tables are charged too (GFP_PGTABLE_USER): B's
- * PUD, PMD and PTE table, A's PUD, PMD and 4 PTE tables, so 8152K (2038 pages) fill the 2048
- * pages; less leaves room.
+ * PGD, PUD, PMD and PTE table, A's PGD, PUD, PMD and 4 PTE tables, so 8144K (2036 pages) fill
+ * the 2048 pages; less leaves room.
  */
-export function memcgAtLimit(aKb = 8152): string[] {
+export function memcgAtLimit(aKb = 8144): string[] {
   return [
     MEMCG_8M,
     "file F size=1M",

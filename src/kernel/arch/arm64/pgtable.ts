@@ -295,6 +295,8 @@ export class Arm64Pgtable implements Pgtable {
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);
   /** pgd_alloc: one page (PGD_SIZE = PAGE_SIZE with 4 levels of 4K) */
   readonly pgdOrder = 0;
+  /** arch/arm64/mm/pgd.c pgd_alloc: __get_free_page(GFP_PGTABLE_USER), charged to the memory cgroup */
+  readonly pgdAccountPages = 1;
   /** arch/arm64/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if ARM64_4K_PAGES (vmlab's granule) */
   readonly hugePmdShare = true;
   /** CONT_PTE_SIZE and CONT_PMD_SIZE HugeTLB pages (arch/arm64/mm/hugetlbpage.c) */

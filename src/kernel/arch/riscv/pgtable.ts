@@ -213,7 +213,7 @@ export class RiscvPgtable implements Pgtable {
   readonly levelNames: readonly string[];
   /** make_pte_marker(PTE_MARKER_GUARD): swp_entry(SWP_PTE_MARKER, PTE_MARKER_GUARD) */
   readonly guard: Entry = swpEntryPte(SWP_PTE_MARKER, PTE_MARKER_GUARD);
-  /** pgd_alloc: one page */
+  /** pgd_alloc: one page, __get_free_page(GFP_KERNEL): not charged to the memory cgroup (no pgdAccountPages) */
   readonly pgdOrder = 0;
   /** arch/riscv/Kconfig: ARCH_WANT_HUGE_PMD_SHARE if 64BIT */
   readonly hugePmdShare: boolean;

@@ -111,6 +111,12 @@ export class X86Pgtable implements Pgtable {
   readonly levelNames: readonly string[];
   readonly guard: Entry = { hi: 0, lo: PTE_GUARD };
   readonly pgdOrder: number;
+  /**
+   * arch/x86/mm/pgtable.c _pgd_alloc: __get_free_pages(GFP_PGTABLE_USER, PGD_ALLOCATION_ORDER),
+   * charged whole to the memory cgroup (Linux's order is 1 whenever the kernel is built with
+   * MITIGATION_PAGE_TABLE_ISOLATION; vmlab's block is the pair only with pti=on)
+   */
+  readonly pgdAccountPages: number;
   /** arch/x86/Kconfig: ARCH_WANT_HUGE_PMD_SHARE; x86-64 has split PMD locks */
   readonly hugePmdShare = true;
 
@@ -128,6 +134,7 @@ export class X86Pgtable implements Pgtable {
     this.userPgtablesCeiling = 256 * 512 ** (levels - 1);
     this.levelNames = levels === 5 ? ["PTE", "PMD", "PUD", "P4D", "PGD"] : ["PTE", "PMD", "PUD", "PGD"];
     this.pgdOrder = pti ? 1 : 0;
+    this.pgdAccountPages = 1 << this.pgdOrder;
   }
 
   none(hi: number, lo: number): boolean {

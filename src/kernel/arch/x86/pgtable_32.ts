@@ -113,6 +113,8 @@ export class I386Pgtable implements Pgtable {
    */
   readonly pgdOrder: number;
   readonly pgdBlockPmds: number;
+  /** the PGD block's pages charged as kernel memory (GFP_PGTABLE_USER pages; mm/arch.ts) */
+  readonly pgdAccountPages: number;
   readonly preallocatedPmds: boolean;
   /** page-table isolation (PAE only): SHARED_KERNEL_PMD is false, each PGD has its own kernel PMD */
   readonly pti: boolean;
@@ -138,6 +140,11 @@ export class I386Pgtable implements Pgtable {
     this.guard = pae ? { hi: 0, lo: PTE_GUARD } : { hi: 0, lo: GUARD_2LEVEL };
     this.pgdOrder = this.pti ? 1 : pae ? 2 : 0;
     this.pgdBlockPmds = pae && !this.pti ? 3 : 0;
+    // _pgd_alloc: pages from __get_free_pages(GFP_PGTABLE_USER, PGD_ALLOCATION_ORDER) (2-level;
+    // PAE with PTI, !SHARED_KERNEL_PMD), charged to the memory cgroup; PAE without PTI takes its
+    // 32-byte PDPT from the pgd_cache slab (kmem_cache_alloc: a slab object's charge, not
+    // modelled), the PMDs of its block charged apart (preallocate_pmds)
+    this.pgdAccountPages = pae && !this.pti ? 0 : 1 << this.pgdOrder;
     this.preallocatedPmds = pae;
   }
 

@@ -268,7 +268,8 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
   }
   if (name.startsWith("memory.")) {
     // the memory cgroup's files as `show memcg` names them (machine memory_max): memory.current,
-    // memory.max (-1 for "max"), memory.events.X, memory.stat.X, memory.failcnt (extension)
+    // memory.max and memory.high (-1 for "max"), memory.events.X, memory.stat.X, memory.failcnt,
+    // memory.high_throttled and memory.high_delay_jiffies (extensions)
     const field = name.slice(7);
     return (rt) => {
       const m = rt.view.memcg();
@@ -278,15 +279,21 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
           ? m.current
           : field === "max"
             ? (m.max ?? -1)
-            : field === "peak"
-              ? m.peak
-              : field === "failcnt"
-                ? m.failcnt
-                : file === "events"
-                  ? m.events[key]
-                  : file === "stat"
-                    ? m.stat[key]
-                    : undefined;
+            : field === "high"
+              ? (m.high ?? -1)
+              : field === "high_throttled"
+                ? m.highThrottled
+                : field === "high_delay_jiffies"
+                  ? m.highDelayJiffies
+                  : field === "peak"
+                    ? m.peak
+                    : field === "failcnt"
+                      ? m.failcnt
+                      : file === "events"
+                        ? m.events[key]
+                        : file === "stat"
+                          ? m.stat[key]
+                          : undefined;
       if (v === undefined) c.fail(`unknown memory cgroup value '${name}' (see show memcg)`, pos);
       return BigInt(v);
     };
