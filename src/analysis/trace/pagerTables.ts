@@ -15,7 +15,14 @@
  *   `walkLevels` references, no accessed/dirty write, the new frame), later retries are counted
  *   as such a walk and fill the TLB as it does (Tlb.fillMissed) with its metadata and
  *   attributes, without the lookups and the walk: a host shortcut (the SDM and Linux have nothing
- *   like it), off with `shortcuts: false`, whose figures it must give (machineMode.test.ts).
+ *   like it), off with `shortcuts: false`, whose figures it must give (machineMode.test.ts);
+ * - the leaf tables remembered: a faulting walk that ended at a leaf table leaves the entries it
+ *   read above it here (by the leaf table, direct-mapped), and a later access under that table that
+ *   missed every TLB array starts its walk there (Mmu.missAtLeaf): a not-present leaf ends it as the
+ *   whole walk would, without reading the levels above again. Only the pager writes these tables,
+ *   and only entries that are not present (mapAt makes tables below such an entry, then the leaf;
+ *   clear zeroes a leaf), with A set: an entry a walk read on its way down stays as it read it.
+ *   A host shortcut too (Linux and the SDM have nothing like it), off with `shortcuts: false`.
  *
  * Hot path: numbers and typed arrays only.
  */
@@ -40,6 +47,9 @@ const USER_PAGE: MapFlags = { writable: true, user: true, accessed: true, dirty:
 
 const TWO32 = 4294967296;
 
+/** leaf tables remembered (touchMissed), by the low bits of vpn / 512 */
+const LEAF_SLOTS = 4096;
+
 export class PagerTables {
   readonly root: Pfn;
   /** entries a complete walk reads */
@@ -53,6 +63,22 @@ export class PagerTables {
   shortRetries = 0;
   /** touches done without their lookups (touchMissed; tests) */
   missedTouches = 0;
+  /** touches whose walk started at a remembered leaf table (tests: that it ran) */
+  leafTouches = 0;
+  /** whether touchMissed starts walks at remembered leaf tables (false: from the top; tests) */
+  useLeaves = true;
+  /**
+   * The leaf tables remembered: per slot, vpn / 512 of the pages under it (-1: none), its address,
+   * and the `above` entries a walk reads before it (the walk record's level, index, address, halves).
+   */
+  private readonly leafKey = new Float64Array(LEAF_SLOTS).fill(-1);
+  private readonly leafPaOf = new Float64Array(LEAF_SLOTS);
+  private readonly above: number;
+  private readonly upLevel: Int32Array;
+  private readonly upIndex: Int32Array;
+  private readonly upPa: Float64Array;
+  private readonly upHi: Uint32Array;
+  private readonly upLo: Uint32Array;
 
   constructor(
     private readonly cpu: Mmu,
@@ -67,10 +93,42 @@ export class PagerTables {
     this.root = toPfn(mapper.newRoot()); // (the caller gives table frames: never -1 here)
     this.walkLevels = mapper.levels - leafLevel;
     this.leafPa = new Float64Array(frames);
+    this.above = this.walkLevels - 1;
+    const up = learn ? LEAF_SLOTS * this.above : 0;
+    this.upLevel = new Int32Array(up);
+    this.upIndex = new Int32Array(up);
+    this.upPa = new Float64Array(up);
+    this.upHi = new Uint32Array(up);
+    this.upLo = new Uint32Array(up);
   }
 
   /** Maps `page` (its first 4K page number) to frame f (`pfn`, its first 4K frame) after the fault in cpu.walkRec. */
   map(f: number, page: number, pfn: number): void {
+    const rec = this.cpu.walkRec;
+    const n = this.above;
+    // a faulting walk that read every level down to a not-present leaf (8-byte entries: the leaf table's
+    // entry page % 512): its leaf table and the entries above it, remembered (touchMissed)
+    if (
+      this.learn &&
+      this.leafKey[(page >>> 9) & (LEAF_SLOTS - 1)] !== Math.floor(page / 512) &&
+      rec.count === n + 1 &&
+      rec.faultLevel === 0 &&
+      rec.level[n] === 0 &&
+      rec.pscLevel === -1 &&
+      rec.index[n] === (page & 511) &&
+      rec.entryPa[n] - Math.floor(rec.entryPa[n] / 4096) * 4096 === (page & 511) * 8
+    ) {
+      const s = (page >>> 9) & (LEAF_SLOTS - 1);
+      this.leafKey[s] = Math.floor(page / 512);
+      this.leafPaOf[s] = rec.entryPa[n] - (page & 511) * 8;
+      for (let k = 0; k < n; k++) {
+        this.upLevel[s * n + k] = rec.level[k];
+        this.upIndex[s * n + k] = rec.index[k];
+        this.upPa[s * n + k] = rec.entryPa[k];
+        this.upHi[s * n + k] = rec.hi[k];
+        this.upLo[s * n + k] = rec.lo[k];
+      }
+    }
     const leaf = this.mapper.mapAt(
       this.root,
       vpnUnchecked(page),
@@ -103,7 +161,22 @@ export class PagerTables {
     this.missedTouches++;
     cpu.translations++;
     cpu.tlb.lookupMissed(vpn, cpu.asid, access === Access.Exec);
-    const out = cpu.missAndFill(vaHi, vaLo, vpn, access, cpu.currentMode());
+    const s = (vpn >>> 9) & (LEAF_SLOTS - 1);
+    let out: number;
+    if (this.learn && this.useLeaves && this.leafKey[s] === Math.floor(vpn / 512)) {
+      // the walk from the remembered leaf table: the entries above it into the record, as the walk reads them
+      this.leafTouches++;
+      const rec = cpu.walkRec;
+      const n = this.above;
+      for (let k = 0; k < n; k++) {
+        rec.level[k] = this.upLevel[s * n + k];
+        rec.index[k] = this.upIndex[s * n + k];
+        rec.entryPa[k] = this.upPa[s * n + k];
+        rec.hi[k] = this.upHi[s * n + k];
+        rec.lo[k] = this.upLo[s * n + k];
+      }
+      out = cpu.missAtLeaf(vaHi, vaLo, vpn, access, this.leafPaOf[s] + (vpn & 511) * 8, n);
+    } else out = cpu.missAndFill(vaHi, vaLo, vpn, access, cpu.currentMode());
     if (out === 0) cpu.mem.touch(cpu.pa, access, vaHi, vaLo);
     return out;
   }

@@ -1,30 +1,26 @@
 /**
- * The MMU every architecture implements: a TLB hierarchy, optional
- * paging-structure (walk) caches, the one walk loop over a PagingFormat, and
- * the translate hot path. An architecture's CPU (hw/arch/NAME/) extends this
- * class with its registers and instructions and fills in a few hooks: how a
- * virtual address becomes a page number (canonical checks, TTBR selection),
- * where a walk starts, the access mode, and how a fault is reported (x86
- * error code and CR2, ARM64 ESR_EL1 and FAR_EL1, RISC-V scause and stval).
+ * The MMU every architecture implements: a TLB hierarchy, optional paging-structure (walk) caches, the one walk loop
+ * over a PagingFormat, and the translate hot path. An architecture's CPU (hw/arch/NAME/) extends this class with its
+ * registers and instructions and fills in a few hooks: how a virtual address becomes a page number (canonical checks,
+ * TTBR selection), where a walk starts, the access mode, and how a fault is reported (x86 error code and CR2, ARM64
+ * ESR_EL1 and FAR_EL1, RISC-V scause and stval).
  *
- * Shapes borrowed from QEMU's mmu_translate (in, out, err: one exit per
- * fault) and gem5's walker (the walk apart from the rights decision). The
- * hot path allocates nothing, uses no bigint and never throws for an
- * architectural fault: `translate` returns 0 (OK) and leaves the physical
- * address in `pa`, or an architecture outcome code (x86: 13 #GP, 14 #PF)
- * with the fault in the CPU's registers and `faultKind`/`faultLevel`.
+ * Shapes borrowed from QEMU's mmu_translate (in, out, err: one exit per fault) and gem5's walker (the walk apart from
+ * the rights decision). The hot path allocates nothing, uses no bigint and never throws for an architectural fault:
+ * `translate` returns 0 (OK) and leaves the physical address in `pa`, or an architecture outcome code (x86: 13 #GP,
+ * 14 #PF) with the fault in the CPU's registers and `faultKind`/`faultLevel`.
  *
- * Units (base/units.ts) are in the types where values leave or enter the
- * MMU: `pa`, `pageNumber`, `walk`'s vpn, WalkRecord's `pagePfn`, events and
- * observer hooks. Inside the hot path (translate, the walk) page numbers
- * and addresses are plain numbers, branded by inline `as` casts where they
- * cross such a boundary (no call on the hot path; see units.ts).
+ * Units (base/units.ts) are in the types where values leave or enter the MMU: `pa`, `pageNumber`, `walk`'s vpn,
+ * WalkRecord's `pagePfn`, events and observer hooks. Inside the hot path (translate, the walk) page numbers and
+ * addresses are plain numbers, branded by inline `as` casts where they cross such a boundary (no call on the hot
+ * path; see units.ts).
  */
 import type { Pfn, PhysAddr, Vpn } from "../../base/units.ts";
 import { Access, Mode } from "../access.ts";
 import type { PhysMem } from "../PhysMem.ts";
 import { adWrite } from "./adWrite.ts";
 import { mmuCaches } from "./caches.ts";
+import { flushEvent, type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
 import { DirectMemory, type MemoryPort } from "./memAccess.ts";
 import {
   EntryKind,
@@ -38,16 +34,13 @@ import { pscFill, pscInvalidateAll, pscStart } from "./psc.ts";
 import type { RunFold } from "./runFold.ts";
 import type { Tlb } from "./Tlb.ts";
 import { InvalidateHow, Meta, type TlbArray, tlbInsertSerial } from "./TlbArray.ts";
+import { type MmuCaches, RunFault, type RunFaultSinkOf, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
 import { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
 
 export type { HwEvent } from "./events.ts";
+export type { MmuCaches } from "./WalkMemo.ts";
 /** the record of a walk (WalkRecord.ts), exported here as before */
 export { MAX_LEVELS, WalkRecord } from "./WalkRecord.ts";
-
-import { flushEvent, type HwEvent, tlbEvent, walkStepEvent } from "./events.ts";
-import { type MmuCaches, RunFault, type RunFaultSinkOf, type TlbObserverOf, WalkMemo } from "./WalkMemo.ts";
-
-export type { MmuCaches } from "./WalkMemo.ts";
 /** One coherence-checker hook; see CoherenceChecker. */
 export type TlbObserver = TlbObserverOf<Mmu>;
 /** The kernel's fold of a run's faults (WalkMemo.ts RunFaultSinkOf). */
@@ -161,9 +154,7 @@ export abstract class Mmu {
     return this.format.levels;
   }
 
-  // =====================================================================
-  // What each architecture supplies
-  // =====================================================================
+  // ===== What each architecture supplies =====
 
   /** The page number of a virtual address (in base pages), or -1 when no translation can apply to it. */
   protected abstract vpnOf(vaHi: number, vaLo: number, access: Access): Vpn | -1;
@@ -206,9 +197,8 @@ export abstract class Mmu {
     return false;
   }
   /**
-   * Sets up a full walk in `w`: first level, table and index mask, and the
-   * initial accumulated state. Returns false (with `w.fault`, `w.level`) when
-   * the walk cannot start (ARM64 EPD0/EPD1, a VA outside both TTBRs).
+   * Sets up a full walk in `w`: first level, table and index mask, and the initial accumulated state. Returns false
+   * (with `w.fault`, `w.level`) when the walk cannot start (ARM64 EPD0/EPD1, a VA outside both TTBRs).
    */
   protected startWalk(w: WalkState): boolean {
     w.level = this.format.levels - 1;
@@ -220,9 +210,8 @@ export abstract class Mmu {
   /** Which invalidation would have dropped a stale entry, in the architecture's words (for the checker). */
   abstract invalidationHint(vpn: Vpn, asid: number, global: boolean): string;
   /**
-   * Emits the trace event of a fault (only with a tracer installed):
-   * `text` is the fault in the architecture's words, `hi`/`lo` the faulting
-   * address (x86 CR2, ARM64 FAR_EL1, RISC-V stval).
+   * Emits the trace event of a fault (only with a tracer installed): `text` is the fault in the architecture's words,
+   * `hi`/`lo` the faulting address (x86 CR2, ARM64 FAR_EL1, RISC-V stval).
    */
   protected traceFault(vector: number, errorCode: number, hi: number, lo: number, text: string): void {
     this.tracer?.({ type: "fault", cpu: this.id, vector, errorCode, cr2Hi: hi >>> 0, cr2Lo: lo >>> 0, text });
@@ -241,14 +230,11 @@ export abstract class Mmu {
     return `attributes 0x${attrs.toString(16)}`;
   }
 
-  // =====================================================================
-  // Translation (hot path)
-  // =====================================================================
+  // ===== Translation (hot path) =====
 
   /**
-   * Translates (vaHi, vaLo) for `access` by the current mode (or an implicit
-   * supervisor access). Returns 0 with the physical address in `pa`, or the
-   * architecture's fault outcome.
+   * Translates (vaHi, vaLo) for `access` by the current mode (or an implicit supervisor access). Returns 0 with the
+   * physical address in `pa`, or the architecture's fault outcome.
    */
   translate(vaHi: number, vaLo: number, access: Access, implicit = false): number {
     this.translations++;
@@ -266,9 +252,7 @@ export abstract class Mmu {
     );
   }
 
-  // =====================================================================
-  // The one memory-access path (see memAccess.ts)
-  // =====================================================================
+  // ===== The one memory-access path (see memAccess.ts) =====
 
   /** A byte load: translate, then the memory port. Returns the outcome; the byte is in `data`. */
   load8(vaHi: number, vaLo: number, access: Access = Access.Read, implicit = false): number {
@@ -292,14 +276,13 @@ export abstract class Mmu {
   }
 
   /**
-   * `count` accesses of one kind at va, va + stride, ... (vaLo unsigned or its int32 bits, passed
-   * without a heap number; stride in bytes, |count * stride| < 2^53), each exactly load8 (a read or
-   * fetch) or store8 (a write) straight to RAM: `mem` must be a DirectMemory. Stops at the first
-   * access that faults (its outcome in `runOutcome`, else 0; delivered as translate delivers it) or
-   * after a store outside RAM (the caller reads its byte back). Returns how many completed before
-   * it; `pa` (a load's `data`) are the last one's. Read once for the run: the mode (nothing in a run
-   * changes it), the access, the memory; its fast walks may start at the leaf table (WalkMemo.ts).
-   * A user program's loads or stores between two exceptions (entry.ts userModeRange).
+   * `count` accesses of one kind at va, va + stride, ... (vaLo unsigned or its int32 bits, passed without a heap
+   * number; stride in bytes, |count * stride| < 2^53), each exactly load8 (a read or fetch) or store8 (a write)
+   * straight to RAM: `mem` must be a DirectMemory. Stops at the first access that faults (its outcome in
+   * `runOutcome`, else 0; delivered as translate delivers it) or after a store outside RAM (the caller reads its byte
+   * back). Returns how many completed before it; `pa` (a load's `data`) are the last one's. Read once for the run:
+   * the mode (nothing in a run changes it), the access, the memory; its fast walks may start at the leaf table
+   * (WalkMemo.ts). A user program's loads or stores between two exceptions (entry.ts userModeRange).
    */
   accessRun(
     vaHi: number,
@@ -473,22 +456,16 @@ export abstract class Mmu {
   }
 
   /**
-   * A miss at every TLB level, its lookups counted (translateVpn; or Tlb.lookupMissed, by a caller that
-   * probed every array: machine mode): walkFast where it applies, a 4K page then filled by fillMissed
-   * (every array it fills missed just now), or walkFast's fault raised as walkAndFill does; else walk.
+   * A miss at every TLB level, its lookups counted (translateVpn; or Tlb.lookupMissed, by a caller that probed every
+   * array: machine mode): walkFast where it applies, a 4K page then filled by fillMissed (every array it fills missed
+   * just now), or walkFast's fault raised as walkAndFill does; else walk.
    */
   missAndFill(vaHi: number, vaLo: number, vpn: Vpn, access: Access, mode: Mode): number {
     const rec = this.walkRec;
     const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
     if (!fast || this.checkAttrs || !this.walkFast(vpn, access, mode, rec))
       return this.walkAndFill(vaHi, vaLo, vpn, access, mode);
-    if (rec.outcome !== 0) {
-      this.tlb.noteFaultMiss(vpn, this.asid, access === Access.Exec); // the lookups missed: Tlb.knownMiss
-      this.missedPath = access === Access.Exec ? 2 : 1;
-      const out = this.fault(rec, vaHi, vaLo, vpn);
-      this.missedPath = 0;
-      return out;
-    }
+    if (rec.outcome !== 0) return this.missedFault(rec, vaHi, vaLo, vpn, access);
     if (rec.size === 0) this.tlb.fillMissed(vpn, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     else this.tlb.fill(vpn, rec.size, rec.pagePfn, rec.meta, access === Access.Exec, rec.attrs);
     this.pa = (rec.pagePfn * this.pageSize +
@@ -496,19 +473,50 @@ export abstract class Mmu {
     return 0;
   }
 
+  /** walkFast's fault after a miss everywhere, delivered: the lookups miss again until an insertion (Tlb.knownMiss). */
+  private missedFault(rec: WalkRecord, vaHi: number, vaLo: number, vpn: Vpn, access: Access): number {
+    this.tlb.noteFaultMiss(vpn, this.asid, access === Access.Exec);
+    this.missedPath = access === Access.Exec ? 2 : 1;
+    const out = this.fault(rec, vaHi, vaLo, vpn);
+    this.missedPath = 0;
+    return out;
+  }
+
   /**
-   * An architecture's walk specialised for its format (enableFastMiss): the whole walk with every
-   * effect of `walk` (counters, A/D write-backs, `rec`) and true, with rec.outcome 0, or a fault's
-   * outcome (a fault it reports as `walk` would); or nothing changed and false (then `walk` runs).
+   * missAndFill of an access whose walk the caller knows (machine mode's pager, analysis/trace/pagerTables.ts):
+   * walkRec's first `n` entries the levels above leaf entry `entryPa` as walkFast reads them (an earlier walk's,
+   * their tables unchanged since). A zero leaf (P clear) ends it as walkFast would (the same record, counts and
+   * fault), without reading those levels again; else missAndFill walks. A host shortcut (the SDM has none).
+   */
+  missAtLeaf(vaHi: number, vaLo: number, vpn: Vpn, access: Access, entryPa: number, n: number): number {
+    const mode = this.currentMode();
+    const table = Math.floor(entryPa / 4096);
+    const w = (entryPa - table * 4096) >>> 2;
+    const fast = this.hasFastMiss && this.useFastMiss && this.tracer === null && this.observer === null;
+    const words =
+      fast && !this.checkAttrs && table < this.phys.nrFrames ? this.phys.frameWords(table as Pfn) : undefined;
+    if (
+      words === undefined ||
+      (words !== null && (words[w] | words[w + 1]) !== 0) ||
+      !this.fastTranslationFault(this.walkRec, n, 0, w >>> 1, entryPa, 0, 0, access, mode)
+    )
+      return this.missAndFill(vaHi, vaLo, vpn, access, mode);
+    return this.missedFault(this.walkRec, vaHi, vaLo, vpn, access);
+  }
+
+  /**
+   * An architecture's walk specialised for its format (enableFastMiss): the whole walk with every effect of `walk`
+   * (counters, A/D write-backs, `rec`) and true, with rec.outcome 0, or a fault's outcome (a fault it reports as
+   * `walk` would); or nothing changed and false (then `walk` runs).
    */
   protected walkFast(_vpn: number, _access: Access, _mode: Mode, _rec: WalkRecord): boolean {
     return false;
   }
 
   /**
-   * walkFast's end at an entry that translates nothing, its n-th read: recorded and counted as
-   * `walk` does, then failWalk's translation fault of that level (walkFault); missAndFill
-   * delivers it. Out of the walk loops: inline, it slowed resident walks 3-11%.
+   * walkFast's end at an entry that translates nothing, its n-th read: recorded and counted as `walk` does, then
+   * failWalk's translation fault of that level (walkFault); missAndFill delivers it. Out of the walk loops: inline,
+   * it slowed resident walks 3-11%.
    */
   protected fastTranslationFault(
     rec: WalkRecord,
@@ -556,18 +564,15 @@ export abstract class Mmu {
   }
 
   /**
-   * The walk: reads one entry per level from physical memory, top level
-   * first, starting where startWalk says (or below, from a walk cache). The
-   * format decodes each entry; rights are checked at the leaf by the
-   * permission table. With `sideEffects` false (a probe) nothing is written
-   * and no cache is used or filled; accessed/dirty updates are then as if
-   * they succeeded.
+   * The walk: reads one entry per level from physical memory, top level first, starting where startWalk says (or
+   * below, from a walk cache). The format decodes each entry; rights are checked at the leaf by the permission table.
+   * With `sideEffects` false (a probe) nothing is written and no cache is used or filled; accessed/dirty updates are
+   * then as if they succeeded.
    *
-   * Level n's index is the vpn's bits levelShift[n] .. levelShift[n] +
-   * indexBits[n] - 1 (x86-64: vpn bits 9n+8..9n).
+   * Level n's index is the vpn's bits levelShift[n] .. levelShift[n] + indexBits[n] - 1 (x86-64: vpn bits 9n+8..9n).
    *
-   * On return: 0 with rec.pagePfn/size/meta/attrs set, or the architecture's
-   * outcome with rec.errorCode, faultKind and faultLevel.
+   * On return: 0 with rec.pagePfn/size/meta/attrs set, or the architecture's outcome with rec.errorCode, faultKind
+   * and faultLevel.
    */
   walk(
     vpn: number,
@@ -714,13 +719,11 @@ export abstract class Mmu {
   }
 
   /**
-   * Runs `body` as though the CPU ran user code on the tables at `rootPa`
-   * (explain's probes of a task that is not running, or of PTI's user PGD):
-   * the user root and the privilege level swapped in and the tracer off, all
-   * three restored after. Only probes and walks belong inside: they change
-   * nothing. `kernelRootPa` (>= 0) is the table the kernel half's walk
-   * starts from in user mode, where it has a root of its own (arm64 KPTI:
-   * tramp_pg_dir in TTBR1_EL1).
+   * Runs `body` as though the CPU ran user code on the tables at `rootPa` (explain's probes of a task that is not
+   * running, or of PTI's user PGD): the user root and the privilege level swapped in and the tracer off, all three
+   * restored after. Only probes and walks belong inside: they change nothing. `kernelRootPa` (>= 0) is the table the
+   * kernel half's walk starts from in user mode, where it has a root of its own (arm64 KPTI: tramp_pg_dir in
+   * TTBR1_EL1).
    */
   probeAsUser<T>(rootPa: number, body: () => T, kernelRootPa = -1): T {
     const root = this.userRootPa();
@@ -758,10 +761,9 @@ export abstract class Mmu {
   }
 
   /**
-   * Walks without side effects (no accessed/dirty writes, no TLB or cache
-   * use), for inspectors, `explain` and the coherence checker. Returns the
-   * outcome and fills `rec`; an address no translation applies to gives
-   * badAddress's outcome with `rec.count` = 0.
+   * Walks without side effects (no accessed/dirty writes, no TLB or cache use), for inspectors, `explain` and the
+   * coherence checker. Returns the outcome and fills `rec`; an address no translation applies to gives badAddress's
+   * outcome with `rec.count` = 0.
    */
   probe(vaHi: number, vaLo: number, access: Access, mode: Mode, rec: WalkRecord): number {
     const vpn = this.vpnOf(vaHi, vaLo, access);
@@ -778,9 +780,7 @@ export abstract class Mmu {
   /** The outcome probe gives for an address vpnOf refused (no registers change). */
   protected abstract probeBadAddress(): number;
 
-  // =====================================================================
-  // Invalidation helpers for the architectures' instructions
-  // =====================================================================
+  // ===== Invalidation helpers for the architectures' instructions =====
 
   /** Drops TLB entries of the page and walk-cache entries as `how` says; returns TLB entries dropped. */
   protected invalidatePageEntries(vpn: Vpn, asid: number, how: InvalidateHow, pscHow: InvalidateHow): number {
