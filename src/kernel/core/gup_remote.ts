@@ -12,6 +12,7 @@
 
 import { GUP_PIN_COUNTING_BIAS, largeFolioHead } from "../mm/gup.ts";
 import { splitPmd } from "../mm/huge_memory.ts";
+import { hugetlbUnshare } from "../mm/hugetlb.ts";
 import { Errno, VmFault } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doWpPage, putPage } from "../mm/memory.ts";
@@ -113,9 +114,12 @@ function canFollowWritePte(k: KernelCore, writable: boolean, pfn: number, vma: V
 function gupMustUnshare(k: KernelCore, vma: Vma, foll: number, pfn: number): boolean {
   if ((foll & (Foll.WRITE | Foll.PIN)) !== Foll.PIN) return false;
   const pages = k.pages;
+  // a HugeTLB folio: PageAnon and PageAnonExclusive of its head (hugetlb_add_new_anon_rmap)
+  const h = vma.htlb?.h;
+  if (h !== undefined && pfn >= 0) pfn -= pfn % 2 ** h.order;
+  const anon = h !== undefined ? h.anon.has(pfn) : pfn >= 0 && pages.kind[pfn] === PageKind.UserAnon;
   // !PageAnon (the zero page, pfn -1, too: follow_page_pte asks for it as for any page)
-  if (pfn < 0 || pages.kind[pfn] !== PageKind.UserAnon)
-    return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
+  if (!anon) return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
   return (pages.flags[pfn] & PageFlag.AnonExclusive) === 0;
 }
 
@@ -229,10 +233,10 @@ export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: numb
       const writable = pt.write(leaf.hi, leaf.lo);
       if (!write || canFollowWritePte(k, writable, zero || special ? -1 : pfn, vma, foll)) {
         if (special && !zero) return -Errno.EFAULT; // vm_normal_page NULL: follow_pfn_pte
-        // (a HugeTLB folio's unshare, hugetlb_wp's, is not modelled: it is taken as it is)
+        // a HugeTLB folio too (follow_huge_pmd/follow_huge_pud, then hugetlb_wp's unshare);
         // the zero page too (follow_page_pte, follow_huge_pmd): a FOLL_LONGTERM read pin of it in a
         // COW mapping unshares it into a zeroed anonymous page (wp_page_copy of the zero pfn)
-        if (!writable && vma.htlb === null && gupMustUnshare(k, vma, foll, zero ? -1 : pfn)) unshare = true;
+        if (!writable && gupMustUnshare(k, vma, foll, zero ? -1 : pfn)) unshare = true;
         else {
           const head = zero
             ? -2
@@ -288,10 +292,13 @@ function faultinPage(
  * huge PMD whose folio is ours alone (PageAnonExclusive, or every page
  * mapped once with no other reference) is only marked exclusive; else the
  * PMD is split (VM_FAULT_FALLBACK) and the PTE's do_wp_page unshares the
- * 4K page: reused and marked exclusive, or copied into a read-only, clean page.
- * Linux: mm/huge_memory.c do_huge_pmd_wp_page; mm/memory.c do_wp_page, wp_page_copy
+ * 4K page: reused and marked exclusive, or copied into a read-only, clean page. A HugeTLB
+ * entry goes to hugetlb_wp with unshare: an anonymous folio mapped once is marked exclusive,
+ * anything else copied into a new folio mapped read-only and clean (make_huge_pte(!unshare)).
+ * Linux: mm/huge_memory.c do_huge_pmd_wp_page; mm/memory.c do_wp_page, wp_page_copy; mm/hugetlb.c hugetlb_wp
  */
 function unshareFault(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  if (vma.htlb !== null) return hugetlbUnshare(k.userMm, mm, vma, vpn); // hugetlb_fault: hugetlb_wp
   const pt = k.arch.pgtable;
   let leaf = k.userMm.leafFor(mm, vpn)!;
   if (leaf.level === pt.pmdLevel) {
