@@ -31,6 +31,8 @@ export interface PinnedPages {
   readonly write: boolean;
   /** the pages, for unpinUserPages; emptied when they are unpinned */
   readonly pages: GupPage[];
+  /** `fast`: how many of them gup_fast took (the rest came from the slow path) */
+  readonly fast: number;
 }
 
 export abstract class KernelGupServices extends KernelWindowsServices {
@@ -81,8 +83,14 @@ export abstract class KernelGupServices extends KernelWindowsServices {
     // untagged_addr(start) & PAGE_MASK (arm64: a top-byte tag ignored, with or without the ABI)
     const vpn = Number(untaggedAddr(k, addr) / 4096n);
     const r = (fast ? pinUserPagesFast : pinUserPages)(k, t, t.mm!, vpn, n, foll);
-    if (typeof r === "number") return { ret: r, pfns: [], write, pages: [] };
-    return { ret: r.length, pfns: r.map((p) => p.pfn), write, pages: r };
+    if (typeof r === "number") return { ret: r, pfns: [], write, pages: [], fast: 0 };
+    return {
+      ret: r.length,
+      pfns: r.map((p) => p.pfn),
+      write,
+      pages: r,
+      fast: r.filter((p) => p.fast).length,
+    };
   }
 
   /** unpin_user_pages_dirty_lock of what pinUserPages returned (dirty for a FOLL_WRITE pin); the number unpinned. */

@@ -12,6 +12,7 @@
 
 import { GUP_PIN_COUNTING_BIAS, largeFolioHead } from "../mm/gup.ts";
 import { splitPmd } from "../mm/huge_memory.ts";
+import { hugetlbUnshare } from "../mm/hugetlb.ts";
 import { Errno, VmFault } from "../mm/internal.ts";
 import type { MmStruct } from "../mm/MmStruct.ts";
 import { doWpPage, putPage } from "../mm/memory.ts";
@@ -113,9 +114,12 @@ function canFollowWritePte(k: KernelCore, writable: boolean, pfn: number, vma: V
 function gupMustUnshare(k: KernelCore, vma: Vma, foll: number, pfn: number): boolean {
   if ((foll & (Foll.WRITE | Foll.PIN)) !== Foll.PIN) return false;
   const pages = k.pages;
+  // a HugeTLB folio: PageAnon and PageAnonExclusive of its head (hugetlb_add_new_anon_rmap)
+  const h = vma.htlb?.h;
+  if (h !== undefined && pfn >= 0) pfn -= pfn % 2 ** h.order;
+  const anon = h !== undefined ? h.anon.has(pfn) : pfn >= 0 && pages.kind[pfn] === PageKind.UserAnon;
   // !PageAnon (the zero page, pfn -1, too: follow_page_pte asks for it as for any page)
-  if (pfn < 0 || pages.kind[pfn] !== PageKind.UserAnon)
-    return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
+  if (!anon) return (foll & Foll.LONGTERM) !== 0 && isCowMapping(vma.vmFlags);
   return (pages.flags[pfn] & PageFlag.AnonExclusive) === 0;
 }
 
@@ -123,6 +127,8 @@ function gupMustUnshare(k: KernelCore, vma: Vma, foll: number, pfn: number): boo
 export interface GupPage {
   pfn: number;
   head: number;
+  /** taken by gup_fast (pin_user_pages_fast), not by the slow path */
+  fast?: true;
 }
 
 /**
@@ -229,10 +235,10 @@ export function getUserPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: numb
       const writable = pt.write(leaf.hi, leaf.lo);
       if (!write || canFollowWritePte(k, writable, zero || special ? -1 : pfn, vma, foll)) {
         if (special && !zero) return -Errno.EFAULT; // vm_normal_page NULL: follow_pfn_pte
-        // (a HugeTLB folio's unshare, hugetlb_wp's, is not modelled: it is taken as it is)
+        // a HugeTLB folio too (follow_huge_pmd/follow_huge_pud, then hugetlb_wp's unshare);
         // the zero page too (follow_page_pte, follow_huge_pmd): a FOLL_LONGTERM read pin of it in a
         // COW mapping unshares it into a zeroed anonymous page (wp_page_copy of the zero pfn)
-        if (!writable && vma.htlb === null && gupMustUnshare(k, vma, foll, zero ? -1 : pfn)) unshare = true;
+        if (!writable && gupMustUnshare(k, vma, foll, zero ? -1 : pfn)) unshare = true;
         else {
           const head = zero
             ? -2
@@ -288,10 +294,13 @@ function faultinPage(
  * huge PMD whose folio is ours alone (PageAnonExclusive, or every page
  * mapped once with no other reference) is only marked exclusive; else the
  * PMD is split (VM_FAULT_FALLBACK) and the PTE's do_wp_page unshares the
- * 4K page: reused and marked exclusive, or copied into a read-only, clean page.
- * Linux: mm/huge_memory.c do_huge_pmd_wp_page; mm/memory.c do_wp_page, wp_page_copy
+ * 4K page: reused and marked exclusive, or copied into a read-only, clean page. A HugeTLB
+ * entry goes to hugetlb_wp with unshare: an anonymous folio mapped once is marked exclusive,
+ * anything else copied into a new folio mapped read-only and clean (make_huge_pte(!unshare)).
+ * Linux: mm/huge_memory.c do_huge_pmd_wp_page; mm/memory.c do_wp_page, wp_page_copy; mm/hugetlb.c hugetlb_wp
  */
 function unshareFault(k: KernelCore, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  if (vma.htlb !== null) return hugetlbUnshare(k.userMm, mm, vma, vpn); // hugetlb_fault: hugetlb_wp
   const pt = k.arch.pgtable;
   let leaf = k.userMm.leafFor(mm, vpn)!;
   if (leaf.level === pt.pmdLevel) {
@@ -342,46 +351,59 @@ export function pinUserPages(
 }
 
 /**
- * gup_fast for the page at `vpn` (gup_fast_pte_range): taken straight from its PTE, no VMA
- * looked at, no fault, no FOLL_TOUCH (not folio_mark_accessed, not dirtied: folio_set_referenced
- * only, PG_referenced, so reclaim's folio_check_references activates it if its PTE is young); null when gup_fast
- * stops there for the slow path: no present accessible PTE (pte_protnone, or
- * pte_access_permitted refusing the access or the protection key), a special one (the zero
- * page's too), a write through a read-only PTE, a FOLL_LONGTERM write pin of a page-cache folio
- * that is not shmem (gup_fast_folio_allowed), or a read pin gup_must_unshare(NULL, ...) refuses
- * (an anonymous page not exclusive; a FOLL_LONGTERM one of a page that is not anonymous). vmlab's
- * fast path takes 4K PTEs only: a huge entry (gup_fast_pmd_leaf, a HugeTLB leaf) is left to the
- * slow path. Linux: mm/gup.c gup_fast_pte_range, gup_fast_folio_allowed; mm/internal.h gup_must_unshare
+ * gup_fast for the page at `vpn` (gup_fast_pte_range, or gup_fast_pmd_leaf / gup_fast_pud_leaf for
+ * a huge leaf: a PMD-mapped THP, a HugeTLB PMD or PUD; an arm64/RISC-V contiguous HugeTLB run is
+ * PTEs to gup_fast): taken straight from its entry, no VMA looked at, no fault, no FOLL_TOUCH (not
+ * folio_mark_accessed, not dirtied, a huge PMD not made young: folio_set_referenced only,
+ * PG_referenced, so reclaim's folio_check_references activates it if its PTE is young); null when
+ * gup_fast stops there for the slow path: no present accessible entry (pte_protnone/pmd_protnone,
+ * or pte/pmd_access_permitted refusing the access or the protection key), a special PTE (the zero
+ * page's too), a write through a read-only entry, a FOLL_LONGTERM write pin of a page-cache folio
+ * that is neither shmem nor HugeTLB (gup_fast_folio_allowed), or a read pin gup_must_unshare(NULL,
+ * ...) refuses (an anonymous folio whose head page is not exclusive; a FOLL_LONGTERM one of a folio
+ * that is not anonymous). try_grab_folio_fast pins a large folio by its _pincount (one per page
+ * taken: record_subpages' refs), a small one by GUP_PIN_COUNTING_BIAS; folio_is_longterm_pinnable
+ * holds for every folio (no ZONE_MOVABLE nor CMA in vmlab). The huge zero page is left to the slow
+ * path. Linux: mm/gup.c gup_fast_pte_range, gup_fast_pmd_leaf, gup_fast_pud_leaf,
+ * try_grab_folio_fast, gup_fast_folio_allowed; mm/internal.h gup_must_unshare
  */
 function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, foll: number): GupPage | null {
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
-  if (leaf === null || leaf.level !== 0 || !pt.present(leaf.hi, leaf.lo) || !pt.accessible(leaf.hi, leaf.lo))
-    return null;
-  if (pt.special(leaf.hi, leaf.lo)) return null;
+  if (leaf === null || !pt.present(leaf.hi, leaf.lo) || !pt.accessible(leaf.hi, leaf.lo)) return null;
+  if (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)) return null;
   const write = (foll & Foll.WRITE) !== 0;
   const writable = pt.write(leaf.hi, leaf.lo);
   if (write && !writable) return null;
-  const vma = mm.vmaAt(vpn); // the PTE's protection key (pte_access_permitted), not a VMA walk
-  if (vma === null || vma.htlb !== null || !pkeyAccessPermitted(k, caller, vma.vmFlags, write)) return null;
+  const vma = mm.vmaAt(vpn); // the entry's protection key (pte_access_permitted), not a VMA walk
+  if (vma === null || !pkeyAccessPermitted(k, caller, vma.vmFlags, write)) return null;
   const pfn = leaf.pfn;
   if (pfn === k.zeroPfn) return null; // the zero page's PTE is special (do_anonymous_page: pte_mkspecial)
+  const h = vma.htlb?.h;
+  const head =
+    h !== undefined
+      ? pfn - (pfn % 2 ** h.order) // a HugeTLB folio (pmd_page/pud_page, or a contiguous run's)
+      : leaf.level > 0
+        ? pfn - (pfn % pt.ptrsPerTable ** leaf.level)
+        : largeFolioHead(k.userMm, pfn);
+  if (leaf.level > 0 && head === k.userMm.hugeZeroPfn) return null;
   const pages = k.pages;
-  const anon = pages.kind[pfn] === PageKind.UserAnon;
+  const anon = h !== undefined ? h.anon.has(head) : pages.kind[pfn] === PageKind.UserAnon;
   const shmem = pages.kind[pfn] === PageKind.PageCache && (pages.flags[pfn] & PageFlag.SwapBacked) !== 0;
   const pinLongWrite = Foll.PIN | Foll.LONGTERM | Foll.WRITE;
-  if ((foll & pinLongWrite) === pinLongWrite && !anon && !shmem) return null; // gup_fast_folio_allowed
+  // gup_fast_folio_allowed: "hugetlb neither requires dirty-tracking nor can be secretmem"
+  if ((foll & pinLongWrite) === pinLongWrite && !anon && !shmem && h === undefined) return null;
   if (!writable && (foll & (Foll.WRITE | Foll.PIN)) === Foll.PIN) {
-    // gup_must_unshare with no VMA
-    if (anon ? !(pages.flags[pfn] & PageFlag.AnonExclusive) : (foll & Foll.LONGTERM) !== 0) return null;
+    // gup_must_unshare with no VMA; a large folio's PageAnonExclusive of &folio->page on a huge leaf
+    const exclusive = pages.flags[leaf.level > 0 || h !== undefined ? head : pfn] & PageFlag.AnonExclusive;
+    if (anon ? !exclusive : (foll & Foll.LONGTERM) !== 0) return null;
   }
-  const head = largeFolioHead(k.userMm, pfn);
   tryGrabFolio(k, pfn, head, foll); // try_grab_folio_fast
   // folio_set_referenced: PG_referenced only (not folio_mark_accessed's activation); vmlab keeps
-  // it under the linux policy (mm/swap.ts), a PTE-mapped THP's on its head's LRU entry
+  // it under the linux policy (mm/swap.ts), a THP's on its head's LRU entry; HugeTLB is on no LRU
   const v = k.vmscan;
-  if (v.env.policy === "linux") v.referenced[head >= 0 && v.large[head] ? head : pfn] = 1;
-  return { pfn, head };
+  if (v.env.policy === "linux" && h === undefined) v.referenced[head >= 0 && v.large[head] ? head : pfn] = 1;
+  return { pfn, head, fast: true };
 }
 
 /**

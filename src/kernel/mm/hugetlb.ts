@@ -41,7 +41,13 @@ import {
   hugePtepSetWrprotect,
   setHugePteAt,
 } from "./hugetlb_cont.ts";
-import { copyUserLargeFolio, hugetlbCopyPinned, hugetlbNeedsCowForDma } from "./hugetlb_fork.ts";
+import {
+  copyUserLargeFolio,
+  hugePteOffset,
+  hugetlbCopyPinned,
+  hugetlbNeedsCowForDma,
+  unmapRefPrivate,
+} from "./hugetlb_fork.ts";
 import {
   adjustRangeIfPmdSharingPossible,
   hugePmdShare,
@@ -59,9 +65,9 @@ import {
 } from "./hugetlb_pool.ts";
 import { type HState, HugetlbFile, HugetlbVma, PrivateResvMap } from "./hugetlb_vma.ts";
 import { type MmContext, type TlbGather, VmFault } from "./internal.ts";
-import { iMmap, type MmStruct } from "./MmStruct.ts";
+import type { MmStruct } from "./MmStruct.ts";
 import { PageFlag } from "./PageDesc.ts";
-import { levelSpan, mapper, pmdPa, ptepModify, upperTablesChanged } from "./pgtable.ts";
+import { levelSpan, mapper, ptepModify, upperTablesChanged } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 export { hugetlbFolioPut, setMaxHugePages, setOvercommitHugePages } from "./hugetlb_pool.ts";
@@ -358,16 +364,6 @@ function hugePteAlloc(ctx: MmContext, mm: MmStruct, vma: Vma | null, haddr: numb
 }
 
 /**
- * huge_pte_offset: the address of the entry mapping the huge page at
- * `haddr` at `level`, or -1 when no table covers it (no allocation).
- * Linux: mm/hugetlb.c huge_pte_offset
- */
-export function hugePteOffset(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
-  if (level === ctx.env.pgtable.pmdLevel) return pmdPa(ctx, mm, haddr);
-  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(haddr), level);
-}
-
-/**
  * hugetlb_fault: a fault in a VM_HUGETLB VMA, on its huge page's PMD-level
  * entry. None: hugetlb_no_page; a write to a read-only entry: hugetlb_wp;
  * else the entry becomes young (and dirty).
@@ -476,7 +472,15 @@ function hugetlbNoPage(
  * folio, now mapped once, reused; anyone else gets SIGBUS.
  * Linux: mm/hugetlb.c hugetlb_wp, unmap_ref_private
  */
-function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: number, pa: number): VmFault {
+function hugetlbWp(
+  ctx: MmContext,
+  h: HState,
+  mm: MmStruct,
+  vma: Vma,
+  haddr: number,
+  pa: number,
+  unshare = false,
+): VmFault {
   const env = ctx.env;
   const pt = env.pgtable;
   const pages = env.pages;
@@ -490,7 +494,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
   const old = pt.pfn(e.hi, e.lo, h.level);
   if (pages.mapcount[old] === 1 && h.anon.has(old)) {
     pages.flags[old] |= PageFlag.AnonExclusive; // folio_move_anon_rmap, SetPageAnonExclusive
-    return setWritable();
+    return unshare ? VmFault.OK : setWritable(); // FAULT_FLAG_UNSHARE: the entry stays read-only
   }
   const idx = hugeIndex(h, vma, haddr);
   // cow_from_owner: the owner's copy of a folio that is not the file's page-cache folio
@@ -504,7 +508,7 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
     unmapRefPrivate(ctx, h, vma, old, idx);
     const again = hugePtepGet(ctx, h, pa);
     if (again.hi === e.hi && again.lo === e.lo && pages.mapcount[old] === 1)
-      return hugetlbWp(ctx, h, mm, vma, haddr, pa); // retry_avoidcopy
+      return hugetlbWp(ctx, h, mm, vma, haddr, pa, unshare); // retry_avoidcopy
     return VmFault.OK;
   }
   mm.anonVmaPrepare(vma); // __vmf_anon_prepare
@@ -515,35 +519,17 @@ function hugetlbWp(ctx: MmContext, h: HState, mm: MmStruct, vma: Vma, haddr: num
   h.anon.add(copy); // hugetlb_add_new_anon_rmap
   pages.flags[copy] |= PageFlag.AnonExclusive;
   pages.mapcount[copy] = 1;
-  const n = makeHugePte(ctx, copy, vma, true);
+  const n = makeHugePte(ctx, copy, vma, !unshare); // unshare: read-only and clean
   setHugePteAt(ctx, mm, h, haddr, pa, n.hi, n.lo);
   hugetlbFolioPut(ctx, old); // the old mapping's reference
   return VmFault.OK;
 }
 
-/**
- * unmap_ref_private: the owner's COW could not get a folio. Every other
- * private VMA of the file that maps index `idx` and owns no reservation (a
- * forked child's) has its entry for the owner's folio cleared and flushed,
- * and is marked HPAGE_RESV_UNMAPPED.
- * Linux: mm/hugetlb.c unmap_ref_private (unmap_hugepage_range with ref_page)
- */
-function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx: number): void {
-  const pt = ctx.env.pgtable;
-  for (const [v, m] of iMmap(vma.htlb!.file)) {
-    if (v === vma || v.vmFlags & VmFlag.MAYSHARE || v.htlb === null || v.htlb.resv !== null) continue;
-    const haddr = idx * h.nrPages - v.vmPgoff + v.vmStart;
-    if (haddr < v.vmStart || haddr >= v.vmEnd) continue;
-    const pa = hugePteOffset(ctx, m, haddr, h.level);
-    if (pa < 0) continue;
-    const e = pt.get(ctx.env.phys, pa);
-    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
-    hugePtepClearFlush(ctx, m, h, pa, haddr);
-    m.hugetlbUsage -= h.nrPages; // (unmap_hugepage_range's) hugetlb_count_sub
-    v.htlb.unmapped = true;
-    ctx.env.pages.mapcount[head]--;
-    hugetlbFolioPut(ctx, head);
-  }
+/** hugetlb_fault with FAULT_FLAG_UNSHARE (a read pin, gup_must_unshare) on a read-only entry: hugetlb_wp's unshare. */
+export function hugetlbUnshare(ctx: MmContext, mm: MmStruct, vma: Vma, vpn: number): VmFault {
+  const h = hstateVma(vma);
+  const haddr = vpn - (vpn % h.nrPages);
+  return hugetlbWp(ctx, h, mm, vma, haddr, hugePteOffset(ctx, mm, haddr, h.level), true);
 }
 
 /**

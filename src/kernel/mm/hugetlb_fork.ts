@@ -8,14 +8,17 @@
  * (hugetlb_add_new_anon_rmap), counted in the child's HugetlbPages (hugetlb_count_add); the
  * parent's entry is left writable, its folio exclusive. No folio to be had: the fork fails.
  * Linux: mm/hugetlb.c copy_hugetlb_page_range, hugetlb_install_folio, copy_user_large_folio;
- * include/linux/rmap.h hugetlb_try_dup_anon_rmap; include/linux/mm.h folio_needs_cow_for_dma
+ * include/linux/rmap.h hugetlb_try_dup_anon_rmap; include/linux/mm.h folio_needs_cow_for_dma.
+ * And the other side of a fork's sharing: unmap_ref_private, when the owner's COW finds no folio.
  */
-import { pfnUnchecked } from "../../base/units.ts";
-import { archMakeHugePte, setHugePteAt } from "./hugetlb_cont.ts";
+import { pfnUnchecked, vpnUnchecked } from "../../base/units.ts";
+import { archMakeHugePte, hugePtepClearFlush, setHugePteAt } from "./hugetlb_cont.ts";
+import { hugetlbFolioPut } from "./hugetlb_pool.ts";
 import type { HState } from "./hugetlb_vma.ts";
 import type { MmContext } from "./internal.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { iMmap, type MmStruct } from "./MmStruct.ts";
 import { PageFlag } from "./PageDesc.ts";
+import { mapper, pmdPa } from "./pgtable.ts";
 import { type Vma, VmFlag } from "./vma.ts";
 
 /**
@@ -75,4 +78,39 @@ export function hugetlbCopyPinned(
   setHugePteAt(ctx, child, h, haddr, cpa, e.hi, e.lo);
   child.hugetlbUsage += h.nrPages; // hugetlb_count_add
   return true;
+}
+
+/**
+ * huge_pte_offset: the address of the entry mapping the huge page at
+ * `haddr` at `level`, or -1 when no table covers it (no allocation).
+ * Linux: mm/hugetlb.c huge_pte_offset
+ */
+export function hugePteOffset(ctx: MmContext, mm: MmStruct, haddr: number, level: number): number {
+  if (level === ctx.env.pgtable.pmdLevel) return pmdPa(ctx, mm, haddr);
+  return mapper(ctx, mm).entryPaAt(mm.pgdPfn, vpnUnchecked(haddr), level);
+}
+
+/**
+ * unmap_ref_private: the owner's COW could not get a folio. Every other
+ * private VMA of the file that maps index `idx` and owns no reservation (a
+ * forked child's) has its entry for the owner's folio cleared and flushed,
+ * and is marked HPAGE_RESV_UNMAPPED.
+ * Linux: mm/hugetlb.c unmap_ref_private (unmap_hugepage_range with ref_page)
+ */
+export function unmapRefPrivate(ctx: MmContext, h: HState, vma: Vma, head: number, idx: number): void {
+  const pt = ctx.env.pgtable;
+  for (const [v, m] of iMmap(vma.htlb!.file)) {
+    if (v === vma || v.vmFlags & VmFlag.MAYSHARE || v.htlb === null || v.htlb.resv !== null) continue;
+    const haddr = idx * h.nrPages - v.vmPgoff + v.vmStart;
+    if (haddr < v.vmStart || haddr >= v.vmEnd) continue;
+    const pa = hugePteOffset(ctx, m, haddr, h.level);
+    if (pa < 0) continue;
+    const e = pt.get(ctx.env.phys, pa);
+    if (!pt.present(e.hi, e.lo) || pt.pfn(e.hi, e.lo, h.level) !== head) continue;
+    hugePtepClearFlush(ctx, m, h, pa, haddr);
+    m.hugetlbUsage -= h.nrPages; // (unmap_hugepage_range's) hugetlb_count_sub
+    v.htlb.unmapped = true;
+    ctx.env.pages.mapcount[head]--;
+    hugetlbFolioPut(ctx, head);
+  }
 }

@@ -9,6 +9,7 @@
 import { PteFlag } from "./arch.ts";
 import { Fadv, genericFadvise } from "./fadvise.ts";
 import { vmFileOf } from "./filemap.ts";
+import { folioMaybeDmaPinned } from "./gup.ts";
 import { countFolioSplit, isFilePmd, splitPmd, unmapFilePmds } from "./huge_memory.ts";
 import { hugetlbMadviseRefused, hugetlbMaySplit } from "./hugetlb.ts";
 import { hstateVma } from "./hugetlb_pool.ts";
@@ -484,7 +485,16 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   splitAnonFoliosInPart(ctx, mm, start, end);
   for (let h = start - (start % nr); h < end; h += nr) {
     const pmd = pmdOf(ctx, mm, h);
-    if (pmd !== null && exclusiveAnonPmd(ctx, pmd.hi, pmd.lo) >= 0) splitPmd(ctx, mm, h);
+    const head = pmd === null ? -1 : exclusiveAnonPmd(ctx, pmd.hi, pmd.lo);
+    // one the range covers in part is still PMD-mapped only if its split failed: left (return 0)
+    if (head < 0 || h < start || h + nr > end) continue;
+    // a maybe-pinned folio outside the swap cache: shrink_folio_list's keep_locked before
+    // add_to_swap, so no try_to_unmap splits its PMD; reclaim_folio_list puts it back (vmscan_pinned.ts)
+    if (folioMaybeDmaPinned(ctx, head) && !env.swap?.slotOf.has(head)) {
+      env.lru?.reclaimPage(head, linearIndex(mm.vmaAt(h)!, h));
+      continue;
+    }
+    splitPmd(ctx, mm, h);
   }
   // each PTE table's pages are one reclaim_pages list (madvise_cold_or_pageout_pte_range), which
   // ends with its deferred flush; the walk of each first pays what an earlier batch left

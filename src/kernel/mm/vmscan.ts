@@ -648,13 +648,15 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       found++;
       if (v.vmFlags & VmFlag.LOCKED) locked = true;
     });
-    const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1);
+    const held = lazy ? dmaPin.heldRefs(this, pfn, -1, found) : 0; // a pinned lazyfree page's
+    const expectRefs = found + (anon ? (this.env.swap?.slotOf.has(pfn) ? 1 : 0) : 1) + held;
     if (this.pinned.has(pfn) || locked || found !== pages.mapcount[pfn] || pages.refcount[pfn] !== expectRefs)
       return 0;
     // reclaim_folio_list(..., ignore_references=true): a shmem folio taken whole ignores its references
     this.ignoreReferences = true;
     const n = lazy ? discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
     this.ignoreReferences = false;
+    if (lazy && n === 0) return dmaPin.pageoutLazyfreeKept(this, pfn, Lru.ActiveAnon); // redirtied or pinned
     // no free swap slot: add_to_swap failed, activate_locked_split
     if (anon && !lazy && n === 0 && pages.kind[pfn] === PageKind.UserAnon) return this.addToSwapFailed(pfn);
     // left to the flusher, PG_active: reclaim_folio_list's folio_putback_lru (the LRU add batch)

@@ -162,3 +162,18 @@ function refuseOne(mm: MmStruct, _vma: unknown, vpn: number, _pa: number, hi: nu
   if (pt.dirty(hi, lo)) v.env.pages.flags[r.pfn] |= PageFlag.Dirty; // folio_mark_dirty (swap_aops)
   // folio_try_share_anon_rmap_pte: -EBUSY; set_pte_at(mm, address, pvmw.pte, pteval): the PTE as it was
 }
+
+/**
+ * reclaim_pages (MADV_PAGEOUT) of a lazyfree folio try_to_unmap could not discard: redirtied
+ * since MADV_FREE, or holding references beyond isolation's and the mappings' (a FOLL_PIN: ref_count
+ * != 1 + map_count). try_to_unmap_one put the entry back and made it swap-backed (rmap.ts
+ * tryToUnmapLazyfree); shrink_folio_list: nr_unmap_fail, nr_lazyfree_fail, activate_locked
+ * (PG_active, pgactivate: an anonymous folio now, folio_is_file_lru false); reclaim_folio_list's
+ * folio_putback_lru puts it back through the LRU add batch onto Active(anon). Returns 0 pages
+ * reclaimed. Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list; mm/rmap.c try_to_unmap_one
+ */
+export function pageoutLazyfreeKept(v: PinnedShrinkPages, pfn: number, activeAnon: number): number {
+  v.stats.pgactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+  v.putbackActive(pfn, activeAnon);
+  return 0;
+}

@@ -150,7 +150,7 @@ export function pinUserPages(c: CompileContext, s: Stmt): Run {
     const note =
       p.ret < 0
         ? `(${errnoName(BigInt(p.ret))}; nothing pinned)`
-        : `(pages pinned${p.pfns.length <= 4 ? `: pfn ${p.pfns.map((x) => `0x${x.toString(16)}`).join(", ")}` : ""}; ${faultSummary(t.minFlt - min0, t.majFlt - maj0)})`;
+        : `(pages pinned${p.pfns.length <= 4 ? `: pfn ${p.pfns.map((x) => `0x${x.toString(16)}`).join(", ")}` : ""}${fast ? `; ${p.fast} by gup_fast` : ""}; ${faultSummary(t.minFlt - min0, t.majFlt - maj0)})`;
     c.assign(s, rt, BigInt(p.ret), note);
   };
 }
