@@ -43,7 +43,7 @@ export const ARM64_VIEW: ArchView = {
   kernelMode: "EL1",
   accessState(cpu: Mmu): string {
     const c = cpu as Arm64Cpu;
-    return `PSTATE.PAN=${c.pan ? 1 : 0} SCTLR_EL1.WXN=${c.wxn ? 1 : 0}`;
+    return `PSTATE.PAN=${c.pan ? 1 : 0} SCTLR_EL1.EPAN=${c.epan ? 1 : 0} SCTLR_EL1.WXN=${c.wxn ? 1 : 0}`;
   },
   rootRegister: "TTBR0_EL1",
   kernelRootRegister: "TTBR1_EL1",
