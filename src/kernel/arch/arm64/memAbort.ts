@@ -153,10 +153,15 @@ export function userFault(
 ): SigInfo | null {
   // do_mem_abort's addr = untagged_addr(far): under TCR_EL1.TBI0 (which __cpu_setup sets) the
   // walk ignored a TTBR0 address's top byte, and so do is_ttbr0_addr, the VMA lookup and
-  // si_addr (without SA_EXPOSE_TAGBITS the signal hides the tag: arch_untagged_si_addr)
+  // si_addr: do_page_fault raises the signal with far itself, and get_signal hides the tag
+  // (hide_si_addr_tag_bits: arch_untagged_si_addr) unless the handler has SA_EXPOSE_TAGBITS
   if ((vaHi & 0x00800000) === 0 && vaHi >>> 24 !== 0) {
+    const far = faultAddr(va, vaHi, vaLo);
     vaHi = vaHi & 0x00ffffff;
     if (va !== null) va = untaggedAddr(va);
+    const sig = doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
+    if (sig !== null && sig.signal !== "SIGKILL" && task.exposeTagbits.has(sig.signal)) sig.addr = far;
+    return sig;
   }
   return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
 }
