@@ -175,8 +175,11 @@ export interface Kernel<C extends Mmu = Mmu> {
   prctl(task: TaskHandle, option: number, a2: number, a3: number, a4: number, a5: number): number;
   /** A write of /proc/PID/oom_score_adj for the task's process: 0, -22 (EINVAL: not -1000..1000) or -13 (EACCES: below its floor without privilege). */
   setOomScoreAdj(task: TaskHandle, adj: number): number;
-  /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
-  catchSignal(task: TaskHandle, sig: string): void;
+  /**
+   * sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal); with
+   * SA_EXPOSE_TAGBITS (`exposeTagbits`) its si_addr keeps a tagged fault address's tag.
+   */
+  catchSignal(task: TaskHandle, sig: string, exposeTagbits?: boolean): void;
 
   // ---- memory system calls, on the CPU where the task is current (CPU 0 if none) ----
 
@@ -580,6 +583,11 @@ export interface Kernel<C extends Mmu = Mmu> {
    * limit on each mm's VMAs from then on (mm/map_count.ts).
    */
   sysctlMaxMapCount(value?: number): { ret: number; now: number };
+  /**
+   * /proc/sys/abi/tagged_addr_disabled (arm64, 0..1): 1 makes PR_SET_TAGGED_ADDR_CTRL's enable
+   * -22; `ret` 0, -22 (EINVAL: outside 0..1, unwritten) or -2 (ENOENT: not arm64). core/mman.ts.
+   */
+  sysctlTaggedAddrDisabled(value?: number): { ret: number; now: number };
   /**
    * /proc/sys/vm/panic_on_oom (0..2), oom_kill_allocating_task and oom_dump_tasks (any int): writes
    * those given, in that order; `ret` 0 or -22 (EINVAL: panic_on_oom outside 0..2, it and those

@@ -30,7 +30,7 @@ import { type OomSysctls, sysctlOom } from "./core/oom.ts";
 import * as pkeys from "./core/pkeys.ts";
 import * as reclaim from "./core/reclaim.ts";
 import * as sched from "./core/sched.ts";
-import { deliverSignal } from "./core/signal.ts";
+import { catchSignal, deliverSignal } from "./core/signal.ts";
 import { type RlimitName, type Task, type TaskHandle, taskOf } from "./core/task.ts";
 import type { ExtableEntry, Uaccess } from "./core/uaccess.ts";
 import type { Vaddr } from "./core/vaddr.ts";
@@ -265,8 +265,8 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   }
 
   /** sigaction(2): the task handles `sig` (a fault that raises it is abandoned, not fatal). */
-  catchSignal(task: TaskHandle, sig: string): void {
-    taskOf(task).caught.add(sig);
+  catchSignal(task: TaskHandle, sig: string, exposeTagbits = false): void {
+    catchSignal(taskOf(task), sig, exposeTagbits);
   }
 
   // ---- memory system calls (mman.ts, madvise.ts), on the CPU where the task is current ----
@@ -619,6 +619,9 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     const ret = t.write(w);
     return { ret, now: { ...t.sysctls } };
   }
+
+  /** /proc/sys/abi/tagged_addr_disabled (arm64: arch/arm64/kernel/process.c) */
+  sysctlTaggedAddrDisabled = (value?: number) => mman.sysctlTaggedAddrDisabled(this, value);
 
   /** /proc/sys/vm/max_map_count (proc_dointvec_minmax, 0 .. INT_MAX). */
   sysctlMaxMapCount(value?: number): { ret: number; now: number } {

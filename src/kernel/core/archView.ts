@@ -1,3 +1,4 @@
+import type { Access } from "../../hw/access.ts";
 import type { Mmu } from "../../hw/mmu/Mmu.ts";
 /**
  * What the kernel's read-outs (explain, /proc, `show P pagetable`, the
@@ -46,6 +47,13 @@ export interface ArchView {
   readonly asidRegister?: string;
   /** what an address outside every translated range raises, and what the kernel does about it */
   readonly badAddress: string;
+  /**
+   * The same for one address and access, in the architecture's words (arm64: which TTBR VA[55]
+   * selects, its TxSZ, the level 0 Translation fault's ESR; RISC-V: the page fault's scause); a
+   * kernel-mode access's (`kernel`) story then goes on with the architecture's fault handler.
+   * Absent: `badAddress`, and for a kernel-mode access x86's #GP.
+   */
+  badAddressWords?(cpu: Mmu, va: bigint, kernel: boolean, access: Access): string;
   /** where a swap entry keeps its offset (x86: `stored inverted in bits 9-58`) */
   readonly swapLayout: string;
   /** An entry's flags as a walk display lists them (x86: `P RW US A D XD`). */

@@ -68,6 +68,11 @@ export interface KernelConfig {
    * Access flag fault, a writable-clean page's write a permission fault (software dirty bit)
    */
   hafdbs?: "dbm" | "af" | "off";
+  /**
+   * arm64: FEAT_PAN3 (ID_AA64MMFR1_EL1.PAN = 3, ARM64_HAS_EPAN; default off): cpu_enable_epan sets
+   * SCTLR_EL1.EPAN and adjust_protection_map maps PROT_EXEC alone as PAGE_EXECONLY
+   */
+  epan?: boolean;
   /** panic on the first oops (kernel.panic_on_oops) */
   panicOnOops?: boolean;
   /** paging-structure caches in the CPUs */
@@ -282,6 +287,7 @@ const PKU_IS_X86_64 =
 const PAN_IS_ARM64 = "is arm64's (CONFIG_ARM64_PAN, PSTATE.PAN); x86's counterpart is smap=on|off";
 const TLBI_RANGE_IS_ARM64 =
   "is arm64's (FEAT_TLBIRANGE: range TLBIs); x86 invalidates a range page by page with INVLPG up to tlb_single_page_flush_ceiling";
+const EPAN_IS_ARM64 = "is arm64's (FEAT_PAN3, SCTLR_EL1.EPAN: Enhanced PAN)";
 const HAFDBS_IS_ARM64 = "is arm64's (ID_AA64MMFR1_EL1.HAFDBS: hardware Access flag and dirty state)";
 const SVNAPOT_IS_RISCV = "is RISC-V's (the Svnapot extension: 64K NAPOT HugeTLB pages)";
 const RFENCE_IS_RISCV = "is RISC-V's (how a TLB flush reaches other harts: SBI remote fences or IPIs)";
@@ -308,6 +314,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
     asidBits: config.asidBits ?? 16,
     tlbiRange: config.tlbiRange ?? false,
     hafdbs: config.hafdbs ?? "dbm",
+    epan: config.epan ?? false,
     panicOnOops: config.panicOnOops ?? false,
     psc: config.psc ?? false,
     checkCoherence: config.checkCoherence ?? false,
@@ -391,6 +398,7 @@ export function resolveConfig(config: KernelConfig): ResolvedKernelConfig {
   if (config.tlbiRange !== undefined && c.arch !== "arm64" && !isRiscv(c.arch))
     throw new InputError(`tlbi_range: ${TLBI_RANGE_IS_ARM64}`);
   if (config.hafdbs !== undefined && c.arch !== "arm64") throw new InputError(`hafdbs: ${HAFDBS_IS_ARM64}`);
+  if (config.epan !== undefined && c.arch !== "arm64") throw new InputError(`epan: ${EPAN_IS_ARM64}`);
   if (!["dbm", "af", "off"].includes(c.hafdbs))
     throw new InputError(`hafdbs=${c.hafdbs}: must be dbm, af or off`);
   const int = (v: number, max: number) => Number.isInteger(v) && v >= 0 && v <= max;
@@ -557,6 +565,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
   if (v.given("tlbi_range") && arch !== "arm64" && !isRiscv(arch)) bad("tlbi_range", TLBI_RANGE_IS_ARM64);
   const hafdbs = oneOf("hafdbs", ["dbm", "af", "off"]) as "dbm" | "af" | "off";
   if (v.given("hafdbs") && arch !== "arm64") bad("hafdbs", HAFDBS_IS_ARM64);
+  if (v.given("epan") && arch !== "arm64") bad("epan", EPAN_IS_ARM64);
   if (v.given("asid_bits") && arch !== "arm64")
     bad("asid_bits", "is arm64's (ID_AA64MMFR0_EL1.ASIDBits); x86 has 12-bit PCIDs, 6 of them used per CPU");
   const ram = v.number("ram");
@@ -651,6 +660,7 @@ export function machineConfig(v: MachineValues): MachineSettings {
               asidBits: Number(asidBits) as 8 | 16,
               tlbiRange: v.onOff("tlbi_range"),
               ...(v.given("hafdbs") ? { hafdbs } : {}),
+              ...(v.given("epan") ? { epan: v.onOff("epan") } : {}),
             }
           : { pcid: !is32(arch) && v.onOff("pcid"), smap: v.onOff("smap"), smep: v.onOff("smep") }),
       ...(X86_64_ARCHS.includes(arch) ? { pku: v.onOff("pku") } : {}),

@@ -121,6 +121,15 @@ export const MACHINE_KEYS: {
     archs: ["arm64"],
     onlyGiven: true,
   },
+  {
+    key: "epan",
+    default: "off",
+    values:
+      "on, off (arm64: FEAT_PAN3, Enhanced PAN: SCTLR_EL1.EPAN set, PROT_EXEC alone maps PAGE_EXECONLY; a vmlab extension)",
+    modelled: true,
+    archs: ["arm64"],
+    onlyGiven: true,
+  },
   { key: "thp", default: "madvise", values: "never, madvise, always", modelled: true },
   { key: "thp_zero_page", default: "on", values: "on, off", modelled: true },
   {

@@ -75,6 +75,22 @@ export function untaggedAddr(k: KernelCore, addr: bigint): bigint {
 }
 
 /**
+ * /proc/sys/abi/tagged_addr_disabled (arm64's tagged_addr_sysctl_table: proc_dointvec_minmax over
+ * 0..1, registered only with CONFIG_ARM64_TAGGED_ADDR_ABI): writes `value` when given; `ret` 0, or
+ * -22 (EINVAL: outside 0..1, unwritten), or -2 (ENOENT: an architecture without the file); `now`
+ * the value set_tagged_addr_ctrl reads. Threads that enabled the ABI keep it.
+ * Linux: arch/arm64/kernel/process.c tagged_addr_disabled, tagged_addr_init
+ */
+export function sysctlTaggedAddrDisabled(k: KernelCore, value?: number): { ret: number; now: number } {
+  if (k.arch.untaggedAddr === undefined) return { ret: -Errno.ENOENT, now: 0 };
+  const now = () => (k.userMm.settings.taggedAddrDisabled ? 1 : 0);
+  if (value === undefined) return { ret: 0, now: now() };
+  if (value !== 0 && value !== 1) return { ret: -Errno.EINVAL, now: now() };
+  k.userMm.settings.taggedAddrDisabled = value === 1;
+  return { ret: 0, now: value };
+}
+
+/**
  * prctl(2), the options vmlab models (any other: -EINVAL). PR_SET_THP_DISABLE sets (arg2 non-zero)
  * or clears MMF_DISABLE_THP of the caller's mm (under mmap_write_lock) and returns 0;
  * PR_GET_THP_DISABLE returns it, 0 or 1. arg3..arg5 (and GET's arg2) not 0: -EINVAL.
@@ -99,6 +115,9 @@ export function prctl(
     if (option === PR_GET_TAGGED_ADDR_CTRL) return task.taggedAddr ? PR_TAGGED_ADDR_ENABLE : 0;
     // valid_mask = PR_TAGGED_ADDR_ENABLE (system_supports_mte() is false: no PR_MTE_* bits)
     if (a2 !== 0 && a2 !== PR_TAGGED_ADDR_ENABLE) return -Errno.EINVAL;
+    // "Do not allow the enabling of the tagged address ABI if globally disabled via sysctl
+    // abi.tagged_addr_disabled" (disabling it is still allowed)
+    if (a2 === PR_TAGGED_ADDR_ENABLE && k.userMm.settings.taggedAddrDisabled) return -Errno.EINVAL;
     task.taggedAddr = a2 === PR_TAGGED_ADDR_ENABLE; // update_ti_thread_flag(ti, TIF_TAGGED_ADDR, ...)
     return 0;
   }

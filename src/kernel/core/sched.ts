@@ -149,6 +149,7 @@ export function fork(k: KernelCore, parent: Task, comm: string): Task | null {
   t.personality = parent.personality; // dup_task_struct
   t.taggedAddr = parent.taggedAddr; // dup_task_struct: thread_info's TIF_TAGGED_ADDR
   for (const s of parent.caught) t.caught.add(s);
+  for (const s of parent.exposeTagbits) t.exposeTagbits.add(s);
   // copy_signal: the child's signal_struct starts with the parent's oom_score_adj and its floor
   t.oomScoreAdj = parent.oomScoreAdj;
   t.oomScoreAdjMin = parent.oomScoreAdjMin;

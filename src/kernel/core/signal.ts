@@ -16,6 +16,16 @@ export interface SigInfo {
   pkey?: number;
 }
 
+/**
+ * sigaction(2) installing a handler for `sig`, its sa_flags SA_EXPOSE_TAGBITS or not (a later
+ * sigaction replaces the flags). Linux: kernel/signal.c do_sigaction
+ */
+export function catchSignal(task: Task, sig: string, exposeTagbits: boolean): void {
+  task.caught.add(sig);
+  if (exposeTagbits) task.exposeTagbits.add(sig);
+  else task.exposeTagbits.delete(sig);
+}
+
 /** Records a signal; an uncaught one kills the task. Returns whether it died. */
 export function deliverSignal(
   k: KernelCore,

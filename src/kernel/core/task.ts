@@ -97,6 +97,8 @@ export class Task implements TaskHandle {
   pkru = 0;
   /** signals with a handler (`P: catch SIGSEGV`) */
   readonly caught = new Set<string>();
+  /** the caught signals whose sigaction has SA_EXPOSE_TAGBITS: si_addr keeps a fault address's tag */
+  readonly exposeTagbits = new Set<string>();
   /**
    * signal->rlim: the process's resource limits (mm/rlimit.ts), shared by its threads, copied
    * by fork (copy_signal); its mm holds the same object (MmStruct.rlim)

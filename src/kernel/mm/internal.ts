@@ -230,6 +230,8 @@ export interface MmSettings {
   mmapMinAddr: number;
   /** vm.max_map_count (absent: DEFAULT_MAX_MAP_COUNT, 65530; mm/map_count.ts) */
   maxMapCount?: number;
+  /** abi.tagged_addr_disabled (arm64; absent: 0): PR_SET_TAGGED_ADDR_CTRL may not enable the ABI (core/mman.ts) */
+  taggedAddrDisabled?: boolean;
   /** vm.overcommit_memory (the `sysctl` statement writes it and the four below) */
   overcommit: "heuristic" | "always" | "never";
   /** vm.overcommit_ratio, percent of RAM in CommitLimit (default 50; writing overcommit_kbytes zeroes it) */

@@ -65,7 +65,8 @@ export function explainAccess(k: KernelCore, t: Task, va: bigint, access: Access
   // (the same mask); an instruction fetch keeps it (hw/arch/arm64/Cpu.ts vpnOf)
   if (access !== Access.Exec && k.arch.untaggedAddr !== undefined) va = k.arch.untaggedAddr(va);
   if (!k.va.isCanonical(va)) {
-    out.push(`  ${view.badAddress}`);
+    const cpu = k.machine.cpus[Math.max(0, cpuOf(k, t))];
+    out.push(`  ${view.badAddressWords?.(cpu, va, false, access) ?? view.badAddress}`);
     return out;
   }
   const mm = t.mm;

@@ -28,6 +28,14 @@ export function explainKernelAccess(k: KernelCore, cpuId: number, va: bigint, ac
   const { hi, lo } = fromBig(u);
   const verdict = new WalkRecord();
   const outcome = cpu.probe(hi, lo, access, Mode.Supervisor, verdict);
+  // arm64 TCR_EL1.TBI0: a data access's tag takes no part in the range check either (explain.ts)
+  const untagged = access !== Access.Exec && k.arch.untaggedAddr !== undefined ? k.arch.untaggedAddr(u) : u;
+  if (view.badAddressWords !== undefined && !k.va.isCanonical(untagged)) {
+    // outside every range: no walk; the architecture's fault, then its handler's story
+    out.push(`  ${view.badAddressWords(cpu, u, true, access)}`);
+    for (const line of k.arch.explainKernelFault(k, cpu, u, verdict.errorCode)) out.push(`  ${line}`);
+    return out;
+  }
   if (verdict.faultKind === HwFaultKind.NonCanonical) {
     out.push(
       "  the address is not canonical: a general protection fault (#GP), not a page fault; in kernel mode an oops",

@@ -98,6 +98,8 @@ export class Arm64Cpu extends Mmu {
   pan = false;
   /** SCTLR_EL1.WXN (set with setWxn) */
   wxn = false;
+  /** SCTLR_EL1.EPAN (set with setEpan) */
+  epan = false;
   ttbr0Hi = 0;
   ttbr0Lo = 0;
   ttbr1Hi = 0;
@@ -224,6 +226,12 @@ export class Arm64Cpu extends Mmu {
     this.updatePerms();
   }
 
+  /** SCTLR_EL1.EPAN (FEAT_PAN3): PAN also covers EL0-executable pages (cpufeature.c cpu_enable_epan). */
+  setEpan(epan: boolean): void {
+    this.epan = epan;
+    this.updatePerms();
+  }
+
   /** The ASID in use (TTBR0_EL1[63:48], 8 bits unless TCR_EL1.AS). */
   get currentAsid(): number {
     return this.asid;
@@ -240,7 +248,7 @@ export class Arm64Cpu extends Mmu {
   }
 
   private updatePerms(): void {
-    computeArmPermTable({ pan: this.pan, wxn: this.wxn }, this.permTable);
+    computeArmPermTable({ pan: this.pan, wxn: this.wxn, epan: this.epan }, this.permTable);
   }
 
   /** Recomputes what TTBRn_EL1 and TCR_EL1 say (AArch64.S1StartLevel, AArch64.TTBaseAddress). */

@@ -9,7 +9,9 @@
  *           10: EL1 read-only, EL0 none       11: EL1 and EL0 read-only
  *   EL0 (and LDTR/STTR at EL1) executes iff UXN = 0 and not (WXN and EL0 may write).
  *   EL1 executes iff PXN = 0, EL0 may not write (PXN implied), and not (WXN and EL1 may write).
- *   PAN = 1: an EL1 load or store (not LDTR/STTR, not a fetch) of a page EL0 may read faults.
+ *   PAN = 1: an EL1 load or store (not LDTR/STTR, not a fetch) of a page EL0 may read faults;
+ *   with SCTLR_EL1.EPAN = 1 (FEAT_PAN3) also of a page EL0 may execute (UXN = 0), whatever WXN
+ *   (D8.4 "Privileged access never", "Enhanced PAN").
  *
  * Each combination is checked three ways: through a fresh walk, through a
  * TLB entry filled by an allowed access under other registers (the hit is
@@ -33,6 +35,7 @@ function armArmAllows(
   wxn: boolean,
   el: number,
   kind: Kind,
+  epan = false,
 ) {
   const el0Read = ap === 0b01 || ap === 0b11;
   const el0Write = ap === 0b01;
@@ -44,7 +47,7 @@ function armArmAllows(
   }
   const write = kind.startsWith("write");
   if (unprivileged) return write ? el0Write : el0Read;
-  if (pan && el0Read) return false;
+  if (pan && (el0Read || (epan && !uxn))) return false;
   return write ? el1Write : true;
 }
 
@@ -64,47 +67,51 @@ describe("AArch64.CheckPermission, every combination", () => {
           mapper.setEntryRaw(root0, vpn, 0, hi, lo);
           for (const pan of [false, true])
             for (const wxn of [false, true])
-              for (const el of [0, 1])
-                for (const kind of KINDS) {
-                  const want = armArmAllows(ap, uxn, pxn, pan, wxn, el, kind);
-                  const access =
-                    kind === "exec" ? Access.Exec : kind.startsWith("write") ? Access.Write : Access.Read;
-                  const mode = el === 0 || kind.endsWith("-unpriv") ? Mode.User : Mode.Supervisor;
-                  const ec = kind === "exec" ? (el === 0 ? 0x20 : 0x21) : el === 0 ? 0x24 : 0x25;
-                  const esr = ec * 2 ** 26 + 2 ** 25 + (access === Access.Write ? 0x40 : 0) + 0x0f;
-                  const what = `AP=${ap} UXN=${+uxn} PXN=${+pxn} PAN=${+pan} WXN=${+wxn} EL${el} ${kind}`;
-                  const run = () => {
+              for (const epan of [false, true])
+                for (const el of [0, 1])
+                  for (const kind of KINDS) {
+                    const want = armArmAllows(ap, uxn, pxn, pan, wxn, el, kind, epan);
+                    const access =
+                      kind === "exec" ? Access.Exec : kind.startsWith("write") ? Access.Write : Access.Read;
+                    const mode = el === 0 || kind.endsWith("-unpriv") ? Mode.User : Mode.Supervisor;
+                    const ec = kind === "exec" ? (el === 0 ? 0x20 : 0x21) : el === 0 ? 0x24 : 0x25;
+                    const esr = ec * 2 ** 26 + 2 ** 25 + (access === Access.Write ? 0x40 : 0) + 0x0f;
+                    const what = `AP=${ap} UXN=${+uxn} PXN=${+pxn} PAN=${+pan} WXN=${+wxn} EPAN=${+epan} EL${el} ${kind}`;
+                    const run = () => {
+                      cpu.el = el;
+                      cpu.setPan(pan);
+                      cpu.setWxn(wxn);
+                      cpu.setEpan(epan);
+                      return cpu.translateAs(a.hi, a.lo, access, mode);
+                    };
+                    const expectOutcome = (out: number, how: string) => {
+                      expect(out === 0, `${what} (${how})`).toBe(want);
+                      if (!want) expect(cpu.esr, `${what} (${how}): ESR`).toBe(esr);
+                      else expect(cpu.pa, `${what} (${how}): PA`).toBe(0x800000);
+                    };
+                    // a fresh walk
+                    cpu.tlbi("vmalle1");
+                    expectOutcome(run(), "walk");
+                    // a TLB hit: fill with an access every AP allows (EL1 read, PAN off), then check
+                    cpu.tlbi("vmalle1");
+                    cpu.el = 1;
+                    cpu.setPan(false);
+                    cpu.setEpan(false);
+                    expect(cpu.translate(a.hi, a.lo, Access.Read)).toBe(0);
+                    const walks = cpu.walks;
+                    expectOutcome(run(), "TLB hit");
+                    if (!(access === Access.Write && want))
+                      expect(cpu.walks, `${what}: no walk on a hit`).toBe(walks);
+                    // a probe
                     cpu.el = el;
-                    cpu.setPan(pan);
-                    cpu.setWxn(wxn);
-                    return cpu.translateAs(a.hi, a.lo, access, mode);
-                  };
-                  const expectOutcome = (out: number, how: string) => {
-                    expect(out === 0, `${what} (${how})`).toBe(want);
-                    if (!want) expect(cpu.esr, `${what} (${how}): ESR`).toBe(esr);
-                    else expect(cpu.pa, `${what} (${how}): PA`).toBe(0x800000);
-                  };
-                  // a fresh walk
-                  cpu.tlbi("vmalle1");
-                  expectOutcome(run(), "walk");
-                  // a TLB hit: fill with an access every AP allows (EL1 read, PAN off), then check
-                  cpu.tlbi("vmalle1");
-                  cpu.el = 1;
-                  cpu.setPan(false);
-                  expect(cpu.translate(a.hi, a.lo, Access.Read)).toBe(0);
-                  const walks = cpu.walks;
-                  expectOutcome(run(), "TLB hit");
-                  if (!(access === Access.Write && want))
-                    expect(cpu.walks, `${what}: no walk on a hit`).toBe(walks);
-                  // a probe
-                  cpu.el = el;
-                  const out = cpu.probe(a.hi, a.lo, access, mode, rec);
-                  expect(out === 0, `${what} (probe)`).toBe(want);
-                  if (!want) expect(rec.errorCode, `${what} (probe): ESR`).toBe(esr);
-                  checked++;
-                }
+                    cpu.setEpan(epan);
+                    const out = cpu.probe(a.hi, a.lo, access, mode, rec);
+                    expect(out === 0, `${what} (probe)`).toBe(want);
+                    if (!want) expect(rec.errorCode, `${what} (probe): ESR`).toBe(esr);
+                    checked++;
+                  }
         }
-    expect(checked).toBe(4 * 2 * 2 * 2 * 2 * 2 * 5);
+    expect(checked).toBe(4 * 2 * 2 * 2 * 2 * 2 * 2 * 5);
   });
 });
 

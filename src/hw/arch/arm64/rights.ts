@@ -10,7 +10,12 @@
  * (format.ts armRights). The registers add:
  *
  * - PAN: a privileged data access (EL1 load/store, not an LDTR/STTR, not an
- *   instruction fetch) to a page EL0 may read is a Permission fault.
+ *   instruction fetch) to a page EL0 may read is a Permission fault. With
+ *   FEAT_PAN3 and SCTLR_EL1.EPAN = 1 (Enhanced PAN) so is one to a page EL0
+ *   may execute (AArch64.S1DirectBasePermissions: `pan_access && (ur || (epan
+ *   && ux))`), so an execute-only user page (AP[2:1] = 0b10, UXN = 0) is not
+ *   left readable at EL1 (Linux's PAGE_EXECONLY needs it: mm/mmap.c
+ *   adjust_protection_map).
  * - WXN: memory writable at an EL is execute-never at that EL.
  *
  * Modes: Mode.User is EL0, and LDTR/STTR at EL1 (unprivileged accesses are
@@ -27,6 +32,8 @@ export interface ArmRightsRegs {
   pan: boolean;
   /** SCTLR_EL1.WXN */
   wxn: boolean;
+  /** SCTLR_EL1.EPAN (FEAT_PAN3; absent: 0) */
+  epan?: boolean;
 }
 
 /** Is the access allowed by canonical rights under these registers? */
@@ -37,7 +44,8 @@ export function armAllowed(perm: number, mode: Mode, access: Access, r: ArmRight
     return (perm & Perm.UX) !== 0 && !(r.wxn && (perm & Perm.UW) !== 0);
   }
   if (access === Access.Exec) return (perm & Perm.PX) !== 0 && !(r.wxn && (perm & Perm.PW) !== 0);
-  if (mode === Mode.Supervisor && r.pan && (perm & Perm.UR) !== 0) return false;
+  if (mode === Mode.Supervisor && r.pan && (perm & (r.epan ? Perm.UR | Perm.UX : Perm.UR)) !== 0)
+    return false;
   return (perm & (access === Access.Write ? Perm.PW : Perm.PR)) !== 0;
 }
 

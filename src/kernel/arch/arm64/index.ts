@@ -71,6 +71,8 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
     pgtable: new Arm64Pgtable((phys, alloc) => new Arm64Mapper(phys, alloc, 48, 48, true), {
       contpte: new Arm64ContPte(),
       hwAf: cfg.hafdbs !== "off",
+      // mm/mmap.c adjust_protection_map: PROT_EXEC alone is PAGE_EXECONLY with ARM64_HAS_EPAN
+      epan: cfg.epan,
     }),
     layout,
     va,
@@ -90,9 +92,9 @@ export function arm64Arch(cfg: ResolvedKernelConfig): Arch {
       trampPfn = map.trampPfn;
       return map;
     },
-    // PAN: CONFIG_ARM64_PAN
+    // PAN: CONFIG_ARM64_PAN; EPAN: cpufeature.c cpu_enable_epan (SCTLR_EL1.EPAN)
     cpuInit: (machine, rootPfn) =>
-      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits, cfg.hafdbs),
+      cpuInit(arm64Cpus(machine), rootPfn, RESERVED_PG_DIR_PFN, cfg.pan, cfg.asidBits, cfg.hafdbs, cfg.epan),
     newTlb: (machine) =>
       new Arm64Tlb(
         arm64Cpus(machine),

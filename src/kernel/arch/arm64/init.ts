@@ -147,7 +147,8 @@ export function pagingInit(
  * broken; `hafdbs`), IPS from the
  * PA range; TTBR1_EL1 = swapper_pg_dir; TTBR0_EL1 = the reserved empty
  * table (here: zero with ASID 0, with EPD0 off: init_mm has no user half,
- * so any user address faults); PSTATE.PAN on (CONFIG_ARM64_PAN).
+ * so any user address faults); PSTATE.PAN on (CONFIG_ARM64_PAN); SCTLR_EL1.EPAN
+ * with FEAT_PAN3 (`epan`).
  */
 export function cpuInit(
   cpus: readonly Arm64Cpu[],
@@ -156,6 +157,7 @@ export function cpuInit(
   pan: boolean,
   asidBits: 8 | 16,
   hafdbs: "dbm" | "af" | "off" = "dbm",
+  epan = false,
 ): void {
   for (const cpu of cpus) {
     // TCR_EL1.AS: 16-bit ASIDs where the CPU has them (__cpu_setup: tcr_set_asid_bits... ID_AA64MMFR0_EL1.ASIDBits)
@@ -174,5 +176,7 @@ export function cpuInit(
     cpu.loadTtbr1(rootPfn * 4096);
     cpu.loadTtbr0(reservedPgPfn * 4096, 0);
     cpu.setPan(pan);
+    // ARM64_HAS_EPAN (ID_AA64MMFR1_EL1.PAN >= 3): cpu_enable_epan sets SCTLR_EL1.EPAN
+    cpu.setEpan(epan);
   }
 }

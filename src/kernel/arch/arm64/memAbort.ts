@@ -15,7 +15,7 @@
 
 import { assert } from "../../../base/assert.ts";
 import { fromBig } from "../../../base/u64.ts";
-import type { Access } from "../../../hw/access.ts";
+import { Access, Mode } from "../../../hw/access.ts";
 import { Arm64Cpu, WalkRecord } from "../../../hw/arch/arm64/Cpu.ts";
 import type { Machine } from "../../../hw/machine/Machine.ts";
 import type { Mmu } from "../../../hw/mmu/Mmu.ts";
@@ -31,7 +31,7 @@ import type { SigInfo } from "../../core/signal.ts";
 import type { Task } from "../../core/task.ts";
 import { faultDirtySharedPage } from "../../core/writeback.ts";
 import { VmFault } from "../../mm/userMm.ts";
-import { Ec, esrFscIsTranslationFault } from "./esr.ts";
+import { Ec, esrFscIsPermissionFault, esrFscIsTranslationFault } from "./esr.ts";
 import {
   dieKernelFault,
   doKernelFault,
@@ -78,7 +78,8 @@ export function doPageFault(
   // faulthandler_disabled() || !mm: no_context (a user-mode fault: do_bad_area)
   if (mm === null || task.pagefaultDisabled > 0 || !ttbr0(va, vaHi, vaLo))
     return badmap(esr, faultAddr(va, vaHi, vaLo));
-  const { vmFlags, write } = faultVmFlags(esr);
+  // "If EPAN is absent then exec implies read": ARM64_HAS_EPAN is system-wide (SCTLR_EL1.EPAN on every CPU)
+  const { vmFlags, write } = faultVmFlags(esr, arm64Cpu(k.machine.cpus[0]).epan);
   const vpn = vaHi >= 0 ? k.va.vpnOf(vaHi, vaLo) : k.va.vpn(va!);
   const vma = lockMmAndFindVma(k.userMm, mm, task, vpn);
   if (vma === null) return badmap(esr, faultAddr(va, vaHi, vaLo));
@@ -152,10 +153,15 @@ export function userFault(
 ): SigInfo | null {
   // do_mem_abort's addr = untagged_addr(far): under TCR_EL1.TBI0 (which __cpu_setup sets) the
   // walk ignored a TTBR0 address's top byte, and so do is_ttbr0_addr, the VMA lookup and
-  // si_addr (without SA_EXPOSE_TAGBITS the signal hides the tag: arch_untagged_si_addr)
+  // si_addr: do_page_fault raises the signal with far itself, and get_signal hides the tag
+  // (hide_si_addr_tag_bits: arch_untagged_si_addr) unless the handler has SA_EXPOSE_TAGBITS
   if ((vaHi & 0x00800000) === 0 && vaHi >>> 24 !== 0) {
+    const far = faultAddr(va, vaHi, vaLo);
     vaHi = vaHi & 0x00ffffff;
     if (va !== null) va = untaggedAddr(va);
+    const sig = doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
+    if (sig !== null && sig.signal !== "SIGKILL" && task.exposeTagbits.has(sig.signal)) sig.addr = far;
+    return sig;
   }
   return doMemAbortEl0(k, task, va, arm64Cpu(cpu).esr, vaHi, vaLo);
 }
@@ -171,13 +177,33 @@ export function uaccessFault(k: KernelCore, task: Task, cpu: Mmu, far: bigint): 
   if (task.mm === null) return false;
   // do_mem_abort: addr = untagged_addr(far) (a tagged buffer under the tagged address ABI)
   const va = untaggedAddr(far);
-  const v = doMemAbortEl1(va, c.esr, { pan: c.pan, inUaccess: true, hasMm: true });
+  const v = doMemAbortEl1(va, c.esr, { pan: c.pan, epan: c.epan, inUaccess: true, hasMm: true });
   if (v.action !== "do_page_fault") return false;
   return doPageFault(k, task, va, c.esr) === null;
 }
 
 /** is_spurious_el1_translation_fault's probe (AT S1E1R): scratch */
 const rec = new WalkRecord();
+
+/** VM_READ, VM_WRITE, VM_EXEC by bit */
+const VM_FLAG_NAMES = ["VM_READ", "VM_WRITE", "VM_EXEC"];
+
+/**
+ * Why PSTATE.PAN refused an EL1 load or store of a user page, in the Arm ARM's words (D8.4
+ * "Privileged access never"): EL0 may read it (AP[1] = 1), or, with FEAT_PAN3's SCTLR_EL1.EPAN,
+ * EL0 may execute it (UXN = 0: an execute-only page, AP[2:1] = 0b10, Linux's PAGE_EXECONLY).
+ */
+function panCause(cpu: Arm64Cpu, hi: number, lo: number): string[] {
+  if (cpu.probe(hi, lo, Access.Read, Mode.User, rec) === 0)
+    return [
+      "PSTATE.PAN=1 and EL0 may read the page (AP[1]=1): an EL1 load or store of it is a permission fault",
+    ];
+  if (cpu.epan && cpu.probe(hi, lo, Access.Exec, Mode.User, rec) === 0)
+    return [
+      "PSTATE.PAN=1 and SCTLR_EL1.EPAN=1 (FEAT_PAN3): EL0 may execute the page (UXN=0, AP[2:1]=10: execute-only), so an EL1 load or store of it is a permission fault, as if EL0 could read it",
+    ];
+  return [];
+}
 
 /**
  * is_spurious_el1_translation_fault after its checks of the ESR: AT S1E1R of the address (PSTATE.PAN
@@ -215,6 +241,7 @@ export function kernelAccess(
       const esr = cpu.esr;
       const ctx = {
         pan: cpu.pan,
+        epan: cpu.epan,
         inUaccess: false,
         hasMm: task.mm !== null && task.pagefaultDisabled === 0,
         atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
@@ -332,6 +359,7 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
   const { hi, lo } = fromBig(va);
   const ctx = {
     pan: cpu.pan,
+    epan: cpu.epan,
     inUaccess: false,
     hasMm: task.mm !== null && task.pagefaultDisabled === 0,
     atSpurious: esrFscIsTranslationFault(esr) && atSaysSpurious(cpu, hi, lo),
@@ -344,10 +372,12 @@ export function explainKernelFault(k: KernelCore, c: Mmu, far: bigint, esr: numb
         : `do_page_fault: ${task.comm} is in pagefault_disable (faulthandler_disabled()): no_context, __do_kernel_fault:`,
     );
   if (!isTtbr0Addr(va)) out.push(...kernelAddrPath(esr, ctx.hasMm, task.comm));
+  else if (esrFscIsPermissionFault(esr) && cpu.pan) out.push(...panCause(cpu, hi, lo));
   let v: El1AbortVerdict = doMemAbortEl1(va, esr, ctx);
   if (v.action === "do_page_fault") {
+    const needs = VM_FLAG_NAMES.filter((_, i) => v.action === "do_page_fault" && v.vmFlags & (1 << i));
     out.push(
-      `do_page_fault: a user address; handle_mm_fault maps it if a VMA of ${task.comm} allows the ${v.write ? "write" : "access"}, and the access retries${cpu.pan ? " (where PSTATE.PAN=1 refuses it: a permission fault)" : ""}; if no VMA allows it, __do_kernel_fault:`,
+      `do_page_fault: a user address; handle_mm_fault maps it if a VMA of ${task.comm} has ${needs.join(" or ")}${!v.write && !cpu.epan ? " (no EPAN: exec implies read)" : ""}, and the access retries${cpu.pan ? " (where PSTATE.PAN=1 refuses it: a permission fault)" : ""}; if no VMA allows it, bad_area, in kernel mode no_context, __do_kernel_fault:`,
     );
     v = doKernelFault(va, esr, ctx);
   }

@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../../workloads/scenario/session.ts";
-import { holds } from "../../../workloads/scenario/testKit.ts";
+import { holds, scenarioError } from "../../../workloads/scenario/testKit.ts";
 
 /** A process with a 16K buffer `a` (its first page written through the tagged alias `t`) and a disk file. */
 const BASE = `machine arch=arm64 ram=64M
@@ -59,6 +59,67 @@ expect g == -22
 `,
         arch,
       );
+  });
+
+  it("sysctl abi.tagged_addr_disabled=1: PR_SET_TAGGED_ADDR_CTRL's enable is -EINVAL, disabling and enabled threads not", () => {
+    // arch/arm64/kernel/process.c set_tagged_addr_ctrl: `if (arg & PR_TAGGED_ADDR_ENABLE && tagged_addr_disabled)`
+    holds(`${BASE}A: fork B
+${ENABLE}d0 = sysctl abi.tagged_addr_disabled=1
+B: sb = prctl PR_SET_TAGGED_ADDR_CTRL 1
+B: gb = prctl PR_GET_TAGGED_ADDR_CTRL
+B: zb = prctl PR_SET_TAGGED_ADDR_CTRL 0
+A: ga = prctl PR_GET_TAGGED_ADDR_CTRL
+A: w = syscall write F t 8
+A: za = prctl PR_SET_TAGGED_ADDR_CTRL 0
+A: sa = prctl PR_SET_TAGGED_ADDR_CTRL 1
+d1 = sysctl abi.tagged_addr_disabled=0
+A: sa2 = prctl PR_SET_TAGGED_ADDR_CTRL 1
+expect d0 == 1
+expect sb == -22
+expect gb == 0
+expect zb == 0
+expect ga == 1
+expect w == 8
+expect za == 0
+expect sa == -22
+expect d1 == 0
+expect sa2 == 0
+`);
+  });
+
+  it("si_addr of a fault at a tagged address: untagged, or the whole FAR with SA_EXPOSE_TAGBITS", () => {
+    // do_page_fault: arm64_force_sig_fault(SIGSEGV, si_code, far, ...); kernel/signal.c get_signal:
+    // without SA_EXPOSE_TAGBITS hide_si_addr_tag_bits -> arch_untagged_si_addr -> untagged_addr
+    holds(`${BASE}A: munmap a+4K 4K
+let p = a + 0x5a00000000001000
+A: catch SIGSEGV
+A: read p
+expect A.si_addr == a + 4K
+A: catch SIGSEGV expose_tagbits
+A: read p
+expect A.si_addr == p
+expect A.si_code == SEGV_MAPERR
+A: fork B
+B: read p
+expect B.si_addr == p
+A: catch SIGSEGV
+A: read p
+expect A.si_addr == a + 4K
+`);
+    expect(scenarioError(`${BASE}A: catch SIGSEGV expose\n`)).toMatch(
+      /^s\.vm:7:18: catch SIGSEGV\|SIGBUS takes one more word, expose_tagbits/,
+    );
+  });
+
+  it("abi.tagged_addr_disabled takes 0 or 1, and is arm64's file", () => {
+    expect(scenarioError(`${BASE}sysctl abi.tagged_addr_disabled=2\n`)).toMatch(
+      /^s\.vm:7:33: abi\.tagged_addr_disabled=2: 0 or 1 \(EINVAL/,
+    );
+    expect(scenarioError("machine arch=x86_64 ram=64M\nsysctl abi.tagged_addr_disabled=1\n")).toMatch(
+      /^s\.vm:2:8: abi\.tagged_addr_disabled is arm64's .*no \/proc\/sys\/abi\/tagged_addr_disabled/,
+    );
+    // the dotted name is one word: a space inside it is not that key
+    expect(scenarioError(`${BASE}sysctl abi. tagged_addr_disabled=1\n`)).not.toBe("no error");
   });
 
   it("fork's child and a thread inherit the flag; clearing it in the parent leaves the child's", () => {

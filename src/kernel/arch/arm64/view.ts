@@ -1,3 +1,4 @@
+import { Access } from "../../../hw/access.ts";
 import type { Arm64Cpu } from "../../../hw/arch/arm64/Cpu.ts";
 /**
  * The arm64 words of the kernel's read-outs (core/archView.ts ArchView):
@@ -43,7 +44,7 @@ export const ARM64_VIEW: ArchView = {
   kernelMode: "EL1",
   accessState(cpu: Mmu): string {
     const c = cpu as Arm64Cpu;
-    return `PSTATE.PAN=${c.pan ? 1 : 0} SCTLR_EL1.WXN=${c.wxn ? 1 : 0}`;
+    return `PSTATE.PAN=${c.pan ? 1 : 0} SCTLR_EL1.EPAN=${c.epan ? 1 : 0} SCTLR_EL1.WXN=${c.wxn ? 1 : 0}`;
   },
   rootRegister: "TTBR0_EL1",
   kernelRootRegister: "TTBR1_EL1",
@@ -53,6 +54,33 @@ export const ARM64_VIEW: ArchView = {
     pageInvalidations: "TLBI by VA",
   },
   asidRegister: "TTBR1_EL1.ASID",
+  /**
+   * AArch64.VAIsOutOfRange (Arm ARM D8.2, "VA size"): VA[55] picks TTBR0_EL1 or TTBR1_EL1, whose
+   * TxSZ leaves 64 - TxSZ bits; VA[55:64-TxSZ] (and VA[63:56] unless TBIx ignores them) must
+   * equal VA[55]. Else no walk: a Translation fault at level 0, FAR_EL1 the address. Linux:
+   * do_translation_fault, not is_ttbr0_addr, do_bad_area.
+   */
+  badAddressWords(cpu: Mmu, va: bigint, kernel: boolean, access: Access): string {
+    const c = cpu as Arm64Cpu;
+    const r = Number((va >> 55n) & 1n) as 0 | 1;
+    const bits = c.vaSize(r);
+    const tbi = r === 0 ? c.tcr.tbi0 : c.tcr.tbi1;
+    const topBit = tbi && access !== Access.Exec ? 55 : 63;
+    const field = (va >> BigInt(bits)) & ((1n << BigInt(topBit + 1 - bits)) - 1n);
+    const exec = access === Access.Exec;
+    const ec = exec ? (kernel ? 0x21 : 0x20) : kernel ? 0x25 : 0x24;
+    const esr = (ec * 2 ** 26 + 2 ** 25 + (access === Access.Write ? 0x40 : 0) + 0x04).toString(16);
+    const tag = exec
+      ? " (an instruction fetch: this CPU applies no TBI to it)"
+      : `, TBI${r}=${tbi ? 1 : 0}${tbi ? ": VA[63:56], the tag, takes no part" : ""}`;
+    return (
+      `VA[55]=${r} selects TTBR${r}_EL1, whose range TCR_EL1.T${r}SZ=${64 - bits} makes ${bits} bits: VA[${topBit}:${bits}] must be all ${r ? "ones" : "zeros"}${tag}; they are 0x${field.toString(16)}: out of range, no walk (AArch64.VAIsOutOfRange): ` +
+      `a Translation fault at level 0, ESR_EL1 0x${esr} (EC = 0x${ec.toString(16)}: ${exec ? "IABT" : "DABT"} (${kernel ? "current" : "lower"} EL), ${exec ? "IFSC" : "DFSC"} = 0x04), FAR_EL1 = the address` +
+      (kernel
+        ? ""
+        : "; do_translation_fault: not a user address (is_ttbr0_addr is false): do_bad_area: SIGSEGV (SEGV_MAPERR)")
+    );
+  },
   badAddress:
     "the address is in neither TTBR0's nor TTBR1's range: a level 0 translation fault; the kernel sends SIGSEGV (SEGV_MAPERR)",
   swapLayout: "type in bits 6-10, offset in bits 12-61 (VALID and PTE_PRESENT_INVALID clear)",

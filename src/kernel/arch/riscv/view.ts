@@ -4,6 +4,7 @@
  * the fault as scause and stval, sstatus.SUM and MXR as the controls of a
  * kernel access. RISC-V Linux has no arch_report_meminfo.
  */
+import { Access } from "../../../hw/access.ts";
 import type { RiscvCpu } from "../../../hw/arch/riscv/Cpu.ts";
 import { describeScause } from "../../../hw/arch/riscv/fault.ts";
 import { Pte, pteFlagNames } from "../../../hw/arch/riscv/format.ts";
@@ -68,6 +69,19 @@ export const RISCV_VIEW: ArchView = {
     pageFaults: "page faults",
     addressFaults: "invalid addresses",
     pageInvalidations: "SFENCE.VMA by address",
+  },
+  /**
+   * RISC-V privileged spec 4.4.1 (Sv39; 4.5.1 Sv48, 4.6.1 Sv57): a load, store or fetch address
+   * "must have bits 63-39 all equal to bit 38, or else a page-fault exception will occur": no
+   * walk, scause the access's page fault, stval the address.
+   */
+  badAddressWords(cpu: Mmu, va: bigint, kernel: boolean, access: Access): string {
+    const bits = 12 + 9 * cpu.format.levels;
+    const cause = access === Access.Exec ? 12 : access === Access.Write ? 15 : 13;
+    return (
+      `Sv${bits}: bits 63:${bits} of the address must all equal bit ${bits - 1}, and do not: no walk, ${describeScause(cause)}, stval = the address` +
+      (kernel ? "" : "; do_page_fault finds no VMA: SIGSEGV (SEGV_MAPERR)")
+    );
   },
   badAddress:
     "bits 63 down to the mode's top bit are not all equal: a page fault with stval = the address, no walk; the kernel sends SIGSEGV (SEGV_MAPERR)",

@@ -132,7 +132,22 @@ class LineParser {
 
   /** `key=value` or a positional argument. */
   private word(): Word {
-    const t = this.peek();
+    let t = this.peek();
+    // a dotted sysctl name as one key (abi.tagged_addr_disabled=1), its parts written together
+    const dot = this.peek(1);
+    const rest = this.peek(2);
+    if (
+      t.kind === "ident" &&
+      this.isOp(dot, ".") &&
+      rest.kind === "ident" &&
+      this.isOp(this.peek(3), "=") &&
+      dot.col === t.col + t.text.length &&
+      rest.col === dot.col + 1
+    ) {
+      this.i += 2;
+      t = { ...rest, text: `${t.text}.${rest.text}`, col: t.col };
+      this.toks[this.i] = t;
+    }
     if (t.kind === "ident" && this.isOp(this.peek(1), "=")) {
       this.i += 2;
       const v = this.peek();

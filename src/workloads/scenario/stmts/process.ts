@@ -150,7 +150,7 @@ export function oomScoreAdj(c: CompileContext, s: Stmt): Run {
   };
 }
 
-/** `P: catch SIGSEGV|SIGBUS`: a handler for the signal */
+/** `P: catch SIGSEGV|SIGBUS [expose_tagbits]`: a handler for the signal (sa_flags SA_EXPOSE_TAGBITS) */
 export function catchSig(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
   c.noTarget(s);
@@ -158,7 +158,12 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
   if (w?.kind !== "arg" || (w.ident !== "SIGSEGV" && w.ident !== "SIGBUS" && w.ident !== "exceptions"))
     c.fail("catch SIGSEGV or catch SIGBUS (profile=windows: catch exceptions)", w?.pos ?? s.verbPos);
   const sig = w.ident;
-  if (s.words.length > 1) c.fail("catch takes one word", s.words[1].pos);
+  // sa_flags SA_EXPOSE_TAGBITS (an extension): si_addr keeps the tag of a tagged fault address
+  const flag = s.words[1];
+  if (flag !== undefined && (flag.kind !== "arg" || flag.ident !== "expose_tagbits" || sig === "exceptions"))
+    c.fail("catch SIGSEGV|SIGBUS takes one more word, expose_tagbits (SA_EXPOSE_TAGBITS)", flag.pos);
+  if (s.words.length > 2) c.fail("catch takes at most two words", s.words[2].pos);
+  const expose = flag !== undefined;
   if (sig === "exceptions")
     return (rt) => {
       if (rt.view.windows() === null)
@@ -169,8 +174,8 @@ export function catchSig(c: CompileContext, s: Stmt): Run {
   return (rt) => {
     if (rt.view.windows() !== null)
       c.fail("the windows profile raises exceptions, not signals: 'catch exceptions'", w.pos);
-    rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig);
-    rt.out.push(`${sig} will be caught`);
+    rt.kernel.catchSignal(c.liveProc(rt, name, pos), sig, expose);
+    rt.out.push(`${sig} will be caught${expose ? " (SA_EXPOSE_TAGBITS: si_addr keeps the tag)" : ""}`);
   };
 }
 

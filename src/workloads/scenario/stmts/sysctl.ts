@@ -12,6 +12,7 @@
  */
 import type { Stmt } from "../lang/ast.ts";
 import type { CompileContext, Run } from "../runtime/context.ts";
+import { ABI_SYSCTL_KEYS, sysctlAbi } from "./sysctl_abi.ts";
 import { COMPACT_SYSCTL_KEYS, sysctlCompact } from "./sysctl_compact.ts";
 import { DIRTY_SYSCTL_KEYS, sysctlDirty } from "./sysctl_dirty.ts";
 import { MAX_MAP_COUNT_SYSCTL_KEYS, sysctlMaxMapCount } from "./sysctl_maxmap.ts";
@@ -37,6 +38,9 @@ export function sysctl(c: CompileContext, s: Stmt): Run {
   // vm.panic_on_oom, oom_kill_allocating_task, oom_dump_tasks (sysctl_oom.ts)
   if (s.words.some((w) => w.kind === "kv" && (OOM_SYSCTL_KEYS as readonly string[]).includes(w.key)))
     return sysctlOom(c, s);
+  // abi.tagged_addr_disabled (sysctl_abi.ts, arm64)
+  if (s.words.some((w) => w.kind === "kv" && (ABI_SYSCTL_KEYS as readonly string[]).includes(w.key)))
+    return sysctlAbi(c, s);
   // vm.swappiness (sysctl_swappiness.ts)
   if (s.words.some((w) => w.kind === "kv" && (SWAPPINESS_SYSCTL_KEYS as readonly string[]).includes(w.key)))
     return sysctlSwappiness(c, s);
@@ -44,7 +48,7 @@ export function sysctl(c: CompileContext, s: Stmt): Run {
   c.args(s, 0, 0, "only key=value settings (nr_hugepages=N, nr_overcommit_hugepages=N)");
   if (o.size === (o.has("size") ? 1 : 0))
     c.fail(
-      "sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N, or overcommit_memory=, overcommit_ratio=, overcommit_kbytes=, admin_reserve_kbytes=, user_reserve_kbytes=, or dirty_background_ratio=, dirty_background_bytes=, dirty_ratio=, dirty_bytes=, or swappiness=, or max_map_count=, or compact_memory=1",
+      "sysctl needs nr_hugepages=N or nr_overcommit_hugepages=N, or overcommit_memory=, overcommit_ratio=, overcommit_kbytes=, admin_reserve_kbytes=, user_reserve_kbytes=, or dirty_background_ratio=, dirty_background_bytes=, dirty_ratio=, dirty_bytes=, or swappiness=, or max_map_count=, or compact_memory=1, or abi.tagged_addr_disabled=",
       s.verbPos,
     );
   for (const w of o.values()) if (w.value) c.useVars(w.value);
