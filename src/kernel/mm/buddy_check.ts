@@ -4,7 +4,7 @@
  * Linux's equivalents are VM_BUG_ON/VM_WARN checks scattered through mm/page_alloc.c
  * (__add_to_free_list's type warning, bad_range, the free counts).
  */
-import { MAX_ORDER, MIGRATE_TYPES, MigrateType } from "./migratetype.ts";
+import { MAX_ORDER, MIGRATE_TYPES } from "./migratetype.ts";
 import type { Zone } from "./mmzone.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 

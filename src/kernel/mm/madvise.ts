@@ -19,11 +19,12 @@ import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { clearYoungPtes, coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
+import { guardInstall, guardRemove } from "./madvise_guard.ts";
 import { zapRange } from "./memory.ts";
 import { isMapped, setFlags, splitAt } from "./mmap.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { madvSealRefusedAt } from "./mseal.ts";
-import { isHugePmd, pmdOf, ptePa, ptepClearFlush, ptepModify, readPte, setPteAt } from "./pgtable.ts";
+import { isHugePmd, pmdOf, ptepClearFlush, ptepModify, readPte } from "./pgtable.ts";
 import { shmemWillneed } from "./shmem.ts";
 import { shmemObjSplit } from "./shmem_anon_huge.ts";
 import { willneedSwap } from "./swap_state.ts";
@@ -769,33 +770,3 @@ function reclaimEmptyPteTables(
 }
 
 export { lazyFree };
-
-/**
- * MADV_GUARD_INSTALL: zap the range and put a guard marker in every PTE.
- * Linux: mm/madvise.c madvise_guard_install
- */
-export function guardInstall(ctx: MmContext, mm: MmStruct, start: number, end: number): number {
-  mm.updateHiwaterRss(); // zap_page_range_single (madvise_guard_install, 6.13 and later): update_hiwater_rss
-  const tlb = new MmuGather(ctx, mm);
-  zapRange(ctx, tlb, mm, start, end, true);
-  tlb.finish();
-  const pt = ctx.env.pgtable;
-  for (let vpn = start; vpn < end; vpn++) {
-    const pa = ptePa(ctx, mm, vpn, true);
-    if (pa < 0) return -Errno.ENOMEM;
-    setPteAt(ctx, pa, pt.guard.hi, pt.guard.lo);
-  }
-  return 0;
-}
-
-/**
- * MADV_GUARD_REMOVE: clear the guard markers of the range (pages stay as they are).
- * Linux: mm/madvise.c madvise_guard_remove
- */
-export function guardRemove(ctx: MmContext, mm: MmStruct, start: number, end: number): void {
-  const pt = ctx.env.pgtable;
-  for (let vpn = start; vpn < end; vpn++) {
-    const pte = readPte(ctx, mm, vpn);
-    if (pte !== null && pt.isGuard(pte.hi, pte.lo)) setPteAt(ctx, pte.pa, 0, 0);
-  }
-}

@@ -191,7 +191,7 @@ export function migrateFolio(v: Vmscan, src: number, dst: number, list: Lru): Mi
 }
 
 /** A failed unmap: the cleared PTEs back as they were (remove_migration_ptes(src, src)). */
-function restore(v: Vmscan, src: number): void {
+function restore(v: Vmscan, _src: number): void {
   for (const c of cleared) setPteAt(v.env.userMm, c.pa, c.hi, c.lo, c.mm, c.vpn);
   cleared.length = 0;
 }

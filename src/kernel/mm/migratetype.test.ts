@@ -13,7 +13,7 @@ import { formatBuddyinfo, formatPagetypeinfo, formatZoneinfo } from "../view/pro
 import { BuddyAllocator, Wmark, ZONES_64, type ZoneLayout } from "./buddy.ts";
 import { Gfp } from "./gfp.ts";
 import { gfpMigratetype, MIGRATE_TYPES, MigrateType, Mobility } from "./migratetype.ts";
-import { PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
+import { PageDescTable, PageKind } from "./PageDesc.ts";
 import { mmapArgs } from "./userMm.ts";
 
 const PB = 512;

@@ -218,7 +218,6 @@ export function shmemObjSplit(ctx: MmContext, obj: ShmemObject, index: number): 
   const start = shmemObjFolioStart(obj, index, pc.pmdOrder);
   if (start < 0) return false;
   const order = obj.folios.get(start)!;
-  const nr = ctx.env.pgtable.hpagePmdNr;
   shmemObjUnmapPmds(ctx, obj, start);
   shmemObjFolioGone(ctx, obj, start);
   // split_huge_page_to_list_to_order: THP_SPLIT_PAGE for the PMD order, the size's

@@ -23,7 +23,8 @@ import type { KhugepagedState, MmContext, MmEnv, MmSettings, ThpStats, VmFault }
 import { khugepagedDoScan } from "./khugepaged.ts";
 import { newKhugepagedState } from "./khugepaged_slots.ts";
 import { AnonVmas, type MmStruct } from "./MmStruct.ts";
-import { doMadvise, dontneed, guardInstall, guardRemove, lazyFree, pageout } from "./madvise.ts";
+import { doMadvise, dontneed, lazyFree, pageout } from "./madvise.ts";
+import { guardInstall, guardRemove } from "./madvise_guard.ts";
 import { freeUnmapped } from "./memory.ts";
 import { doMlock, doMlockall, doMunlock, doMunlockall } from "./mlock.ts";
 import { doBrk, exitMmap, insertAndMerge, isMapped, type MmapArgs, mmap, munmap, setFlags } from "./mmap.ts";

@@ -532,10 +532,8 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     return reclaimed;
   }
 
-  /**
-   * shrink_slab: every shrinker in registration order (shm_mnt's superblock, thp-deferred_split, mm-shadow
-   * under the linux policy, the tmpfs mounts': mm/shmem_shrink.ts); returns what they freed. Linux: shrink_slab
-   */
+  /** shrink_slab: every shrinker in registration order (shm_mnt's superblock, thp-deferred_split, mm-shadow
+   * under the linux policy, the tmpfs mounts': mm/shmem_shrink.ts); returns what they freed. */
   shrinkSlab(priority: number): number {
     if (this.splitShrinker === undefined) this.splitShrinker = deferredSplitShrinker(this);
     let freed = shmemSbShrink(this, true, priority, this.stats);

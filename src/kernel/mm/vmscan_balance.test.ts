@@ -265,7 +265,7 @@ describe("balance_pgdat", () => {
     const sc = newScanControl(0, true, false);
     const priorities: number[] = [];
     let freed = 0;
-    n.shrinkInactive = (list, nr, s) => {
+    n.shrinkInactive = (_list, nr, s) => {
       if (s !== null) s.nrScanned += nr;
       freed += nr;
       return nr;
@@ -289,7 +289,7 @@ describe("balance_pgdat", () => {
     sc.order = 4; // compact_gap(4) = 32 pages
     const seen: [number, number][] = [];
     let freed = 0;
-    n.shrinkInactive = (list, nr, s) => {
+    n.shrinkInactive = (_list, nr, s) => {
       if (s !== null) s.nrScanned += nr;
       freed += nr;
       return nr;

@@ -16,7 +16,7 @@ function thousandths(index: number, width: number): string {
   const whole = Math.trunc(index / 1000);
   const frac = Math.abs(index % 1000);
   const sign = index < 0 && whole === 0 ? "-" : "";
-  return `${sign}${whole}`.padStart(width) + `.${String(frac).padStart(3, "0")}`;
+  return `${`${sign}${whole}`.padStart(width)}.${String(frac).padStart(3, "0")}`;
 }
 
 /** Both files, each headed by its path, one line per populated zone. */

@@ -152,7 +152,7 @@ export function solveKmem(ex: KmemExercise): KmemOutcome {
     before = after;
     steps.push(s);
   }
-  return { steps, answers: kmemAnswers(ex, steps, k) };
+  return { steps, answers: kmemAnswers(steps, k) };
 }
 
 const frames = (n: number) => `${n} frame${n === 1 ? "" : "s"}`;
@@ -162,7 +162,7 @@ function deltaText(d: KindDelta): string {
   return parts.length === 0 ? "none" : parts.join(", ");
 }
 
-function kmemAnswers(ex: KmemExercise, steps: KmemStep[], k: Kernel): string[] {
+function kmemAnswers(steps: KmemStep[], k: Kernel): string[] {
   const l = k.view.layout();
   const region = (va: bigint) =>
     l.regions.find((r) => va >= r.start && va < r.end)?.name ?? "outside every region";

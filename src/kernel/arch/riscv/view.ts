@@ -75,7 +75,7 @@ export const RISCV_VIEW: ArchView = {
    * "must have bits 63-39 all equal to bit 38, or else a page-fault exception will occur": no
    * walk, scause the access's page fault, stval the address.
    */
-  badAddressWords(cpu: Mmu, va: bigint, kernel: boolean, access: Access): string {
+  badAddressWords(cpu: Mmu, _va: bigint, kernel: boolean, access: Access): string {
     const bits = 12 + 9 * cpu.format.levels;
     const cause = access === Access.Exec ? 12 : access === Access.Write ? 15 : 13;
     return (
