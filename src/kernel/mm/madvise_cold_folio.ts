@@ -67,11 +67,26 @@ export function coldTmpfsFolio(
   }
   if (batch === nr) return { head, nr, skip: nr - 1 };
   // folio_likely_mapped_shared: mapped elsewhere too, the batch left
-  for (let i = 0; i < nr; i++)
-    if (ctx.env.pages.mapcount[head + i] > 1) return { head: -1, nr, skip: batch - 1 };
+  if (folioLikelyMappedShared(ctx, head, nr)) return { head: -1, nr, skip: batch - 1 };
   // split_folio (mm/shmem_shrink.ts shmemSplitFileFolio: unmap_folio, __split_huge_page)
   if (pc.shmemSplit === null || pc.shmemSplit(f, index) === 0) return { head: -1, nr, skip: batch - 1 };
   return { head: -1, nr, skip: 0 };
+}
+
+/**
+ * folio_likely_mapped_shared of a large folio of `nr` pages from `head`: its folio_mapcount (the
+ * pages' mapcounts summed; a PMD mapping counts on each page here, the entire mapcount's share)
+ * more than its pages, or else, when it is more than one, a guess from the first page alone
+ * (mapped more than once). A page other than the first mapped twice is not seen.
+ * Linux: include/linux/mm.h folio_likely_mapped_shared
+ */
+export function folioLikelyMappedShared(ctx: MmContext, head: number, nr: number): boolean {
+  const mapcount = ctx.env.pages.mapcount;
+  let sum = 0;
+  for (let i = 0; i < nr; i++) sum += mapcount[head + i];
+  if (sum <= 1) return false; // "A single mapping implies mapped exclusively"
+  if (sum > nr) return true; // folio_entire_mapcount(folio) || mapcount > folio_nr_pages(folio)
+  return mapcount[head] > 1; // "Let's guess based on the first subpage"
 }
 
 /** pmd_addr_end in pages: the first page past the page table that maps `vpn` */

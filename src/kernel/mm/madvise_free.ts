@@ -10,7 +10,7 @@ import { PteFlag } from "./arch.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
-import { pmdAddrEnd } from "./madvise_cold_folio.ts";
+import { folioLikelyMappedShared, pmdAddrEnd } from "./madvise_cold_folio.ts";
 import { freeSwapAndCache } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -50,7 +50,7 @@ export function mthpPageoutWhole(
     batch++;
   }
   if (batch === nr) return true;
-  for (let i = 0; i < nr; i++) if (env.pages.mapcount[head + i] > 1) return false; // folio_likely_mapped_shared
+  if (folioLikelyMappedShared(ctx, head, nr)) return false;
   return env.lru?.splitHugePage(head) ?? false;
 }
 
