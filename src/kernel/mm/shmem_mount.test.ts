@@ -76,6 +76,26 @@ let f1 = f_ffree(a)
   });
 });
 
+describe("shmem_parse_one's bounds on a 32-bit kernel (BITS_PER_LONG 32)", () => {
+  it("nr_inodes= above ULONG_MAX / BOGO_INODE_SIZE and nr_blocks= above LONG_MAX are bad values", () => {
+    expect(scenarioError("machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194304\n")).toMatch(
+      /^s\.vm:2:1: .*tmpfs: Bad value for 'nr_inodes'/,
+    );
+    expect(
+      scenarioError("machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_blocks=2147483648\n"),
+    ).toMatch(/^s\.vm:2:1: .*tmpfs: Bad value for 'nr_blocks'/);
+    // the largest values are good, and on x86-64 far larger ones
+    const v = checkedMetrics(
+      "machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194303 nr_blocks=2147483647\nlet f = f_files(t)\n",
+    );
+    expect(v("f")).toBe(4194303);
+    const w = checkedMetrics(
+      "machine ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194304\nlet f = f_files(t)\n",
+    );
+    expect(w("f")).toBe(4194304);
+  });
+});
+
 describe("files sharing a tmpfs mount (mount=NAME)", () => {
   it("share max_blocks and used_blocks: one file's pages leave the other none; truncating it gives them back", () => {
     const v = checkedMetrics(`machine ram=64M swap=0
