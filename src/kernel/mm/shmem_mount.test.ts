@@ -139,6 +139,23 @@ let free2 = f_bfree(a)
     );
   });
 
+  it("one shrinklist: a full mount's allocation splits the other files' huge folios past i_size", () => {
+    // a and b: a 2M folio each, 256 pages of it past i_size, both on m's shrinklist; c's block is
+    // refused (used_blocks 1024 of 1024), so shmem_alloc_and_add_folio runs
+    // shmem_unused_huge_shrink on the superblock: a's and b's tails split off and given back
+    const v = checkedMetrics(`machine ram=64M swap=0
+file a size=1M fs=tmpfs mount=m huge=always nr_blocks=1024
+file b size=1M fs=tmpfs mount=m
+let free0 = f_bfree(a)
+let s0 = vmstat.thp_split_page
+file c size=4K fs=tmpfs mount=m
+let s1 = vmstat.thp_split_page
+let ca = cached(a)
+`);
+    expect([v("free0"), v("s0")]).toEqual([0, 0]);
+    expect([v("s1"), v("ca")]).toEqual([2, 256]);
+  });
+
   it("a huge=always mount gives its later files PMD-size folios too", () => {
     const v = checkedMetrics(`machine ram=64M swap=0
 file a size=2M fs=tmpfs mount=h huge=always
