@@ -5,8 +5,8 @@
  * -EPERM append-only/immutable or -ETXTBSY case arises), then the file
  * system's fallocate:
  * - tmpfs and memfds (shmem_fallocate, mm/falloc.ts): allocation charged
- *   page by page to Committed_AS (-ENOSPC when __vm_enough_memory refuses;
- *   vmlab's tmpfs has no size= limit, as memfd's internal mount has none),
+ *   page by page to Committed_AS and the mount's size= (-ENOSPC when
+ *   __vm_enough_memory or max_blocks refuses; memfd's internal mount has no size=),
  *   PUNCH_HOLE (-EPERM under F_SEAL_WRITE / F_SEAL_FUTURE_WRITE), F_SEAL_GROW
  *   (-EPERM growing past i_size, KEEP_SIZE or not); other modes -EOPNOTSUPP.
  * - disk files (ext4_fallocate, mm/falloc_ext4.ts): vmlab models no blocks,

@@ -90,6 +90,15 @@ export function createFile(
   ] as const)
     if (v !== undefined && !(Number.isInteger(v) && v >= 0))
       throw new InputError(`file ${name}: ${opt}=${v} must be a whole number`);
+  // shmem_parse_one: "nr_blocks > LONG_MAX" and "nr_inodes > ULONG_MAX / BOGO_INODE_SIZE" are
+  // bad values (invalfc: the mount fails, -EINVAL), bounds a 32-bit kernel's longs reach
+  const longBits = 8 * (k.arch.longBytes ?? 8);
+  if (nrBlocks !== undefined && nrBlocks > 2 ** (longBits - 1) - 1)
+    throw new InputError(`file ${name}: tmpfs: Bad value for 'nr_blocks' (above LONG_MAX: shmem_parse_one)`);
+  if (tmpfs.nrInodes !== undefined && tmpfs.nrInodes > Math.floor((2 ** longBits - 1) / BOGO_INODE_SIZE))
+    throw new InputError(
+      `file ${name}: tmpfs: Bad value for 'nr_inodes' (above ULONG_MAX / BOGO_INODE_SIZE: shmem_parse_one)`,
+    );
   // a tmpfs file's mount: its own, or the named one (shmem_fill_super made it with its first
   // file's options; a later file's options would be a second mount's); a disk file has none
   let sb: ShmemSbInfo | null = null;

@@ -138,3 +138,68 @@ let p = present(A, b 2M)
     expect([s("split"), s("p")]).toEqual([0, 512]);
   });
 });
+
+describe("a huge tmpfs folio whose PTEs cross a page table's end", () => {
+  // walk_pmd_range calls madvise_cold_or_pageout_pte_range once per PMD with its end clamped to
+  // pmd_addr_end: madvise_folio_pte_batch's max_nr stops at the page table's end, so a 2M folio
+  // mapped at an address 1M off the file's alignment is never "mapped whole" by one batch
+  const CROSS = `machine ram=64M swap=64M
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: b = mmap 2M prot=rw shared file=t at=0x40100000
+A: write b 2M value=3
+`;
+  it("MADV_COLD over the whole mapping splits the folio (the first table's batch is 256 < 512)", () => {
+    const v = checkedMetrics(`${CROSS}let p0 = present(A, b 2M)
+let hp0 = meminfo.ShmemHugePages
+A: madvise b 2M cold
+let split = vmstat.thp_split_page
+let p = present(A, b 2M)
+let hp = meminfo.ShmemHugePages
+`);
+    expect([v("p0"), v("hp0")]).toEqual([512, 2 * M1]);
+    expect([v("split"), v("p"), v("hp")]).toEqual([1, 0, 0]);
+  });
+  it("MADV_PAGEOUT over the whole mapping splits it too and pages nothing out", () => {
+    const v = checkedMetrics(`${CROSS}A: madvise b 2M pageout
+let split = vmstat.thp_split_page
+let swp = meminfo.SwapTotal - meminfo.SwapFree
+let cached = cached(t)
+`);
+    expect([v("split"), v("swp"), v("cached")]).toEqual([1, 0, 512]);
+  });
+});
+
+describe("folio_likely_mapped_shared: the sum of the mapcounts, then the first page's", () => {
+  // a 2M tmpfs folio: A maps its first half by PTEs; pages 256-259 are mapped twice more
+  // elsewhere (two 16K mappings). folio_mapcount 264 <= 512 and page 0 is mapped once: Linux
+  // 6.12 guesses "exclusive" and splits on a range covering the first half in part
+  const TWICE = `machine ram=64M swap=64M
+file t size=2M fs=tmpfs huge=always
+spawn A
+A: b = mmap 1M prot=rw shared file=t at=0x40000000
+A: read b 1M
+A: c = mmap 16K prot=rw shared file=t offset=1M at=0x40400000
+A: read c 16K
+A: d = mmap 16K prot=rw shared file=t offset=1M at=0x40600000
+A: read d 16K
+`;
+  it("a page other than the first mapped twice, the sum no more than the pages: split", () => {
+    const v = checkedMetrics(`${TWICE}let p0 = present(A, b 1M)
+A: madvise b 4K cold
+let split = vmstat.thp_split_page
+let p = present(A, b 1M)
+`);
+    expect(v("p0")).toBe(256);
+    expect([v("split"), v("p")]).toEqual([1, 0]);
+  });
+  it("the first page mapped twice: left whole", () => {
+    const v = checkedMetrics(`${TWICE}A: e = mmap 4K prot=r shared file=t at=0x40800000
+A: read e 4K
+A: madvise b 4K cold
+let split = vmstat.thp_split_page
+let p = present(A, b 1M)
+`);
+    expect([v("split"), v("p")]).toEqual([0, 256]);
+  });
+});

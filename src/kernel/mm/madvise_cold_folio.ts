@@ -2,7 +2,8 @@
  * madvise_cold_or_pageout_pte_range's large folio of a tmpfs file mapped by
  * PTEs (a huge= folio on a mapping not PMD-aligned to the file, or past a
  * split PMD): madvise_folio_pte_batch counts the PTEs from the current one
- * that map the folio's next pages, up to the range's end; fewer than the
+ * that map the folio's next pages, up to the range's end or the page table's
+ * (walk_pmd_range: pmd_addr_end); fewer than the
  * folio's pages (the range starts or ends inside it) and the folio is split
  * (split_folio: unmap_folio takes every mapping of it, and a file folio is
  * not mapped again, so the walk, back at the same PTE, finds it none), unless
@@ -55,20 +56,43 @@ export function coldTmpfsFolio(
   const head = f.cache.get(start)!;
   if (pfn !== head + (index - start)) return null;
   // madvise_folio_pte_batch: the PTEs mapping the folio's next pages, up to the range's end
+  // clamped to this page table's (walk_pmd_range passes pmd_addr_end as the pte_range's end)
   const pt = ctx.env.pgtable;
+  const stop = Math.min(end, pmdAddrEnd(ctx, vpn));
   let batch = 1;
-  while (batch < nr && vpn + batch < end && pfn + batch < head + nr) {
+  while (batch < nr && vpn + batch < stop && pfn + batch < head + nr) {
     const pte = readPte(ctx, mm, vpn + batch);
     if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn + batch) break;
     batch++;
   }
   if (batch === nr) return { head, nr, skip: nr - 1 };
   // folio_likely_mapped_shared: mapped elsewhere too, the batch left
-  for (let i = 0; i < nr; i++)
-    if (ctx.env.pages.mapcount[head + i] > 1) return { head: -1, nr, skip: batch - 1 };
+  if (folioLikelyMappedShared(ctx, head, nr)) return { head: -1, nr, skip: batch - 1 };
   // split_folio (mm/shmem_shrink.ts shmemSplitFileFolio: unmap_folio, __split_huge_page)
   if (pc.shmemSplit === null || pc.shmemSplit(f, index) === 0) return { head: -1, nr, skip: batch - 1 };
   return { head: -1, nr, skip: 0 };
+}
+
+/**
+ * folio_likely_mapped_shared of a large folio of `nr` pages from `head`: its folio_mapcount (the
+ * pages' mapcounts summed; a PMD mapping counts on each page here, the entire mapcount's share)
+ * more than its pages, or else, when it is more than one, a guess from the first page alone
+ * (mapped more than once). A page other than the first mapped twice is not seen.
+ * Linux: include/linux/mm.h folio_likely_mapped_shared
+ */
+export function folioLikelyMappedShared(ctx: MmContext, head: number, nr: number): boolean {
+  const mapcount = ctx.env.pages.mapcount;
+  let sum = 0;
+  for (let i = 0; i < nr; i++) sum += mapcount[head + i];
+  if (sum <= 1) return false; // "A single mapping implies mapped exclusively"
+  if (sum > nr) return true; // folio_entire_mapcount(folio) || mapcount > folio_nr_pages(folio)
+  return mapcount[head] > 1; // "Let's guess based on the first subpage"
+}
+
+/** pmd_addr_end in pages: the first page past the page table that maps `vpn` */
+export function pmdAddrEnd(ctx: MmContext, vpn: number): number {
+  const n = ctx.env.pgtable.hpagePmdNr;
+  return vpn - (vpn % n) + n;
 }
 
 /**

@@ -10,6 +10,7 @@ import { PteFlag } from "./arch.ts";
 import { splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import type { MmStruct } from "./MmStruct.ts";
+import { folioLikelyMappedShared, pmdAddrEnd } from "./madvise_cold_folio.ts";
 import { freeSwapAndCache } from "./memory.ts";
 import { MmuGather } from "./mmu_gather.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -41,14 +42,15 @@ export function mthpPageoutWhole(
   if (head < 0) return true;
   const nr = 1 << m!.heads.get(head)!;
   const pt = env.pgtable;
+  const stop = Math.min(end, pmdAddrEnd(ctx, vpn)); // the pte_range's end: pmd_addr_end
   let batch = 1;
-  while (batch < nr && vpn + batch < end && pfn + batch < head + nr) {
+  while (batch < nr && vpn + batch < stop && pfn + batch < head + nr) {
     const pte = readPte(ctx, mm, vpn + batch);
     if (pte === null || !pt.present(pte.hi, pte.lo) || pt.pfn(pte.hi, pte.lo, 0) !== pfn + batch) break;
     batch++;
   }
   if (batch === nr) return true;
-  for (let i = 0; i < nr; i++) if (env.pages.mapcount[head + i] > 1) return false; // folio_likely_mapped_shared
+  if (folioLikelyMappedShared(ctx, head, nr)) return false;
   return env.lru?.splitHugePage(head) ?? false;
 }
 

@@ -27,7 +27,7 @@ export interface ShmemHugeCache {
       number,
       { shmem_alloc: number; shmem_fallback: number; shmem_fallback_charge: number }
     >;
-    /** the tmpfs superblocks' shrinklists (mm/shmem_shrink.ts): a tmpfs file's own mount, null shm_mnt's */
+    /** the tmpfs superblocks' shrinklists (mm/shmem_shrink.ts): keyed by a tmpfs mount's first file, null shm_mnt's */
     readonly sbs: Map<FileObject | null, ShmemSb>;
   };
   readonly pmdOrder: number;

@@ -76,6 +76,26 @@ let f1 = f_ffree(a)
   });
 });
 
+describe("shmem_parse_one's bounds on a 32-bit kernel (BITS_PER_LONG 32)", () => {
+  it("nr_inodes= above ULONG_MAX / BOGO_INODE_SIZE and nr_blocks= above LONG_MAX are bad values", () => {
+    expect(scenarioError("machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194304\n")).toMatch(
+      /^s\.vm:2:1: .*tmpfs: Bad value for 'nr_inodes'/,
+    );
+    expect(
+      scenarioError("machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_blocks=2147483648\n"),
+    ).toMatch(/^s\.vm:2:1: .*tmpfs: Bad value for 'nr_blocks'/);
+    // the largest values are good, and on x86-64 far larger ones
+    const v = checkedMetrics(
+      "machine arch=i386 ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194303 nr_blocks=2147483647\nlet f = f_files(t)\n",
+    );
+    expect(v("f")).toBe(4194303);
+    const w = checkedMetrics(
+      "machine ram=64M\nfile t size=4K fs=tmpfs nr_inodes=4194304\nlet f = f_files(t)\n",
+    );
+    expect(w("f")).toBe(4194304);
+  });
+});
+
 describe("files sharing a tmpfs mount (mount=NAME)", () => {
   it("share max_blocks and used_blocks: one file's pages leave the other none; truncating it gives them back", () => {
     const v = checkedMetrics(`machine ram=64M swap=0
@@ -117,6 +137,23 @@ let free2 = f_bfree(a)
     expect(scenarioError("machine ram=64M\nfile a size=4K nr_inodes=4\n")).toBe(
       "s.vm:2:26: nr_inodes= is a tmpfs mount option: add fs=tmpfs",
     );
+  });
+
+  it("one shrinklist: a full mount's allocation splits the other files' huge folios past i_size", () => {
+    // a and b: a 2M folio each, 256 pages of it past i_size, both on m's shrinklist; c's block is
+    // refused (used_blocks 1024 of 1024), so shmem_alloc_and_add_folio runs
+    // shmem_unused_huge_shrink on the superblock: a's and b's tails split off and given back
+    const v = checkedMetrics(`machine ram=64M swap=0
+file a size=1M fs=tmpfs mount=m huge=always nr_blocks=1024
+file b size=1M fs=tmpfs mount=m
+let free0 = f_bfree(a)
+let s0 = vmstat.thp_split_page
+file c size=4K fs=tmpfs mount=m
+let s1 = vmstat.thp_split_page
+let ca = cached(a)
+`);
+    expect([v("free0"), v("s0")]).toEqual([0, 0]);
+    expect([v("s1"), v("ca")]).toEqual([2, 256]);
   });
 
   it("a huge=always mount gives its later files PMD-size folios too", () => {
