@@ -120,6 +120,41 @@ expect byte(A, a) == 0
 `);
   });
 
+  it("MADV_PAGEOUT of a whole droppable THP: no add_to_swap, so no split_folio; its PMD split, its PTEs dropped", () => {
+    // madvise_cold_or_pageout_pte_range isolates the PMD-mapped folio whole; reclaim_pages'
+    //   shrink_folio_list calls add_to_swap only for a swap-backed folio, so there is no
+    //   THP_SWPOUT_FALLBACK and no split_folio (thp_split_page 0), swap or no swap; try_to_unmap's
+    //   TTU_SPLIT_HUGE_PMD splits the dirty PMD (thp_split_pmd 1) and drops the 512 PTEs
+    for (const swap of ["0", "16M"])
+      holds(`machine ram=64M swap=${swap} thp=always
+spawn A
+A: a = mmap 2M droppable
+A: write a 2M value=7
+expect meminfo.AnonHugePages == 2M
+A: r = madvise a 2M pageout
+expect rss(A, a 2M) == 0
+expect vmstat.thp_split_page == 0
+expect vmstat.thp_swpout_fallback == 0
+expect vmstat.thp_split_pmd == 1
+expect vmstat.nr_vmscan_immediate_reclaim == 512
+expect vmstat.pswpout == 0
+expect meminfo.AnonHugePages == 0
+`);
+    // the same for an MADV_FREE'd THP (madvise_free_huge_pmd: clean, not swap-backed): discarded
+    //   whole by __discard_anon_folio_pmd_locked, PGLAZYFREED 512, never split
+    holds(`machine ram=64M swap=0 thp=always
+spawn A
+A: a = mmap 2M
+A: write a 2M value=7
+A: r = madvise a 2M free
+A: r = madvise a 2M pageout
+expect rss(A, a 2M) == 0
+expect vmstat.thp_split_page == 0
+expect vmstat.thp_swpout_fallback == 0
+expect vmstat.pglazyfreed == 512
+`);
+  });
+
   it("memory pressure with no swap: a plain mapping's faults drop the droppable pages instead of an OOM kill", () => {
     // 32M of RAM, no swap: 16M droppable written, then 20M of plain anonymous memory. The plain
     //   pages cannot go anywhere (no swap: get_scan_count scans the file lists only); the
