@@ -91,7 +91,7 @@ expect byte(A, a+5p) == 0
     //   split_huge_pmd_locked gives the deposited table 512 dirty PTEs (thp_split_pmd + 1, the
     //   table now mapped: PageTables unchanged); the walk restarts on them and try_to_unmap_one
     //   discards each though dirty (VM_DROPPABLE); the first leaves the folio partially mapped
-    //   (thp_deferred_split_page + 1). The folio is dirty and not swap-backed: NR_VMSCAN_IMMEDIATE
+    //   (thp_deferred_split_page + 1; off the queue when freed). The folio is dirty and not swap-backed: NR_VMSCAN_IMMEDIATE
     //   512, activate_locked (pgactivate 512), nothing reclaimed; freed at the putback, whole
     holds(`machine ram=64M swap=0 thp=always
 spawn A
@@ -114,6 +114,8 @@ expect meminfo.AnonHugePages == 0
 expect meminfo.Inactive(file) == 0
 expect meminfo.Active(file) == 0
 expect meminfo.PageTables == pt
+expect thp.split_queue_len == 0
+expect thp.nr_anon_partially_mapped == 0
 expect byte(A, a+1M) == -1
 A: read a 4K
 expect byte(A, a) == 0
