@@ -84,6 +84,79 @@ expect byte(A, a+5p) == 0
 `);
   });
 
+  it("a dirty PMD-mapped THP: the PMD is split (TTU_SPLIT_HUGE_PMD) and every PTE dropped dirty", () => {
+    // do_huge_pmd_anonymous_page's folio is not swap-backed either (folio_add_new_anon_rmap):
+    //   Inactive(file). reclaim: no add_to_swap; try_to_unmap(TTU_SPLIT_HUGE_PMD): the PMD is
+    //   dirty, so __discard_anon_folio_pmd_locked refuses before clearing it, and
+    //   split_huge_pmd_locked gives the deposited table 512 dirty PTEs (thp_split_pmd + 1, the
+    //   table now mapped: PageTables unchanged); the walk restarts on them and try_to_unmap_one
+    //   discards each though dirty (VM_DROPPABLE); the first leaves the folio partially mapped
+    //   (thp_deferred_split_page + 1; off the queue when freed). The folio is dirty and not swap-backed: NR_VMSCAN_IMMEDIATE
+    //   512, activate_locked (pgactivate 512), nothing reclaimed; freed at the putback, whole
+    holds(`machine ram=64M swap=0 thp=always
+spawn A
+A: a = mmap 2M droppable
+A: write a 2M value=7
+A: r = madvise a 2M willneed
+expect meminfo.AnonHugePages == 2M
+expect meminfo.Inactive(file) == 2M
+let pt = meminfo.PageTables
+let s = vmstat.thp_split_pmd
+reclaim 2M
+expect rss(A, a 2M) == 0
+expect vmstat.thp_split_pmd == s + 1
+expect vmstat.thp_deferred_split_page == 1
+expect vmstat.nr_vmscan_immediate_reclaim == 512
+expect vmstat.pgactivate == 512
+expect vmstat.pgsteal_direct == 0
+expect vmstat.pglazyfreed == 0
+expect meminfo.AnonHugePages == 0
+expect meminfo.Inactive(file) == 0
+expect meminfo.Active(file) == 0
+expect meminfo.PageTables == pt
+expect thp.split_queue_len == 0
+expect thp.nr_anon_partially_mapped == 0
+expect byte(A, a+1M) == -1
+A: read a 4K
+expect byte(A, a) == 0
+`);
+  });
+
+  it("MADV_PAGEOUT of a whole droppable THP: no add_to_swap, so no split_folio; its PMD split, its PTEs dropped", () => {
+    // madvise_cold_or_pageout_pte_range isolates the PMD-mapped folio whole; reclaim_pages'
+    //   shrink_folio_list calls add_to_swap only for a swap-backed folio, so there is no
+    //   THP_SWPOUT_FALLBACK and no split_folio (thp_split_page 0), swap or no swap; try_to_unmap's
+    //   TTU_SPLIT_HUGE_PMD splits the dirty PMD (thp_split_pmd 1) and drops the 512 PTEs
+    for (const swap of ["0", "16M"])
+      holds(`machine ram=64M swap=${swap} thp=always
+spawn A
+A: a = mmap 2M droppable
+A: write a 2M value=7
+expect meminfo.AnonHugePages == 2M
+A: r = madvise a 2M pageout
+expect rss(A, a 2M) == 0
+expect vmstat.thp_split_page == 0
+expect vmstat.thp_swpout_fallback == 0
+expect vmstat.thp_split_pmd == 1
+expect vmstat.nr_vmscan_immediate_reclaim == 512
+expect vmstat.pswpout == 0
+expect meminfo.AnonHugePages == 0
+`);
+    // the same for an MADV_FREE'd THP (madvise_free_huge_pmd: clean, not swap-backed): discarded
+    //   whole by __discard_anon_folio_pmd_locked, PGLAZYFREED 512, never split
+    holds(`machine ram=64M swap=0 thp=always
+spawn A
+A: a = mmap 2M
+A: write a 2M value=7
+A: r = madvise a 2M free
+A: r = madvise a 2M pageout
+expect rss(A, a 2M) == 0
+expect vmstat.thp_split_page == 0
+expect vmstat.thp_swpout_fallback == 0
+expect vmstat.pglazyfreed == 512
+`);
+  });
+
   it("memory pressure with no swap: a plain mapping's faults drop the droppable pages instead of an OOM kill", () => {
     // 32M of RAM, no swap: 16M droppable written, then 20M of plain anonymous memory. The plain
     //   pages cannot go anywhere (no swap: get_scan_count scans the file lists only); the

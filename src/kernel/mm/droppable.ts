@@ -18,7 +18,9 @@
  * userMm.ts (handle_mm_fault's is_droppable), view/mm.ts (smaps' "dp").
  */
 import { Errno, type MmContext } from "./internal.ts";
+import type { MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag } from "./PageDesc.ts";
+import { pgtableTransHugeWithdraw, setPteAt } from "./pgtable.ts";
 import { VM_DROPPABLE, VmFlag, vmaDroppable } from "./vma.ts";
 
 /** The LRU list index of the inactive file list (vmscan.ts Lru.InactiveFile). */
@@ -101,4 +103,56 @@ export interface DroppedCounters {
 export function droppedDirty(v: DroppedCounters, nr: number): void {
   if (v.writeback !== null) v.writeback.immediate += nr; // node_stat_mod_folio(NR_VMSCAN_IMMEDIATE)
   v.stats.pgactivate += nr; // stat->nr_activate, count_vm_events(PGACTIVATE)
+}
+
+/** How the reverse map clears one PTE (rmap.ts unmapPte: cleared, its TLB flush owed to the batch). */
+export type UnmapPte = (mm: MmStruct, pa: number, vpn: number, hi: number, lo: number) => void;
+
+/**
+ * try_to_unmap_one on the huge PMD (hi, lo) at `pmdPa` mapping the droppable THP `head` at
+ * `vpn` when the PMD or the folio is dirty: __discard_anon_folio_pmd_locked refuses it ("if
+ * (folio_test_dirty(folio) || pmd_dirty(orig_pmd)) return false"), so shrink_folio_list's
+ * TTU_SPLIT_HUGE_PMD has split_huge_pmd_locked put the table the PMD deposited in its place,
+ * 512 PTEs with the PMD's rights, dirty (thp_split_pmd; the table stays: PageTables unchanged),
+ * and the walk restarts on them: each is cleared (`unmap`) and discarded though dirty ("Unlike
+ * MADV_FREE mappings, VM_DROPPABLE ones can be dropped even if they've been dirtied"):
+ * MM_ANONPAGES, the page's mapcount and reference one less; the first discard leaves the
+ * folio partially mapped (__folio_remove_rmap: deferred_split_folio(folio, true)). vmlab's
+ * walk has cleared and flushed the PMD already, as pmdp_invalidate does.
+ * Linux 6.12: mm/rmap.c try_to_unmap_one, mm/huge_memory.c __discard_anon_folio_pmd_locked,
+ * __split_huge_pmd_locked
+ */
+export function droppableSplitPmd(
+  ctx: MmContext,
+  mm: MmStruct,
+  pmdPa: number,
+  vpn: number,
+  hi: number,
+  lo: number,
+  head: number,
+  unmap: UnmapPte,
+): void {
+  const env = ctx.env;
+  const pt = env.pgtable;
+  const nr = pt.hpagePmdNr;
+  const pages = env.pages;
+  const table = pgtableTransHugeWithdraw(mm, pmdPa);
+  const his = new Float64Array(nr);
+  const los = new Float64Array(nr);
+  for (let i = 0; i < nr; i++) {
+    const e = pt.splitPte(hi, lo, head + i, false);
+    his[i] = e.hi;
+    los[i] = e.lo;
+    pt.set(env.phys, table * 4096 + i * pt.entryBytes, e.hi, e.lo); // a table no walk reaches yet
+  }
+  const t = pt.mkTable(table, true); // pmd_populate
+  setPteAt(ctx, pmdPa, t.hi, t.lo);
+  ctx.thpStats.thp_split_pmd++;
+  for (let i = 0; i < nr; i++) {
+    unmap(mm, table * 4096 + i * pt.entryBytes, vpn + i, his[i], los[i]);
+    mm.rssAnon--; // dec_mm_counter(mm, MM_ANONPAGES), goto discard
+    pages.mapcount[head + i]--; // folio_remove_rmap_pte
+    pages.refcount[head + i]--; // folio_put
+    if (i === 0) env.deferredSplit?.unmappedSome(pages, head, nr, ctx.thpStats);
+  }
 }

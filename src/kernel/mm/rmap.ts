@@ -11,6 +11,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import { droppableSplitPmd } from "./droppable.ts";
 import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
@@ -747,14 +748,12 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
 }
 
 /**
- * try_to_unmap for a lazily freed (MADV_FREE) anonymous page: each mapping
- * is cleared with a TLB flush or one owed to the batch (unmapPte; a huge
- * PMD is always flushed at once); a clean one is discarded (one page less of
- * RSS, mapcount and refcount, no swap entry), but a dirty PTE marks the
- * page dirty (folio_mark_dirty): it was written after MADV_FREE, so the
- * entry is put back, the page becomes swap-backed again (PG_swapbacked:
- * vmlab clears its Lazyfree flag) and the walk stops. Returns whether every
- * mapping went.
+ * try_to_unmap for a lazily freed (MADV_FREE) or droppable anonymous page: each mapping is
+ * cleared with a TLB flush or one owed to the batch (unmapPte; a huge PMD is always flushed at
+ * once); a clean one is discarded (one page less of RSS, mapcount and refcount, no swap entry),
+ * but a dirty PTE marks the page dirty (folio_mark_dirty): written after MADV_FREE, the entry is
+ * put back, the page becomes swap-backed again (vmlab clears its Lazyfree flag) and the walk
+ * stops; a VM_DROPPABLE one goes dirty too. Returns whether every mapping went.
  * Linux: mm/rmap.c try_to_unmap_one ("MADV_FREE page check")
  */
 export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
@@ -768,17 +767,16 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
     if (aborted) return; // walk_abort
     mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
-    // the entry the walk just read; a huge PMD is cleared and flushed at once
-    // (__discard_anon_folio_pmd_locked: pmdp_huge_clear_flush, no batching)
+    // the entry just read; a huge PMD cleared and flushed at once (pmdp_huge_clear_flush, no batching)
     if (level === 0) unmapPte(r, mm, pa, vpn, hi, lo);
     else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
     // discarded only if ref_count == 1 + map_count (vmlab's small page: no reference of the
-    // isolation, so refcount == mapcount) and clean, or from a PTE of a VM_DROPPABLE VMA (dirty or not:
-    // mm/droppable.ts; a huge PMD's __discard_anon_folio_pmd_locked has no such case); a pinned page is kept
+    // isolation, so refcount == mapcount) and clean, or of a VM_DROPPABLE VMA (dirty or not: a dirty
+    // huge PMD is split and its PTEs dropped, mm/droppable.ts droppableSplitPmd); a pinned page is kept
     const drop = vmaDroppable(v.vmFlags);
     if (
-      (pages.flags[pfn] & PageFlag.Dirty && (!drop || level !== 0)) ||
+      (pages.flags[pfn] & PageFlag.Dirty && !drop) ||
       (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])
     ) {
       setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
@@ -787,6 +785,9 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
       aborted = true;
       return;
     }
+    // TTU_SPLIT_HUGE_PMD: a dirty droppable huge PMD is split and its PTEs dropped
+    if (level !== 0 && pages.flags[pfn] & PageFlag.Dirty)
+      return droppableSplitPmd(r.env.userMm, mm, pa, vpn, hi, lo, pfn, unmapPte.bind(null, r));
     mm.rssAnon -= nr; // dec_mm_counter(MM_ANONPAGES), goto discard
     // __discard_anon_folio_pmd_locked: the huge PMD's deposited table goes with it
     if (level !== 0) zapDepositedTable(r.env.userMm, mm, pa);

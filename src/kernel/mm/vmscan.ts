@@ -634,8 +634,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       // maybe DMA-pinned: keep_locked before add_to_swap (and a split), or try_to_unmap refused
       if (!lazy && dmaPin.pinnedAnonRefs(this, pfn) >= 0)
         return dmaPin.pageoutPinnedAnon(this, pfn, Lru.InactiveAnon, Lru.ActiveAnon);
-      // without swap a whole mTHP or THP fails add_to_swap and is split (swpout_fallback)
-      const s = splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
+      // without swap a whole mTHP or THP fails add_to_swap and is split (swpout_fallback); a lazyfree
+      // (not swap-backed: MADV_FREE, MAP_DROPPABLE) one never reaches add_to_swap and goes whole
+      const s = lazy ? 0 : splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
       if (s !== 0) return Math.max(s, 0);
       // no swap: add_to_swap fails (after the pin check, before try_to_unmap): activate_locked_split
       if (this.env.swap === null && !lazy) return this.addToSwapFailed(pfn);
