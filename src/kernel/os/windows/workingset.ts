@@ -85,7 +85,8 @@ const QUOTA_LIMITS_ALL = 0xf;
  * SetProcessWorkingSetSizeEx (SetProcessWorkingSetSize is it with Flags
  * 0): sizes in bytes; both -1 empties the working set (its limits and
  * flags unchanged: MmAdjustWorkingSetSize "the working set is purged, but
- * the default sizes are not changed"). The page's rules: the minimum
+ * the default sizes are not changed"), once Flags passed the checks below
+ * (PspSetQuotaLimits checks them first). The page's rules: the minimum
  * "must be greater than zero but less than or equal to the maximum", "if
  * the value is greater than zero but less than 20 pages, the minimum
  * value is set to 20 pages"; the maximum "must be greater than or equal
@@ -120,10 +121,8 @@ export function setWorkingSetSize(
   flags: number,
 ): number {
   const p = winProcess(mm);
-  if (minBytes === -1n && maxBytes === -1n) {
-    trimProcess(h, mm);
-    return 0;
-  }
+  // the flags first, the purge request too (ps/psquota.c PspSetQuotaLimits: "All unused flags must be
+  // zero", "Disallow both enable and disable bits set", STATUS_INVALID_PARAMETER, before MmAdjustWorkingSetSizeEx)
   const Q = QuotaLimits;
   const both = (on: number, off: number) => (flags & on) !== 0 && (flags & off) !== 0;
   if (
@@ -132,6 +131,11 @@ export function setWorkingSetSize(
     both(Q.HARDWS_MAX_ENABLE, Q.HARDWS_MAX_DISABLE)
   )
     return 87;
+  // (SIZE_T)-1 twice: MmAdjustWorkingSetSizeEx's MiEmptyWorkingSet, the limits and flags left alone
+  if (minBytes === -1n && maxBytes === -1n) {
+    trimProcess(h, mm);
+    return 0;
+  }
   const minPages = Number((minBytes + 4095n) / 4096n);
   const maxPages = Number(maxBytes / 4096n);
   if (minBytes <= 0n || maxBytes < minBytes || maxPages < WS_MAX_FLOOR) return 87;
