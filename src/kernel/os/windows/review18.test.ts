@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
+import { runScenario } from "../../../workloads/scenario/session.ts";
 import { lastError, winKernel } from "../../windows.testkit.ts";
 import { PageProt } from "./mmpte.ts";
 import { QuotaLimits } from "./workingset.ts";
@@ -36,5 +37,42 @@ describe("SetProcessWorkingSetSizeEx (SIZE_T)-1 twice: the flags are checked fir
     expect(ws()).toBe(0);
     expect(k.view.windows()!.process(t)!).toMatchObject({ wsMin: 50, wsMax: 345, wsHardMax: false });
     expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("QueryWorkingSet's buffer (WRK mm/queryvm.c NtQueryVirtualMemory, MiGetWorkingSetInfo)", () => {
+  it("too small: FALSE, ERROR_BAD_LENGTH, NumberOfEntries written and no block; big enough: the blocks", () => {
+    for (const [arch, ptr] of [
+      ["x86_64", 8],
+      ["i386", 4],
+      ["i386-pae", 4],
+    ] as const) {
+      const { k, t } = winKernel({ arch });
+      const a = k.virtualAlloc(t, 0n, 5n * P, true, true, RW);
+      for (let i = 0n; i < 5n; i++) expect(k.userAccess(0, t, a + i * P, Access.Write, 1).ok).toBe(true);
+      // sizeof(MEMORY_WORKING_SET_INFORMATION) + (5 - 1) * sizeof(ULONG_PTR): six ULONG_PTRs
+      const need = 6 * ptr;
+      expect(k.queryWorkingSet(t, need - 1)).toEqual({ ok: false, numberOfEntries: 5, workingSetInfo: [] });
+      expect(lastError(k, t)).toBe(24);
+      // below sizeof(ULONG_PTR): NtQueryVirtualMemory refuses it first, NumberOfEntries not written
+      expect(k.queryWorkingSet(t, ptr - 1)).toEqual({ ok: false, numberOfEntries: 0, workingSetInfo: [] });
+      const info = k.queryWorkingSet(t, need);
+      expect(info.ok).toBe(true);
+      expect(info.workingSetInfo.map((b) => BigInt(b.virtualPage) * P)).toEqual(
+        [0n, 1n, 2n, 3n, 4n].map((i) => a + i * P),
+      );
+    }
+  });
+
+  it("the statement's cb=: FALSE with GetLastError 24 and VAR NumberOfEntries, or the list", () => {
+    const r = runScenario(
+      "machine arch=x86_64 profile=windows ram=64M\nspawn A\nA: a = VirtualAlloc 12K reserve+commit\nA: write a 12K\nA: n = QueryWorkingSet cb=31\nA: m = QueryWorkingSet cb=32\n",
+      { checkInvariants: true },
+    );
+    expect(r.statements[4].output.at(-1)).toBe(
+      "n = 3 (FALSE: GetLastError 24 ERROR_BAD_LENGTH; NumberOfEntries, no block)",
+    );
+    expect(r.statements[5].output).toHaveLength(4);
+    expect(r.statements[5].output[0]).toBe("m = 3 (NumberOfEntries)");
   });
 });
