@@ -76,3 +76,31 @@ describe("QueryWorkingSet's buffer (WRK mm/queryvm.c NtQueryVirtualMemory, MiGet
     expect(r.statements[5].output[0]).toBe("m = 3 (NumberOfEntries)");
   });
 });
+
+describe("the replacement at a hard maximum clears accessed bits without a TLB flush too (WRK mm/wslist.c MiReplaceWorkingSetEntry: MI_SET_ACCESSED_IN_PTE)", () => {
+  it("a page read through a warm TLB entry after the scan cleared its bit is the next one replaced; one whose entry went is kept", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 40n * P, true, true, RW);
+    const valid = (i: bigint) => k.queryWorkingSetEx(t, a + i * P).valid;
+    // the smallest hard maximum over the 20-page minimum: 29
+    expect(k.setWorkingSetSize(t, 20n * P, 29n * P, QuotaLimits.HARDWS_MAX_ENABLE)).toBe(0);
+    for (let i = 0n; i < 29n; i++) expect(k.userAccess(0, t, a + i * P, Access.Write, 1).ok).toBe(true);
+    // page 29: the scan finds every page accessed, clears each bit (the PTE only), and takes page 0 the second time round
+    expect(k.userAccess(0, t, a + 29n * P, Access.Write, 1).ok).toBe(true);
+    expect(valid(0n)).toBe(false);
+    // page 1 read through its TLB entry, still cached: no walk, its accessed bit stays clear; page 2 read
+    // after its entry went: the walk sets it
+    k.tlbMgr.flushTlbMmRange(t.mm!, Number((a + 2n * P) / P), 1, k.runningCpu);
+    expect(k.userAccess(0, t, a + P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    expect(k.userAccess(0, t, a + 2n * P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    // page 30: page 29 (accessed) loses its bit, then page 1, unaccessed as far as its PTE says, is replaced
+    expect(k.userAccess(0, t, a + 30n * P, Access.Write, 1).ok).toBe(true);
+    expect(valid(1n)).toBe(false);
+    expect(valid(2n)).toBe(true);
+    expect(valid(29n)).toBe(true);
+    expect(k.view.windows()!.process(t)!.workingSet).toBe(29);
+    // page 1's bytes come back through the soft fault
+    expect(k.userAccess(0, t, a + P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
