@@ -8,8 +8,11 @@ import { describe, expect, it } from "vitest";
 import { Access } from "../../../hw/access.ts";
 import { runScenario } from "../../../workloads/scenario/session.ts";
 import { lastError, winKernel } from "../../windows.testkit.ts";
+import type { WindowsOs } from "./index.ts";
 import { PageProt } from "./mmpte.ts";
+import { winProcess } from "./process.ts";
 import { QuotaLimits } from "./workingset.ts";
+import { ageWorkingSet, PASS_TRIM_AGE, trimWorkingSet } from "./wsmanager.ts";
 
 const P = 4096n;
 const RW = PageProt.READWRITE;
@@ -101,6 +104,29 @@ describe("the replacement at a hard maximum clears accessed bits without a TLB f
     expect(k.view.windows()!.process(t)!.workingSet).toBe(29);
     // page 1's bytes come back through the soft fault
     expect(k.userAccess(0, t, a + P, Access.Read)).toMatchObject({ ok: true, value: 1 });
+    expect(k.view.invariants()).toEqual([]);
+  });
+});
+
+describe("MEM_RESET and the WSLE age (WRK mm/allocvm.c MiResetVirtualMemory, x86/amd64)", () => {
+  it("an accessed valid page loses its accessed bit and its WSLE goes to age 3: the first trim pass (age 2) takes it", () => {
+    const { k, t } = winKernel({ pagefileBytes: 4 << 20 });
+    const a = k.virtualAlloc(t, 0n, 4n * P, true, true, RW);
+    for (let i = 0n; i < 4n; i++) expect(k.userAccess(0, t, a + i * P, Access.Write, 1).ok).toBe(true);
+    const mm = t.mm!;
+    const p = winProcess(mm);
+    const vpn = (i: bigint) => Number((a + i * P) / P);
+    // one aging: every bit cleared, every page at age 0; pages 0 and 1 read again through a cold TLB (bits set)
+    ageWorkingSet(k.os as WindowsOs, mm, p);
+    k.tlbMgr.flushTlbMmRange(mm, vpn(0n), 4, k.runningCpu);
+    for (const i of [0n, 1n]) expect(k.userAccess(0, t, a + i * P, Access.Read).ok).toBe(true);
+    // MEM_RESET of page 1: "clear it here in both the PTE and the WSLE" (MI_SET_ACCESSED_IN_PTE 0, Age = 3)
+    expect(k.virtualAllocReset(t, a + P, P, RW, false)).toBe(a + P);
+    expect(k.view.walk(t, a + P).leaf!.young).toBe(false);
+    expect(p.wsAge.get(vpn(1n))).toBe(3);
+    // page 0 (accessed) and pages 2 and 3 (age 0) stay; page 1 goes at the first pass's trim age
+    expect(trimWorkingSet(k.os as WindowsOs, mm, p, 4, PASS_TRIM_AGE[0], -1)).toBe(1);
+    for (const i of [0n, 1n, 2n, 3n]) expect(k.queryWorkingSetEx(t, a + i * P).valid).toBe(i !== 1n);
     expect(k.view.invariants()).toEqual([]);
   });
 });
