@@ -130,3 +130,38 @@ describe("MEM_RESET and the WSLE age (WRK mm/allocvm.c MiResetVirtualMemory, x86
     expect(k.view.invariants()).toEqual([]);
   });
 });
+
+describe("a new maximum below the working set trims the oldest pages first (WRK mm/wslist.c MmAdjustWorkingSetSizeEx: MiTrimWorkingSet from MI_PASS0_TRIM_AGE down)", () => {
+  it("the pages aged 2 go before older entries aged 1; no accessed bit is cleared; NextSlot past the last taken", () => {
+    const { k, t } = winKernel();
+    const a = k.virtualAlloc(t, 0n, 24n * P, true, true, RW);
+    for (let i = 0n; i < 24n; i++) expect(k.userAccess(0, t, a + i * P, Access.Write, 1).ok).toBe(true);
+    const mm = t.mm!;
+    const p = winProcess(mm);
+    const w = k.os as WindowsOs;
+    const vpn = (i: bigint) => Number((a + i * P) / P);
+    const readAllBut = (skip: bigint[]) => {
+      k.tlbMgr.flushTlbMmRange(mm, vpn(0n), 24, k.runningCpu);
+      for (let i = 0n; i < 24n; i++)
+        if (!skip.includes(i)) expect(k.userAccess(0, t, a + i * P, Access.Read).ok).toBe(true);
+    };
+    // agings: every page at age 0, then pages 10-13 left alone twice (age 2), the rest read once between (age 1)
+    ageWorkingSet(w, mm, p);
+    readAllBut([10n, 11n, 12n, 13n]);
+    ageWorkingSet(w, mm, p);
+    ageWorkingSet(w, mm, p);
+    expect(p.wsAge.get(vpn(10n))).toBe(2);
+    expect(p.wsAge.get(vpn(0n))).toBe(1);
+    // page 23 read again: its accessed bit set
+    k.tlbMgr.flushTlbMmRange(mm, vpn(23n), 1, k.runningCpu);
+    expect(k.userAccess(0, t, a + 23n * P, Access.Read).ok).toBe(true);
+    // a maximum of 20 pages: TrimAge 2 finds the four pages it must take, 10 to 13
+    expect(k.setWorkingSetSize(t, 20n * P, 20n * P, 0)).toBe(0);
+    expect(k.view.windows()!.process(t)!).toMatchObject({ workingSet: 20, wsReplaced: 4 });
+    for (let i = 0n; i < 24n; i++) expect(k.queryWorkingSetEx(t, a + i * P).valid).toBe(i < 10n || i > 13n);
+    // MiTrimWorkingSet clears no accessed bit: page 23's is still set
+    expect(k.view.walk(t, a + 23n * P).leaf!.young).toBe(true);
+    expect(p.wsNextSlot).toBe(vpn(14n));
+    expect(k.view.invariants()).toEqual([]);
+  });
+});

@@ -27,7 +27,14 @@
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { pageRuns } from "./pages.ts";
 import { winProcess } from "./process.ts";
-import { trimOne, trimWsPage, type WsHost, workingSetManager } from "./wsmanager.ts";
+import {
+  PASS_TRIM_AGE,
+  trimOne,
+  trimWorkingSet,
+  trimWsPage,
+  type WsHost,
+  workingSetManager,
+} from "./wsmanager.ts";
 
 export type { WsHost } from "./wsmanager.ts";
 
@@ -105,7 +112,8 @@ const QUOTA_LIMITS_ALL = 0xf;
  * enable or disable bit sets or clears MMSUPPORT_FLAGS
  * MinimumWorkingSetHard / MaximumWorkingSetHard (MmAdjustWorkingSetSizeEx's
  * `if (Flags != 0)`). A maximum below the current size trims the working
- * set down to it (locked pages stay). Returns 0 (TRUE) or the error code.
+ * set down to it (locked pages stay), the oldest pages first:
+ * MiTrimWorkingSet at MI_PASS0_TRIM_AGE, then each age down to 0. Returns 0 (TRUE) or the error code.
  *
  * The hard minimum: the WRK's only use of MinimumWorkingSetHard outside
  * this check is MiDetermineWsTrimAmount's, where it keeps an outswapped
@@ -154,9 +162,9 @@ export function setWorkingSetSize(
   p.wsMax = wsMax;
   p.wsHardMin = hardMin;
   p.wsHardMax = hardMax;
-  while (p.ws.size > p.wsMax) {
-    if (!trimOne(h, mm, p, -1)) break;
-    p.wsReplaced++;
-  }
+  // "Attempt to remove the oldest working set pages first": MiTrimWorkingSet from MI_PASS0_TRIM_AGE down to
+  // 0 (any page), each time by the pages still above the maximum; no accessed bit cleared, NextSlot kept
+  for (let trimAge: number = PASS_TRIM_AGE[0]; p.ws.size > p.wsMax && trimAge >= 0; trimAge--)
+    p.wsReplaced += trimWorkingSet(h, mm, p, p.ws.size - p.wsMax, trimAge, -1);
   return 0;
 }
