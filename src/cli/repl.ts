@@ -68,7 +68,7 @@ machine profile=windows:
   A: VirtualFree p 128K release+coalesce_placeholders | A: a = VirtualAlloc2 64K reserve+commit+replace_placeholder at=p
   A: v = MapViewOfFile3 s prot=rw at=p replace_placeholder | A: UnmapViewOfFile2 v [preserve_placeholder]
   A: f = QueryWorkingSetEx ADDR [SIZE]
-  A: n = QueryWorkingSet
+  A: n = QueryWorkingSet [cb=N]
   show A pte ADDR | show kernel pte ADDR | show pfn N | show A vad | show poolused | show A vmmap | show rammap
 REPL commands: help [STATEMENT], history, save FILE (the accepted statements as a .vm file),
 quit (or end of input). The exit status: 2 if a line was invalid, else 1 if an expectation

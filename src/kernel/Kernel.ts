@@ -452,8 +452,8 @@ export interface Kernel<C extends Mmu = Mmu> {
    * MEM_COALESCE_PLACEHOLDERS 1, MEM_PRESERVE_PLACEHOLDER 2): TRUE or FALSE (GetLastError).
    */
   virtualFreeEx(task: TaskHandle, addr: bigint, size: bigint, freeType: number): boolean;
-  /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the process's working-set list. */
-  queryWorkingSet(task: TaskHandle): WorkingSetInformation;
+  /** QueryWorkingSet into a buffer of cb bytes (default: large enough): PSAPI_WORKING_SET_INFORMATION, the process's working-set list, or ok false (ERROR_BAD_LENGTH). */
+  queryWorkingSet(task: TaskHandle, cb?: number): WorkingSetInformation;
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of the page holding addr. */
   queryWorkingSetEx(task: TaskHandle, addr: bigint): WorkingSetExBlock;
   /** CloseHandle of a section: TRUE or FALSE. */

@@ -194,9 +194,9 @@ export abstract class KernelWindowsServices {
   }
 
   /** QueryWorkingSet: PSAPI_WORKING_SET_INFORMATION, the working-set list. */
-  queryWorkingSet(task: TaskHandle): WorkingSetInformation {
+  queryWorkingSet(task: TaskHandle, cb?: number): WorkingSetInformation {
     const { os, t } = this.win(task);
-    return os.queryWorkingSet(t);
+    return os.queryWorkingSet(t, cb);
   }
 
   /** QueryWorkingSetEx: the PSAPI_WORKING_SET_EX_BLOCK of one page. */

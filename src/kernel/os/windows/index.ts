@@ -529,10 +529,10 @@ export class WindowsOs implements OsProfile, WinMm {
     return virtualFreeEx(this, p, mm, addr, size, freeType);
   }
 
-  /** QueryWorkingSet: the working-set list (wsinfo.ts). */
-  queryWorkingSet(task: Task): WorkingSetInformation {
+  /** QueryWorkingSet into cb bytes: the working-set list (wsinfo.ts). */
+  queryWorkingSet(task: Task, cb?: number): WorkingSetInformation {
     const { p, mm } = this.proc(task);
-    return queryWorkingSet(this, p, mm);
+    return queryWorkingSet(this, p, mm, cb);
   }
 
   /** QueryWorkingSetEx of one page (wsex.ts). */

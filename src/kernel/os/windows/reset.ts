@@ -23,7 +23,8 @@
  *   as is a range not inside one VAD; a view of a file (or an image) is
  *   STATUS_USER_MAPPED_FILE (1224 ERROR_USER_MAPPED_FILE);
  * - a valid page stays in the working set, its PTE's dirty and accessed
- *   bits cleared (the accessed bit so that it is the first to be trimmed);
+ *   bits cleared (the accessed bit so that it is the first to be trimmed:
+ *   an accessed page's WSLE goes to age 3, MI_MAXIMUM_AGE);
  *   if only this process maps it its PFN loses Modified and its paging-file
  *   copy: trimmed, it goes to the standby list, not the modified list, and
  *   the modified page writer never writes it;
@@ -69,10 +70,11 @@ import {
 } from "./mmpte.ts";
 import { pageRuns } from "./pages.ts";
 import { PfnList } from "./pfn.ts";
-import { getPte, setPte, type WinProcess, widePtes } from "./process.ts";
+import { getPte, setPte, type WinProcess, widePtes, winProcess } from "./process.ts";
 import { readProto, writeProto } from "./section.ts";
 import type { Vad } from "./vad.ts";
 import type { WinMm } from "./virtual.ts";
+import { MI_MAXIMUM_AGE } from "./wsmanager.ts";
 
 const PAGE = 4096n;
 
@@ -132,6 +134,10 @@ function resetPage(w: WinMm, mm: MmStruct, vad: Vad, vpn: number): void {
     const pfn = pt.pfn(pte.hi, pte.lo, 0);
     const dirty = pt.dirty(pte.hi, pte.lo);
     if (dirty && vad.writeWatch !== null) vad.writeWatch.add(vpn - vad.startVpn);
+    // an accessed page: the bit cleared "in both the PTE and the WSLE so we know it's more worthwhile to
+    // trim" (MI_SET_ACCESSED_IN_PTE 0 below, MmWsle[...].u1.e1.Age = 3); one already clear keeps its age
+    // ("it is already getting aged")
+    if (pt.young(pte.hi, pte.lo)) winProcess(mm).wsAge.set(vpn, MI_MAXIMUM_AGE);
     // only this process maps it: not modified, its copy discarded
     if (k.pages.mapcount[pfn] <= 1) forgetContents(w, pfn);
     const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.DIRTY | PteFlag.YOUNG);

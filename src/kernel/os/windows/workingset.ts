@@ -27,7 +27,14 @@
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import { pageRuns } from "./pages.ts";
 import { winProcess } from "./process.ts";
-import { trimOne, trimWsPage, type WsHost, workingSetManager } from "./wsmanager.ts";
+import {
+  PASS_TRIM_AGE,
+  trimOne,
+  trimWorkingSet,
+  trimWsPage,
+  type WsHost,
+  workingSetManager,
+} from "./wsmanager.ts";
 
 export type { WsHost } from "./wsmanager.ts";
 
@@ -85,7 +92,8 @@ const QUOTA_LIMITS_ALL = 0xf;
  * SetProcessWorkingSetSizeEx (SetProcessWorkingSetSize is it with Flags
  * 0): sizes in bytes; both -1 empties the working set (its limits and
  * flags unchanged: MmAdjustWorkingSetSize "the working set is purged, but
- * the default sizes are not changed"). The page's rules: the minimum
+ * the default sizes are not changed"), once Flags passed the checks below
+ * (PspSetQuotaLimits checks them first). The page's rules: the minimum
  * "must be greater than zero but less than or equal to the maximum", "if
  * the value is greater than zero but less than 20 pages, the minimum
  * value is set to 20 pages"; the maximum "must be greater than or equal
@@ -104,7 +112,8 @@ const QUOTA_LIMITS_ALL = 0xf;
  * enable or disable bit sets or clears MMSUPPORT_FLAGS
  * MinimumWorkingSetHard / MaximumWorkingSetHard (MmAdjustWorkingSetSizeEx's
  * `if (Flags != 0)`). A maximum below the current size trims the working
- * set down to it (locked pages stay). Returns 0 (TRUE) or the error code.
+ * set down to it (locked pages stay), the oldest pages first:
+ * MiTrimWorkingSet at MI_PASS0_TRIM_AGE, then each age down to 0. Returns 0 (TRUE) or the error code.
  *
  * The hard minimum: the WRK's only use of MinimumWorkingSetHard outside
  * this check is MiDetermineWsTrimAmount's, where it keeps an outswapped
@@ -120,10 +129,8 @@ export function setWorkingSetSize(
   flags: number,
 ): number {
   const p = winProcess(mm);
-  if (minBytes === -1n && maxBytes === -1n) {
-    trimProcess(h, mm);
-    return 0;
-  }
+  // the flags first, the purge request too (ps/psquota.c PspSetQuotaLimits: "All unused flags must be
+  // zero", "Disallow both enable and disable bits set", STATUS_INVALID_PARAMETER, before MmAdjustWorkingSetSizeEx)
   const Q = QuotaLimits;
   const both = (on: number, off: number) => (flags & on) !== 0 && (flags & off) !== 0;
   if (
@@ -132,6 +139,11 @@ export function setWorkingSetSize(
     both(Q.HARDWS_MAX_ENABLE, Q.HARDWS_MAX_DISABLE)
   )
     return 87;
+  // (SIZE_T)-1 twice: MmAdjustWorkingSetSizeEx's MiEmptyWorkingSet, the limits and flags left alone
+  if (minBytes === -1n && maxBytes === -1n) {
+    trimProcess(h, mm);
+    return 0;
+  }
   const minPages = Number((minBytes + 4095n) / 4096n);
   const maxPages = Number(maxBytes / 4096n);
   if (minBytes <= 0n || maxBytes < minBytes || maxPages < WS_MAX_FLOOR) return 87;
@@ -150,9 +162,9 @@ export function setWorkingSetSize(
   p.wsMax = wsMax;
   p.wsHardMin = hardMin;
   p.wsHardMax = hardMax;
-  while (p.ws.size > p.wsMax) {
-    if (!trimOne(h, mm, p, -1)) break;
-    p.wsReplaced++;
-  }
+  // "Attempt to remove the oldest working set pages first": MiTrimWorkingSet from MI_PASS0_TRIM_AGE down to
+  // 0 (any page), each time by the pages still above the maximum; no accessed bit cleared, NextSlot kept
+  for (let trimAge: number = PASS_TRIM_AGE[0]; p.ws.size > p.wsMax && trimAge >= 0; trimAge--)
+    p.wsReplaced += trimWorkingSet(h, mm, p, p.ws.size - p.wsMax, trimAge, -1);
   return 0;
 }

@@ -34,6 +34,18 @@
  * working-set list's own pages, which Windows charges to the process's
  * working set and lists here (vmlab keeps them outside it): NumberOfEntries
  * counts the user pages only.
+ *
+ * The buffer's size `cb` (bytes; default: large enough): below
+ * sizeof(ULONG_PTR) NtQueryVirtualMemory refuses it before it writes
+ * anything (STATUS_INFO_LENGTH_MISMATCH, NumberOfEntries not written: 0
+ * here); below sizeof(MEMORY_WORKING_SET_INFORMATION) + (WorkingSetSize -
+ * 1) * sizeof(ULONG_PTR) MiGetWorkingSetInfo writes NumberOfEntries and
+ * fails with STATUS_INFO_LENGTH_MISMATCH, no block written (the QueryWorkingSet
+ * page: "the function fails with ERROR_BAD_LENGTH ... NumberOfEntries ...
+ * is set to the required number of entries"). Either way FALSE with
+ * GetLastError ERROR_BAD_LENGTH (24, RtlNtStatusToDosError's). ULONG_PTR is
+ * 8 bytes on x64, 4 on x86 (PAE too); an empty list (which Windows never
+ * has: its page tables are in it) needs the structure's size, two ULONG_PTRs.
  */
 import type { MmStruct } from "../../mm/MmStruct.ts";
 import type { WinMm } from "./commit.ts";
@@ -52,14 +64,37 @@ export interface WorkingSetBlock {
   virtualPage: number;
 }
 
-/** PSAPI_WORKING_SET_INFORMATION. */
+/** PSAPI_WORKING_SET_INFORMATION, and what QueryWorkingSet returned. */
 export interface WorkingSetInformation {
+  /** TRUE, or FALSE with GetLastError ERROR_BAD_LENGTH (the buffer too small; no block written) */
+  ok: boolean;
   numberOfEntries: number;
   workingSetInfo: WorkingSetBlock[];
 }
 
-/** MiGetWorkingSetInfo over p's working-set list. */
-export function queryWorkingSet(w: WinMm, p: WinProcess, mm: MmStruct): WorkingSetInformation {
+/** ERROR_BAD_LENGTH (winerror.h): RtlNtStatusToDosError(STATUS_INFO_LENGTH_MISMATCH). */
+export const ERROR_BAD_LENGTH = 24;
+
+/** NtQueryVirtualMemory(MemoryWorkingSetInformation) and MiGetWorkingSetInfo over p's working-set list, into cb bytes. */
+export function queryWorkingSet(
+  w: WinMm,
+  p: WinProcess,
+  mm: MmStruct,
+  cb = Number.POSITIVE_INFINITY,
+): WorkingSetInformation {
+  // sizeof(ULONG_PTR): 8 with x64's four-level tables, 4 on x86 (two levels, or three with PAE)
+  const ulongPtr = w.k.arch.pgtable.levels >= 4 ? 8 : 4;
+  if (cb < ulongPtr) {
+    p.lastError = ERROR_BAD_LENGTH;
+    return { ok: false, numberOfEntries: 0, workingSetInfo: [] };
+  }
+  // Info->NumberOfEntries = WsSize, then the length check: sizeof(MEMORY_WORKING_SET_INFORMATION) +
+  // (WsSize - 1) * sizeof(ULONG_PTR), the structure holding one block already
+  const size = p.ws.size;
+  if (cb < ulongPtr * (1 + Math.max(size, 1))) {
+    p.lastError = ERROR_BAD_LENGTH;
+    return { ok: false, numberOfEntries: size, workingSetInfo: [] };
+  }
   const order: number[] = [];
   for (const vpn of p.ws) if (p.locked.has(vpn)) order.push(vpn);
   for (const vpn of p.ws) if (!p.locked.has(vpn)) order.push(vpn);
@@ -79,5 +114,5 @@ export function queryWorkingSet(w: WinMm, p: WinProcess, mm: MmStruct): WorkingS
       virtualPage: vpn,
     };
   });
-  return { numberOfEntries: workingSetInfo.length, workingSetInfo };
+  return { ok: true, numberOfEntries: workingSetInfo.length, workingSetInfo };
 }

@@ -97,7 +97,8 @@ export function trimWsPage(h: WsHost, mm: MmStruct, vad: Vad, vpn: number, s: Pa
 
 /**
  * The aging scan: the first page of the list not accessed since the last
- * look is trimmed; accessed ones lose their accessed bit and go to the end
+ * look is trimmed; accessed ones lose their accessed bit (no TLB flush:
+ * MiReplaceWorkingSetEntry's MI_SET_ACCESSED_IN_PTE) and go to the end
  * of the list. `keep` (the page a fault just added) is never chosen.
  * False when nothing could be trimmed.
  */
@@ -113,9 +114,10 @@ export function trimOne(h: WsHost, mm: MmStruct, p: WinProcess, keep: number): b
     assert(s.valid, `trimOne: vpn 0x${vpn.toString(16)} is in the working set but not valid`);
     const pte = getPte(k, mm, vpn);
     if (pt.young(pte.hi, pte.lo)) {
+      // MI_SET_ACCESSED_IN_PTE (PointerPte, 0), as the aging's: the PTE only, no TLB flush (WRK mm/wslist.c
+      // MiReplaceWorkingSetEntry); a page then used through a cached TLB entry looks unused to the next scan
       const e = pt.modify(pte.hi, pte.lo, 0, PteFlag.YOUNG);
       setPte(k, mm, vpn, e.hi, e.lo);
-      k.tlbMgr.flushTlbMmRange(mm, vpn, 1, k.runningCpu);
       p.ws.delete(vpn);
       p.ws.add(vpn);
       p.wsAge.delete(vpn);

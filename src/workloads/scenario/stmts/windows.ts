@@ -18,6 +18,7 @@ import {
 const ERROR_NAMES: Record<number, string> = {
   5: "ERROR_ACCESS_DENIED",
   6: "ERROR_INVALID_HANDLE",
+  24: "ERROR_BAD_LENGTH",
   158: "ERROR_NOT_LOCKED",
   193: "ERROR_BAD_EXE_FORMAT",
   998: "ERROR_NOACCESS",

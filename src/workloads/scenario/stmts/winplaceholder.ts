@@ -180,20 +180,33 @@ export function queryWorkingSetEx(c: CompileContext, s: Stmt): Run {
 const WS_LIST_SHOWN = 64;
 
 /**
- * `P: [VAR =] QueryWorkingSet`: PSAPI_WORKING_SET_INFORMATION, the working-set
+ * `P: [VAR =] QueryWorkingSet [cb=N]`: PSAPI_WORKING_SET_INFORMATION, the working-set
  * list (docs/windows.md "QueryWorkingSet"); VAR is NumberOfEntries. One
- * PSAPI_WORKING_SET_BLOCK a line, the first 64.
+ * PSAPI_WORKING_SET_BLOCK a line, the first 64. `cb=` is the buffer's size
+ * in bytes: too small, the call fails (ERROR_BAD_LENGTH) with NumberOfEntries
+ * written and no block.
  */
 export function queryWorkingSet(c: CompileContext, s: Stmt): Run {
   const { name, pos } = processOf(s);
-  c.opts(s, []);
+  const cbW = c.opts(s, ["cb"]).get("cb");
+  exprOpt(c, cbW);
   c.args(s, 0, 0, "no arguments");
   c.define(s);
   return (rt) => {
-    windowsOnly(c, rt, s);
+    const w = windowsOnly(c, rt, s);
     const t = c.liveProc(rt, name, pos);
     c.runOn(rt, t);
-    const info = rt.kernel.queryWorkingSet(t);
+    const cb = cbW ? Number(optValue(c, rt, cbW, 0n)) : undefined;
+    const info = rt.kernel.queryWorkingSet(t, cb);
+    if (!info.ok) {
+      c.assign(
+        s,
+        rt,
+        BigInt(info.numberOfEntries),
+        `(FALSE: GetLastError ${errorName(w.process(t)!.lastError)}; NumberOfEntries, no block)`,
+      );
+      return;
+    }
     c.assign(s, rt, BigInt(info.numberOfEntries), "(NumberOfEntries)");
     for (const b of info.workingSetInfo.slice(0, WS_LIST_SHOWN))
       rt.out.push(
