@@ -357,12 +357,13 @@ export function pinUserPages(
  * folio_mark_accessed, not dirtied, a huge PMD not made young: folio_set_referenced only,
  * PG_referenced, so reclaim's folio_check_references activates it if its PTE is young); null when
  * gup_fast stops there for the slow path: no present accessible entry (pte_protnone/pmd_protnone,
- * or pte/pmd_access_permitted refusing the access or the protection key), a special PTE (the zero
- * page's too), a write through a read-only entry, a FOLL_LONGTERM write pin of a page-cache folio
- * that is neither shmem nor HugeTLB (gup_fast_folio_allowed), or a read pin gup_must_unshare(NULL,
- * ...) refuses (an anonymous folio whose head page is not exclusive; a FOLL_LONGTERM one of a folio
- * that is not anonymous). try_grab_folio_fast pins a large folio by its _pincount (one per page
- * taken: record_subpages' refs), a small one by GUP_PIN_COUNTING_BIAS; folio_is_longterm_pinnable
+ * or pte/pmd_access_permitted refusing the access, arm64's execute-only entry without PTE_USER,
+ * or the protection key), a special PTE (the zero page's too), a write through a read-only entry,
+ * a FOLL_LONGTERM write pin of a page-cache folio that is neither shmem nor HugeTLB
+ * (gup_fast_folio_allowed), or a read pin gup_must_unshare(NULL, ...) refuses (an anonymous folio
+ * whose head page is not exclusive; a FOLL_LONGTERM one of a folio that is not anonymous).
+ * try_grab_folio_fast pins a large folio by its _pincount (one per page taken: record_subpages'
+ * refs), a small one by GUP_PIN_COUNTING_BIAS; folio_is_longterm_pinnable
  * holds for every folio (no ZONE_MOVABLE nor CMA in vmlab). The huge zero page is left to the slow
  * path. Linux: mm/gup.c gup_fast_pte_range, gup_fast_pmd_leaf, gup_fast_pud_leaf,
  * try_grab_folio_fast, gup_fast_folio_allowed; mm/internal.h gup_must_unshare
@@ -371,6 +372,8 @@ function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, fol
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || !pt.accessible(leaf.hi, leaf.lo)) return null;
+  // pte_access_permitted: arm64's PTE_USER too (an execute-only entry goes to the slow path)
+  if (pt.userAccessPermitted !== undefined && !pt.userAccessPermitted(leaf.hi, leaf.lo)) return null;
   if (leaf.level === 0 && pt.special(leaf.hi, leaf.lo)) return null;
   const write = (foll & Foll.WRITE) !== 0;
   const writable = pt.write(leaf.hi, leaf.lo);

@@ -172,6 +172,9 @@ export function thread(k: KernelCore, parent: Task, comm: string): Task | null {
   t.rlim = parent.rlim; // CLONE_THREAD: the same signal_struct
   t.personality = parent.personality; // dup_task_struct
   t.taggedAddr = parent.taggedAddr; // dup_task_struct: thread_info's TIF_TAGGED_ADDR
+  // copy_sighand: CLONE_SIGHAND (CLONE_THREAD requires it) shares the handlers and their sa_flags
+  t.caught = parent.caught;
+  t.exposeTagbits = parent.exposeTagbits;
   // CLONE_THREAD: the same signal_struct (oom_score_adj)
   t.oomScoreAdj = parent.oomScoreAdj;
   t.oomScoreAdjMin = parent.oomScoreAdjMin;

@@ -95,10 +95,10 @@ export class Task implements TaskHandle {
    * runs, the CPU's register is the live value (core/pkeys.ts taskPkru)
    */
   pkru = 0;
-  /** signals with a handler (`P: catch SIGSEGV`) */
-  readonly caught = new Set<string>();
+  /** signals with a handler (`P: catch SIGSEGV`): sighand_struct, its threads' too (CLONE_SIGHAND) */
+  caught = new Set<string>();
   /** the caught signals whose sigaction has SA_EXPOSE_TAGBITS: si_addr keeps a fault address's tag */
-  readonly exposeTagbits = new Set<string>();
+  exposeTagbits = new Set<string>();
   /**
    * signal->rlim: the process's resource limits (mm/rlimit.ts), shared by its threads, copied
    * by fork (copy_signal); its mm holds the same object (MmStruct.rlim)

@@ -168,6 +168,11 @@ export interface Pgtable {
   accessible(hi: number, lo: number): boolean;
   /** pte_protnone: maps a frame with no access (PAGE_NONE) */
   protnone(hi: number, lo: number): boolean;
+  /**
+   * pte_access_permitted's user check beyond a valid entry (absent: none): arm64 wants PTE_USER, so
+   * gup_fast leaves an execute-only entry (PAGE_EXECONLY, EPAN) to the slow path
+   */
+  userAccessPermitted?(hi: number, lo: number): boolean;
   write(hi: number, lo: number): boolean;
   dirty(hi: number, lo: number): boolean;
   young(hi: number, lo: number): boolean;

@@ -108,3 +108,31 @@ describe("FEAT_EPAN: PSTATE.PAN and an execute-only page", () => {
     expect(scenarioError("machine arch=riscv-sv39 epan=on\n")).toMatch(/epan/);
   });
 });
+
+describe("FEAT_EPAN: gup_fast and an execute-only page", () => {
+  // pte_access_permitted (arch/arm64/include/asm/pgtable.h) wants PTE_VALID and PTE_USER: "For
+  // execute-only mappings, like PROT_EXEC with EPAN (both PTE_USER and PTE_UXN bits not set) must
+  // return false"; the slow path's check_vma_flags then refuses a read of a VMA without VM_READ
+  const pin = (keys: string, tail: string) =>
+    runScenario(`machine arch=arm64 ram=64M ${keys}
+spawn A
+A: x = mmap 4K prot=rwx
+A: write x
+A: mprotect x 4K prot=x
+kernel: n = pin_user_pages A x 1 fast
+${tail}`);
+  const failed = (r: ReturnType<typeof runScenario>) =>
+    r.expectations.filter((e) => !e.ok).map((e) => `line ${e.line}: ${e.text} (got ${e.actual})`);
+
+  it("epan=on: PAGE_EXECONLY has no PTE_USER, gup_fast stops, the slow path is -EFAULT", () => {
+    const r = pin("epan=on", "expect n == -14\n");
+    expect(failed(r)).toEqual([]);
+    expect(r.expectations.length).toBe(1);
+  });
+
+  it("without EPAN: PAGE_READONLY_EXEC has PTE_USER, gup_fast pins it (no VMA looked at)", () => {
+    const r = pin("", "expect n == 1\nkernel: unpin_user_pages n\n");
+    expect(failed(r)).toEqual([]);
+    expect(r.expectations.length).toBe(1);
+  });
+});

@@ -339,6 +339,14 @@ export class Arm64Pgtable implements Pgtable {
     return (lo & PteLo.VALID) !== 0;
   }
 
+  /**
+   * pte_access_permitted_no_overlay's PTE_USER: "For execute-only mappings, like PROT_EXEC with
+   * EPAN (both PTE_USER and PTE_UXN bits not set) must return false" (asm/pgtable.h)
+   */
+  userAccessPermitted(_hi: number, lo: number): boolean {
+    return (lo & PteLo.USER) !== 0;
+  }
+
   /** pte_protnone: pte_present_invalid && !pte_user && !pte_user_exec */
   protnone(hi: number, lo: number): boolean {
     return (

@@ -111,6 +111,21 @@ expect A.si_addr == a + 4K
     );
   });
 
+  it("a thread shares its group's handlers and their SA_EXPOSE_TAGBITS (CLONE_SIGHAND), set before or after", () => {
+    // kernel/fork.c copy_sighand: CLONE_SIGHAND (which CLONE_THREAD needs) shares sighand_struct,
+    // so a sigaction by any thread is every thread's; fork copies it (the child's own from then on)
+    holds(`${BASE}A: munmap a+4K 4K
+let p = a + 0x5a00000000001000
+A: thread T
+A: catch SIGSEGV expose_tagbits
+T: read p
+expect T.si_addr == p
+T: catch SIGSEGV
+A: read p
+expect A.si_addr == a + 4K
+`);
+  });
+
   it("abi.tagged_addr_disabled takes 0 or 1, and is arm64's file", () => {
     expect(scenarioError(`${BASE}sysctl abi.tagged_addr_disabled=2\n`)).toMatch(
       /^s\.vm:7:33: abi\.tagged_addr_disabled=2: 0 or 1 \(EINVAL/,
