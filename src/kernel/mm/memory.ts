@@ -225,6 +225,8 @@ export function doWpPage(
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
     return VmFault.OK;
   }
+  // do_wp_page: count_vm_event(COW_KSM) before wp_page_copy of a KSM page
+  if (!special && env.ksm?.isKsm(old)) env.ksm.cowKsm++;
   mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
@@ -251,8 +253,16 @@ export function doWpPage(
   const e = userPte(ctx, pfn, vma.vmFlags, mkwrite, !unshare, false);
   ptepClearFlush(ctx, mm, pa, vpn, 0);
   setPteAt(ctx, pa, e.hi, e.lo);
-  if (special) mm.rssAnon++;
-  else {
+  if (special) {
+    mm.rssAnon++;
+    // wp_page_copy: ksm_might_unmap_zero_page (a KSM-placed zero page: its PTE is dirty)
+    const ksm = env.ksm;
+    if (ksm !== undefined && ksm.zeroPages !== 0 && old === env.zeroPfn && pt.dirty(hi, lo)) {
+      ksm.zeroPages--;
+      const s = ksm.byMm.get(mm);
+      if (s !== undefined) s.zeroPages--;
+    }
+  } else {
     if (pages.kind[old] !== PageKind.UserAnon) {
       rssAdd(ctx, mm, vma, old, -1);
       mm.rssAnon++;
@@ -282,7 +292,8 @@ export function doWpPage(
  * (mm/mthp.ts) is reused when the folio is mapped by this mm alone and all its
  * references are mappings' (__wp_can_reuse_large_anon_folio, Linux 6.15+ and
  * the host's 6.18; 6.12 never reused one: wpCanReuseLargeAnonFolio);
- * `vpn` and `pa` are the faulting page's and its PTE's. vmlab's pages are never KSM.
+ * `vpn` and `pa` are the faulting page's and its PTE's. A KSM page is never
+ * reused (folio_test_ksm: mm/ksm.ts), whatever its references.
  * A page found ours alone moves to the VMA's anon_vma (folio_move_anon_rmap).
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
@@ -296,7 +307,7 @@ function wpCanReuseAnonFolio(ctx: MmContext, vma: Vma, pfn: number, vpn: number,
     if (head >= 0) return wpCanReuseLargeAnonFolio(ctx, vpn, pa, pfn, head, m.heads.get(head)!);
   }
   const slot = swap?.slotOf.get(pfn);
-  if (pages.refcount[pfn] > 3) return false;
+  if (ctx.env.ksm?.isKsm(pfn) || pages.refcount[pfn] > 3) return false; // folio_test_ksm
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
   if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;

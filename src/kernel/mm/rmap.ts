@@ -14,6 +14,7 @@ import { PteFlag, TlbFlush } from "./arch.ts";
 import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
+import { rmapWalkKsm } from "./ksm_rmap.ts";
 import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -72,6 +73,11 @@ export function rmapWalk(
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
+  const ksm = r.env.userMm.env.ksm; // rmap_walk: folio_test_ksm -> rmap_walk_ksm (ksm_rmap.ts)
+  if (anon && ksm !== undefined && ksm.kpages.size !== 0) {
+    const one = (mm: MmStruct, v: Vma) => rmapOne(r, pfn, true, undefined, mm, v, fn);
+    if (rmapWalkKsm(ksm, r.env.userMm.anonVmas, r.index, pfn, one)) return;
+  }
   const c = anon ? anonChain(r, pfn) : null;
   if (c !== null) {
     // the chain's copy as two arrays: no iterator, entry or closure per walk; a walk inside `fn`

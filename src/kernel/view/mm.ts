@@ -47,6 +47,7 @@ const VM_FLAGS: [number, string, string][] = [
   [VmFlag.DONTDUMP, "VM_DONTDUMP", "dd"],
   [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
   [VmFlag.NOHUGEPAGE, "VM_NOHUGEPAGE", "nh"],
+  [VmFlag.MERGEABLE, "VM_MERGEABLE", "mg"],
 ];
 
 /**
