@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../../workloads/scenario/session.ts";
-import { expectationFailures } from "../../workloads/scenario/testKit.ts";
+import { expectationFailures, scenarioError } from "../../workloads/scenario/testKit.ts";
 
 /** Two processes with 4 pages each of equal bytes (value 7) at the same address. */
 const TWO = `spawn A
@@ -124,5 +124,155 @@ show B ksm_stat`,
       expect(out[3]).toContain("ksm_merging_pages 4");
       expect(out[3]).toMatch(/ksm_rmap_items 4/);
     });
+
+    it("a page whose checksum changed since the last pass stays out of the unstable tree (pages_volatile)", () => {
+      expect(
+        expectationFailures(`machine arch=${arch} ram=64M thp=never
+${TWO}
+A: madvise a 4K mergeable
+B: madvise b 4K mergeable
+ksm run=1
+A: write a value=9
+ksm
+# A's page changed: recorded only; B's went into the unstable tree, alone
+expect ksm.pages_volatile == 1
+expect ksm.pages_unshared == 1
+A: write a value=7
+ksm
+expect ksm.pages_shared == 0
+expect ksm.pages_volatile == 1
+# unchanged since: A's page meets B's in this pass's unstable tree
+ksm
+expect ksm.pages_shared == 1
+expect ksm.pages_sharing == 1
+expect pfn(A, a) == pfn(B, b)
+expect ksm.full_scans == 4`),
+      ).toEqual([]);
+    });
+
+    it("leaves alone what vma_ksm_compatible refuses (a shared mapping: no error, no VM_MERGEABLE)", () => {
+      const out = outputOf(
+        `machine arch=${arch} ram=64M thp=never
+spawn A
+A: a = mmap 8K shared at=0x40000000
+A: write a 8K value=7
+A: r = madvise a 8K mergeable
+expect r == 0
+show A smaps
+ksm run=1 scans=3
+expect ksm.pages_shared == 0
+expect ksm.pages_scanned == 0
+expect mapcount(A, a) == 1`,
+        "show",
+      );
+      expect(out[0]).toMatch(/VmFlags:/);
+      expect(out[0]).not.toMatch(/ mg/);
+    });
+
+    it("use_zero_pages=1 maps pages of zeros to the zero page (ksm_zero_pages); 0 merges them as any others", () => {
+      expect(
+        expectationFailures(`machine arch=${arch} ram=64M thp=never
+spawn A
+A: a = mmap 16K at=0x40000000
+A: b = mmap 16K at=0x40100000
+A: write a 16K value=0
+A: write b 16K value=0
+A: madvise a 16K mergeable
+ksm run=1 use_zero_pages=1 scans=2
+expect ksm.ksm_zero_pages == 4
+expect ksm.pages_shared == 0
+expect rss(A, a 16K) == 0
+expect present(A, a 16K) == 4
+A: write a+4K value=5
+expect ksm.ksm_zero_pages == 3
+expect rss(A, a 16K) == 1
+expect byte(A, a+4K) == 5
+expect byte(A, a+8K) == 0
+A: madvise b 16K mergeable
+ksm use_zero_pages=0 scans=2
+expect ksm.pages_shared == 1
+expect ksm.pages_sharing == 3
+expect rss(A, b 16K) == 4`),
+      ).toEqual([]);
+    });
+
+    it("fork: the child joins KSM, maps the same KSM pages, and ksmd's next pass counts its mappings", () => {
+      const out = outputOf(
+        `machine arch=${arch} ram=64M thp=never
+${TWO}
+A: madvise a 16K mergeable
+B: madvise b 16K mergeable
+ksm run=1 scans=2
+A: fork C
+expect mapcount(A, a) == 12
+expect pfn(C, a+8K) == pfn(B, b)
+expect ksm.pages_sharing == 7
+ksm
+expect ksm.pages_sharing == 11
+show C ksm_stat
+C: write a value=3
+expect byte(A, a) == 7
+expect ksm.cow_ksm == 1
+A: exit
+ksm
+expect ksm.pages_sharing == 6
+expect mapcount(B, b) == 7`,
+        "show",
+      );
+      expect(out[0]).toContain("ksm_merging_pages 4");
+    });
+
+    it("reclaim reaches every mapping of a KSM page (rmap_walk_ksm): swapped out whole, read back shared", () => {
+      expect(
+        expectationFailures(`machine arch=${arch} ram=64M swap=16M thp=never
+${TWO}
+A: madvise a 16K mergeable
+B: madvise b 16K mergeable
+ksm run=1 scans=2
+expect ksm.pages_shared == 1
+reclaim 64M
+expect swapped(A, a 16K) == 4
+expect swapped(B, b 16K) == 4
+expect vmstat.pswpout == 1
+# the one swap slot read back once: every PTE maps the same page again
+A: read a 16K
+B: read b 16K
+expect byte(A, a+4K) == 7
+expect byte(B, b+12K) == 7
+expect pfn(A, a+4K) == pfn(B, b+12K)
+expect mapcount(A, a) == 8`),
+      ).toEqual([]);
+    });
   });
 }
+
+describe("the ksm statement", () => {
+  it("refuses what the sysfs stores refuse, at the value", () => {
+    expect(scenarioError("machine ram=64M\nksm run=3")).toBe(
+      "s.vm:2:9: run= must be 0 (stop), 1 (merge) or 2 (unmerge): the sysfs store's -EINVAL",
+    );
+    expect(scenarioError("machine ram=64M\nksm use_zero_pages=2")).toBe(
+      "s.vm:2:20: use_zero_pages= must be 0 or 1 (the sysfs store's -EINVAL)",
+    );
+    expect(scenarioError("machine ram=64M\nksm 5")).toMatch(/^s\.vm:2:5: too many arguments to .ksm./);
+  });
+
+  it("run=2 unmerges every KSM page at once and empties the lists; run=0 stops ksmd", () => {
+    expect(
+      expectationFailures(`machine ram=64M thp=never
+${TWO}
+A: madvise a 16K mergeable
+B: madvise b 16K mergeable
+ksm run=1 scans=2
+expect ksm.pages_sharing == 7
+ksm run=2 scans=0
+expect ksm.pages_shared == 0
+expect ksm.pages_sharing == 0
+expect mapcount(A, a) == 1
+expect pfn(A, a) != pfn(B, b)
+expect byte(B, b+8K) == 7
+ksm run=0 scans=3
+expect ksm.pages_scanned == 16`),
+    ).toEqual([]);
+  });
+});

@@ -19,11 +19,12 @@ import type { Vma } from "./vma.ts";
  */
 export function rmapWalkKsm(
   ksm: KsmState,
-  avs: AnonVmas | undefined,
-  index: Float64Array,
+  r: { readonly index: Float64Array; readonly env: { readonly userMm: { readonly anonVmas?: AnonVmas } } },
   pfn: number,
   one: (mm: MmStruct, v: Vma) => void,
 ): boolean {
+  const avs = r.env.userMm.anonVmas;
+  const index = r.index;
   const node = ksm.kpages.get(pfn);
   if (node === undefined || node === null) return false;
   const saved = index[pfn];

@@ -73,11 +73,9 @@ export function rmapWalk(
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
-  const ksm = r.env.userMm.env.ksm; // rmap_walk: folio_test_ksm -> rmap_walk_ksm (ksm_rmap.ts)
-  if (anon && ksm !== undefined && ksm.kpages.size !== 0) {
-    const one = (mm: MmStruct, v: Vma) => rmapOne(r, pfn, true, undefined, mm, v, fn);
-    if (rmapWalkKsm(ksm, r.env.userMm.anonVmas, r.index, pfn, one)) return;
-  }
+  const ksm = anon ? r.env.userMm.env.ksm : undefined; // folio_test_ksm: rmap_walk_ksm (ksm_rmap.ts)
+  if (ksm?.isKsm(pfn) && rmapWalkKsm(ksm, r, pfn, (mm, v) => rmapOne(r, pfn, true, undefined, mm, v, fn)))
+    return;
   const c = anon ? anonChain(r, pfn) : null;
   if (c !== null) {
     // the chain's copy as two arrays: no iterator, entry or closure per walk; a walk inside `fn`
@@ -117,7 +115,7 @@ const lastChain = {
 /** The anon_vma chain of an anonymous page as lastChain's arrays, or null when its anon_vma has none (or the machine keeps no anon_vmas). */
 export function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
   const avs = r.env.userMm.anonVmas;
-  if (avs === undefined) return null;
+  if (avs === undefined || r.env.userMm.env.ksm?.isKsm(pfn)) return null; // a KSM page: rmap_walk_ksm
   const id = r.anonVma[pfn];
   const c = lastChain;
   if (c.id === id && c.gen === avs.gen && c.avs === avs) return c;
