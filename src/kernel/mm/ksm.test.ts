@@ -188,6 +188,9 @@ expect ksm.ksm_zero_pages == 3
 expect rss(A, a 16K) == 1
 expect byte(A, a+4K) == 5
 expect byte(A, a+8K) == 0
+# munmap's zap: the KSM zero pages' PTEs go (ksm_might_unmap_zero_page)
+A: munmap a 16K
+expect ksm.ksm_zero_pages == 0
 A: madvise b 16K mergeable
 ksm use_zero_pages=0 scans=2
 expect ksm.pages_shared == 1
@@ -241,6 +244,39 @@ expect byte(A, a+4K) == 7
 expect byte(B, b+12K) == 7
 expect pfn(A, a+4K) == pfn(B, b+12K)
 expect mapcount(A, a) == 8`),
+      ).toEqual([]);
+    });
+
+    it("prctl(PR_SET_MEMORY_MERGE): every compatible VMA mergeable, those made later too, inherited by fork; 0 unmerges", () => {
+      expect(
+        expectationFailures(`machine arch=${arch} ram=64M thp=never
+spawn A
+A: a = mmap 16K at=0x40000000
+A: s = mmap 16K shared at=0x40200000
+A: r = prctl PR_SET_MEMORY_MERGE 1
+expect r == 0
+A: g = prctl PR_GET_MEMORY_MERGE
+expect g == 1
+A: e = prctl PR_SET_MEMORY_MERGE 1 1
+expect e == -22
+A: b = mmap 16K at=0x40100000
+A: write a 16K value=7
+A: write b 16K value=7
+A: write s 16K value=7
+ksm run=1 scans=2
+expect ksm.pages_shared == 1
+expect ksm.pages_sharing == 7
+expect mapcount(A, s) == 1
+A: fork C
+C: g2 = prctl PR_GET_MEMORY_MERGE
+expect g2 == 1
+A: r2 = prctl PR_SET_MEMORY_MERGE 0
+expect r2 == 0
+A: g3 = prctl PR_GET_MEMORY_MERGE
+expect g3 == 0
+expect mapcount(C, a) == 8
+expect pfn(A, a) != pfn(C, a)
+expect byte(A, b+4K) == 7`),
       ).toEqual([]);
     });
   });

@@ -33,13 +33,14 @@ import {
   ksmEnter,
   type RmapItem,
   type StableNode,
+  vmaKsmCompatible,
 } from "./ksm_state.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doWpPage, putPage } from "./memory.ts";
 import { setFlags } from "./mmap.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
 import { ptepClearFlush, readPte, setPteAt } from "./pgtable.ts";
-import { type Vma, VmFlag } from "./vma.ts";
+import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 // ---- contents ----
 
@@ -92,20 +93,6 @@ function pagesIdentical(ctx: MmContext, a: number, b: number): boolean {
 // ---- the VMA side: ksm_madvise ----
 
 /**
- * vma_ksm_compatible: VMAs KSM never merges in (MADV_MERGEABLE ignores
- * them: no error). vmlab has no DAX, VM_SAO, VM_SPARC_ADI, VM_MIXEDMAP or
- * VM_DROPPABLE mappings.
- * Linux: mm/ksm.c vma_ksm_compatible
- */
-export function vmaKsmCompatible(vma: Vma): boolean {
-  return (
-    (vma.vmFlags &
-      (VmFlag.SHARED | VmFlag.MAYSHARE | VmFlag.PFNMAP | VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.HUGETLB)) ===
-    0
-  );
-}
-
-/**
  * MADV_MERGEABLE / MADV_UNMERGEABLE over the VMAs of [start, end): a
  * compatible VMA gets VM_MERGEABLE (the mm joins ksm_mm_head on the first:
  * __ksm_enter); UNMERGEABLE first breaks every KSM page of the range
@@ -144,19 +131,6 @@ export function ksmMadvise(ctx: MmContext, mm: MmStruct, start: number, end: num
 export function isKsmZeroPte(ctx: MmContext, hi: number, lo: number): boolean {
   const pt = ctx.env.pgtable;
   return pt.present(hi, lo) && pt.pfn(hi, lo, 0) === ctx.env.zeroPfn && pt.dirty(hi, lo);
-}
-
-/**
- * ksm_might_unmap_zero_page: a KSM-placed zero page's PTE is going (a copy
- * on write, a zap): ksm_zero_pages and the mm's count drop.
- * Linux: include/linux/ksm.h ksm_might_unmap_zero_page
- */
-export function ksmMightUnmapZeroPage(ctx: MmContext, mm: MmStruct, hi: number, lo: number): void {
-  const ksm = ctx.env.ksm;
-  if (ksm === undefined || ksm.zeroPages === 0 || !isKsmZeroPte(ctx, hi, lo)) return;
-  ksm.zeroPages--;
-  const s = ksm.byMm.get(mm);
-  if (s !== undefined) s.zeroPages--;
 }
 
 /**
@@ -685,4 +659,37 @@ export function ksmDoScan(ctx: MmContext, npages: number): number {
     n++;
   }
   return n;
+}
+
+/**
+ * prctl(PR_SET_MEMORY_MERGE, arg2): on (ksm_enable_merge_any), the mm enters KSM
+ * and gets MMF_VM_MERGE_ANY, every compatible VMA VM_MERGEABLE (ksm_add_vmas) and
+ * so every VMA mmap or brk makes later (ksm_add_vma); off (ksm_disable_merge_any),
+ * every VM_MERGEABLE VMA is unmerged and loses the flag (ksm_del_vmas) and the
+ * flag goes. 0 or -errno.
+ * Linux: mm/ksm.c ksm_enable_merge_any, ksm_disable_merge_any, ksm_add_vmas, ksm_del_vmas
+ */
+export function ksmSetMergeAny(ctx: MmContext, mm: MmStruct, on: boolean): number {
+  const ksm = ctx.env.ksm;
+  if (ksm === undefined) return -Errno.EINVAL;
+  const s = ksm.byMm.get(mm);
+  if (on) {
+    if (s?.mergeAny) return 0;
+    ksmEnter(ksm, mm);
+    ksm.byMm.get(mm)!.mergeAny = true;
+    for (const v of mm.vmas)
+      if (vmaKsmCompatible(v)) v.vmFlags = vmFlagsUpdate(v.vmFlags, VmFlag.MERGEABLE, 0);
+    return 0;
+  }
+  if (s === undefined || !s.mergeAny) return 0;
+  for (const v of mm.vmas.slice()) {
+    if (!(v.vmFlags & VmFlag.MERGEABLE)) continue;
+    if (v.anonVma !== 0) {
+      const err = unmergeKsmPages(ctx, mm, v, v.vmStart, v.vmEnd);
+      if (err < 0) return err;
+    }
+    v.vmFlags = vmFlagsUpdate(v.vmFlags, 0, VmFlag.MERGEABLE);
+  }
+  s.mergeAny = false;
+  return 0;
 }

@@ -10,6 +10,7 @@
  * ksm_rmap_item, the ksm_pages_* counters), include/linux/ksm.h
  */
 import type { MmStruct } from "./MmStruct.ts";
+import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
 
 /** rmap_item->address's STABLE_FLAG / UNSTABLE_FLAG: which tree the item is in (0: none) */
 export const enum InTree {
@@ -66,6 +67,8 @@ export interface KsmMm {
   zeroPages: number;
   /** the slot left ksm_mm_head (the scan found no VM_MERGEABLE VMA, or the mm exited); the counters stay for /proc */
   gone: boolean;
+  /** MMF_VM_MERGE_ANY: prctl(PR_SET_MEMORY_MERGE, 1) */
+  mergeAny: boolean;
 }
 
 /** Everything KSM keeps, one per machine (mm/ksm.c's statics). */
@@ -136,7 +139,15 @@ export class KsmState {
 export function ksmEnter(ksm: KsmState, mm: MmStruct): void {
   const old = ksm.byMm.get(mm);
   if (old !== undefined && !old.gone) return;
-  const s: KsmMm = old ?? { mm, list: [], mergingPages: 0, rmapItems: 0, zeroPages: 0, gone: false };
+  const s: KsmMm = old ?? {
+    mm,
+    list: [],
+    mergingPages: 0,
+    rmapItems: 0,
+    zeroPages: 0,
+    gone: false,
+    mergeAny: false,
+  };
   s.gone = false;
   ksm.byMm.set(mm, s);
   // KSM_RUN_UNMERGE: at the tail; otherwise list_add_tail before ksm_scan.mm_slot
@@ -159,5 +170,53 @@ export function mmMergeable(ksm: KsmState | undefined, mm: MmStruct): boolean {
  * Linux: include/linux/ksm.h ksm_fork
  */
 export function ksmFork(ksm: KsmState | undefined, child: MmStruct, parent: MmStruct): void {
-  if (ksm !== undefined && mmMergeable(ksm, parent)) ksmEnter(ksm, child);
+  if (ksm === undefined) return;
+  if (mmMergeable(ksm, parent)) ksmEnter(ksm, child);
+  // mm_init's mmf_init_flags keeps MMF_VM_MERGE_ANY (MMF_INIT_MASK)
+  const s = ksm.byMm.get(child);
+  if (s !== undefined && ksm.byMm.get(parent)?.mergeAny) s.mergeAny = true;
+}
+
+/** test_bit(MMF_VM_MERGE_ANY, &mm->flags) */
+export function mmMergeAny(ksm: KsmState | undefined, mm: MmStruct): boolean {
+  return ksm?.byMm.get(mm)?.mergeAny === true;
+}
+
+/**
+ * ksm_add_vma: a new VMA of an mm with MMF_VM_MERGE_ANY is VM_MERGEABLE if
+ * vma_ksm_compatible. vmlab sets it before the VMA is merged with its
+ * neighbours (as Linux since 6.16 does, so that KSM does not keep equal
+ * VMAs apart; 6.12's __mmap_region set it after).
+ * Linux: mm/ksm.c ksm_add_vma, __ksm_add_vma
+ */
+export function ksmAddVma(ksm: KsmState | undefined, mm: MmStruct, vma: Vma): void {
+  if (mmMergeAny(ksm, mm) && vmaKsmCompatible(vma))
+    vma.vmFlags = vmFlagsUpdate(vma.vmFlags, VmFlag.MERGEABLE, 0);
+}
+
+/**
+ * vma_ksm_compatible: VMAs KSM never merges in (MADV_MERGEABLE ignores
+ * them: no error). vmlab has no DAX, VM_SAO, VM_SPARC_ADI, VM_MIXEDMAP or
+ * VM_DROPPABLE mappings.
+ * Linux: mm/ksm.c vma_ksm_compatible
+ */
+export function vmaKsmCompatible(vma: Vma): boolean {
+  return (
+    (vma.vmFlags &
+      (VmFlag.SHARED | VmFlag.MAYSHARE | VmFlag.PFNMAP | VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.HUGETLB)) ===
+    0
+  );
+}
+
+/**
+ * ksm_might_unmap_zero_page: a PTE of the zero page goes (wp_page_copy, zap_present_ptes); one
+ * KSM placed (`ksmZero`: is_ksm_zero_pte, the zero page's PTE made dirty by replace_page) takes
+ * ksm_zero_pages and the mm's count down.
+ * Linux: include/linux/ksm.h ksm_might_unmap_zero_page
+ */
+export function ksmMightUnmapZeroPage(ksm: KsmState | undefined, mm: MmStruct, ksmZero: boolean): void {
+  if (ksm === undefined || ksm.zeroPages === 0 || !ksmZero) return;
+  ksm.zeroPages--;
+  const s = ksm.byMm.get(mm);
+  if (s !== undefined) s.zeroPages--;
 }

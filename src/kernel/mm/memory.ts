@@ -17,6 +17,7 @@ import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { hugetlbFolioPut, unmapHugepageRange } from "./hugetlb.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { ksmMightUnmapZeroPage } from "./ksm_state.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousLarge, mthpUnmappedSome, wpCanReuseLargeAnonFolio } from "./mthp.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -255,13 +256,7 @@ export function doWpPage(
   setPteAt(ctx, pa, e.hi, e.lo);
   if (special) {
     mm.rssAnon++;
-    // wp_page_copy: ksm_might_unmap_zero_page (a KSM-placed zero page: its PTE is dirty)
-    const ksm = env.ksm;
-    if (ksm !== undefined && ksm.zeroPages !== 0 && old === env.zeroPfn && pt.dirty(hi, lo)) {
-      ksm.zeroPages--;
-      const s = ksm.byMm.get(mm);
-      if (s !== undefined) s.zeroPages--;
-    }
+    ksmMightUnmapZeroPage(env.ksm, mm, old === env.zeroPfn && pt.dirty(hi, lo)); // wp_page_copy
   } else {
     if (pages.kind[old] !== PageKind.UserAnon) {
       rssAdd(ctx, mm, vma, old, -1);
@@ -424,7 +419,13 @@ export function zapRange(
         mm.swapEnts--;
         continue;
       }
-      if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
+      if (!pt.present(hi, lo)) continue;
+      if (pt.special(hi, lo)) {
+        // zap_present_ptes without a page: ksm_might_unmap_zero_page (a KSM-placed zero page)
+        if (ctx.env.ksm?.zeroPages)
+          ksmMightUnmapZeroPage(ctx.env.ksm, mm, pt.pfn(hi, lo, 0) === ctx.env.zeroPfn && pt.dirty(hi, lo));
+        continue;
+      }
       const pfn = pt.pfn(hi, lo, 0);
       // zap_present_folio_ptes: a dirty PTE of a folio that is not anonymous marks it dirty
       // (folio_mark_dirty). For a swap-backed one (shmem, SysV, tmpfs) the PTE is the only record
