@@ -103,6 +103,7 @@ A: madvise a 16K mergeable
 B: madvise b 16K mergeable
 show A smaps
 ksm run=1 scans=2
+show B smaps_rollup
 let k = pfn(B, b)
 A: r = madvise a 16K unmergeable
 expect r == 0
@@ -119,10 +120,13 @@ show B ksm_stat`,
         "show",
       );
       expect(out[0]).toMatch(/VmFlags:.* mg/);
-      expect(out[1]).not.toMatch(/ mg/);
-      expect(out[2]).toContain("ksm_merging_pages 0");
-      expect(out[3]).toContain("ksm_merging_pages 4");
-      expect(out[3]).toMatch(/ksm_rmap_items 4/);
+      expect(out[0]).toMatch(/^KSM: +0 kB$/m);
+      // smaps_account: folio_test_ksm, the KSM page counted at each of B's 4 mappings
+      expect(out[1]).toMatch(/^KSM: +16 kB$/m);
+      expect(out[2]).not.toMatch(/ mg/);
+      expect(out[3]).toContain("ksm_merging_pages 0");
+      expect(out[4]).toContain("ksm_merging_pages 4");
+      expect(out[4]).toMatch(/ksm_rmap_items 4/);
     });
 
     it("a page whose checksum changed since the last pass stays out of the unstable tree (pages_volatile)", () => {

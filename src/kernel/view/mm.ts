@@ -294,6 +294,8 @@ export interface SmapsStats {
   privateDirty: number;
   referenced: number;
   anonymous: number;
+  /** KSM: pages of KSM folios (smaps_account: folio_test_ksm) */
+  ksm: number;
   lazyFree: number;
   locked: number;
   anonHuge: number;
@@ -327,6 +329,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     privateDirty: 0,
     referenced: 0,
     anonymous: 0,
+    ksm: 0,
     lazyFree: 0,
     locked: 0,
     anonHuge: 0,
@@ -364,6 +367,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     if (k.pages.kind[pfn] === PageKind.UserAnon) {
       s.anonymous += 4096;
       if (!dirty && k.pages.flags[pfn] & PageFlag.Lazyfree) s.lazyFree += 4096;
+      if (k.userMm.env.ksm?.isKsm(pfn)) s.ksm += 4096; // smaps_account: folio_test_ksm
     }
   }
   if (locked) s.locked = s.pss;
