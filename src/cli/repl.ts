@@ -14,7 +14,7 @@ const HELP = `The vmlab scenario language, one statement per line (docs/scenario
 help STATEMENT (help mmap, help show) prints what the docs say of it:
   machine ram=256M cpus=2 pcid=on ...        first, or defaults boot at the first statement
   spawn A [uid=N] | kthread K | switch A [cpu=N] | file F size=1M [fs=tmpfs] [cached]
-  kbuf = device D size=16K | reclaim [SIZE] | kswapd | khugepaged [scans=N] | mthp SIZE MODE | thp shmem_enabled=MODE [size=SIZE] | drop_caches 1|2|3|4 | sync
+  kbuf = device D size=16K | reclaim [SIZE] | kswapd | khugepaged [scans=N] | ksm [run=1] [scans=N] | mthp SIZE MODE | thp shmem_enabled=MODE [size=SIZE] | drop_caches 1|2|3|4 | sync
   sysctl nr_hugepages=N [size=1G|64K|32M]     (mmap ... hugetlb [size=1G]: MAP_HUGE_1GB; arm64 64K, 32M; riscv svnapot=on 64K)
   A: buf = mmap 1M [prot=rw] [shared] [file=F|dev=D|hugetlb] [populate] [at=ADDR [fixed]]
   A: munmap ADDR SIZE | A: mprotect ADDR SIZE prot=r | A: madvise ADDR SIZE dontneed|pageout|collapse|...

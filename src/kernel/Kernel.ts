@@ -284,6 +284,13 @@ export interface Kernel<C extends Mmu = Mmu> {
   noThp(): string | null;
   /** One wake-up of khugepaged (khugepaged_do_scan over pages_to_scan): the PMDs it collapsed. */
   khugepaged(): number;
+  /** One wake-up of ksmd (ksm_do_scan over pages_to_scan, when run is 1): the pages scanned (mm/ksm.ts). */
+  ksmScan(): number;
+  /**
+   * A write to /sys/kernel/mm/ksm/`knob` (run: 0, 1, 2 unmerges everything; pages_to_scan;
+   * use_zero_pages, smart_scan: 0 or 1); false where Linux's store refuses it (-EINVAL).
+   */
+  ksmSet(knob: "run" | "pages_to_scan" | "use_zero_pages" | "smart_scan", value: number): boolean;
   /**
    * A write to /sys/kernel/mm/transparent_hugepage/khugepaged/`knob`
    * (pages_to_scan, max_ptes_swap, max_ptes_shared); false where Linux's

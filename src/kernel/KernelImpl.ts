@@ -44,6 +44,7 @@ import { Gfp } from "./mm/gfp.ts";
 import { sysctlHugetlb } from "./mm/hugetlb_pool.ts";
 import type { Kcompactd } from "./mm/kcompactd.ts";
 import { khugepagedStore } from "./mm/khugepaged_slots.ts";
+import { ksmStore, ksmWakeup } from "./mm/ksm_sysfs.ts";
 import type { MmStruct } from "./mm/MmStruct.ts";
 import { sysctlMaxMapCount } from "./mm/map_count.ts";
 import type { MmapRequest } from "./mm/mmap.ts";
@@ -434,6 +435,9 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
     return this.noThp() === null ? this.userMm.khugepagedDoScan() : 0;
   }
 
+  /** One wake-up of ksmd, a /sys/kernel/mm/ksm knob written (mm/ksm_sysfs.ts ksmWakeup, ksmStore) */
+  ksmScan = (): number => ksmWakeup(this.userMm);
+  ksmSet = (knob: string, value: number): boolean => ksmStore(this.userMm, knob, value);
   /** A khugepaged sysfs knob written (mm/khugepaged_slots.ts khugepagedStore); false: -EINVAL, or no such file. */
   khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean {
     if (this.noThp() !== null) return false;

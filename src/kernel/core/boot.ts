@@ -22,6 +22,7 @@ import { DirectCompaction } from "../mm/compaction_direct.ts";
 import { Gfp } from "../mm/gfp.ts";
 import type { MmSettings } from "../mm/internal.ts";
 import { Kcompactd } from "../mm/kcompactd.ts";
+import { KsmState } from "../mm/ksm_state.ts";
 import { MthpState } from "../mm/mthp_state.ts";
 import { PageDescTable, PageKind } from "../mm/PageDesc.ts";
 import { PageCache } from "../mm/pagecache.ts";
@@ -131,6 +132,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       lru: null,
       cache,
       deferredSplit: new DeferredSplitQueue(), // pgdat->deferred_split_queue
+      ksm: new KsmState(), // mm/ksm.c (CONFIG_KSM)
       mthp: new MthpState(31 - Math.clz32(pgtable.hpagePmdNr)), // hugepages-<size>kB knobs and stats
       phys: machine.phys,
       pages,

@@ -6,6 +6,8 @@
  * results are 0, an address, or -errno.
  */
 
+import { ksmSetMergeAny } from "../mm/ksm.ts";
+import { mmMergeAny } from "../mm/ksm_state.ts";
 import { msealRange } from "../mm/mseal.ts";
 import { Errno, type MmapArgs } from "../mm/userMm.ts";
 import { VmFlag } from "../mm/vma.ts";
@@ -63,6 +65,8 @@ export const PR_SET_THP_DISABLE = 41;
 export const PR_GET_THP_DISABLE = 42;
 export const PR_SET_TAGGED_ADDR_CTRL = 55;
 export const PR_GET_TAGGED_ADDR_CTRL = 56;
+export const PR_SET_MEMORY_MERGE = 67;
+export const PR_GET_MEMORY_MERGE = 68;
 /** PR_SET_TAGGED_ADDR_CTRL's arg2 bit: the tagged address ABI on */
 export const PR_TAGGED_ADDR_ENABLE = 1;
 
@@ -122,6 +126,12 @@ export function prctl(
     return 0;
   }
   const mm = userOf(task);
+  if (option === PR_SET_MEMORY_MERGE || option === PR_GET_MEMORY_MERGE) {
+    // CONFIG_KSM: ksm_enable_merge_any / ksm_disable_merge_any, or MMF_VM_MERGE_ANY read (mm/ksm.ts)
+    if (a3 || a4 || a5 || (option === PR_GET_MEMORY_MERGE && a2)) return -Errno.EINVAL;
+    if (option === PR_GET_MEMORY_MERGE) return mmMergeAny(k.userMm.env.ksm, mm) ? 1 : 0;
+    return ksmSetMergeAny(k.userMm, mm, a2 !== 0);
+  }
   if (option === PR_GET_THP_DISABLE) {
     if (a2 || a3 || a4 || a5) return -Errno.EINVAL;
     return mm.disableThp ? 1 : 0;

@@ -30,6 +30,8 @@ export interface FolioPutEnv {
   readonly deferredSplit?: { unqueue(head: number): boolean };
   /** the live mTHP folios (mm/mthp.ts): freed whole with their last page */
   readonly mthp?: MthpState;
+  /** KSM (mm/ksm_state.ts): a freed KSM page's stable node goes stale */
+  readonly ksm?: { freed(pfn: number): void };
 }
 
 /** A new anonymous THP of `nr` pages from `head`: one folio until it is split. */
@@ -71,6 +73,7 @@ export function inWholeThp(env: FolioPutEnv, pfn: number): boolean {
  */
 export function freeUserPage(env: FolioPutEnv, pfn: number): FreeError | null {
   const pages = env.buddy.pages;
+  env.ksm?.freed(pfn); // __folio_put: a KSM folio's mapping (its stable node) is gone with it
   if (env.mthp !== undefined && env.mthp.liveOrders !== 0) {
     const r = mthpFreePage(env, pfn); // a page of an mTHP folio (mm/mthp.ts)
     if (r !== undefined) return r;

@@ -16,6 +16,7 @@ import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import { copyHugetlbPageRange, hugetlbDupVmaPrivate } from "./hugetlb.ts";
 import type { MmContext } from "./internal.ts";
 import { khugepagedFork } from "./khugepaged_slots.ts";
+import { ksmFork } from "./ksm_state.ts";
 import { MmStruct } from "./MmStruct.ts";
 import { rssAdd } from "./memory.ts";
 import { exitMmap } from "./mmap.ts";
@@ -115,6 +116,7 @@ export function dupMm(ctx: MmContext, parent: MmStruct, capSysAdmin = true): MmS
   if (child === null) return null;
   child.disableThp = parent.disableThp; // mm_init: mmf_init_flags keeps MMF_DISABLE_THP (MMF_INIT_MASK)
   khugepagedFork(ctx, child, parent); // dup_mmap: khugepaged_fork
+  ksmFork(ctx.env.ksm, child, parent); // dup_mmap: ksm_fork
   // dup_mmap: flush_cache_dup_mm(oldmm) before the parent's PTEs are write-protected
   ctx.env.cache.flushCacheDupMm(parent);
   // dup_mmap ends with flush_tlb_mm(oldmm), also when the copy fails half way

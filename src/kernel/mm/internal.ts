@@ -24,6 +24,7 @@ import type { Pgtable, TlbFlush } from "./arch.ts";
 import type { BuddyAllocator } from "./buddy.ts";
 import type { CacheFlush } from "./cacheflush.ts";
 import type { HState } from "./hugetlb_vma.ts";
+import type { KsmState } from "./ksm_state.ts";
 import type { AnonVmas, MmStruct } from "./MmStruct.ts";
 import type { MthpState } from "./mthp_state.ts";
 import type { PageDescTable } from "./PageDesc.ts";
@@ -119,6 +120,8 @@ export interface MmEnv {
   readonly kernelRootPfn: number;
   /** empty_zero_page */
   readonly zeroPfn: number;
+  /** Kernel Samepage Merging (mm/ksm.ts; absent in bare test contexts: a kernel without CONFIG_KSM) */
+  readonly ksm?: KsmState;
   /** first vpn above user space (TASK_SIZE) */
   readonly taskSizeVpn: number;
   /** DEFAULT_MAP_WINDOW as a vpn: the stack's top and the default top of mmap's search (x86 LA57: 2^47 - 4K) */

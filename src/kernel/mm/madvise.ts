@@ -16,6 +16,7 @@ import { hstateVma } from "./hugetlb_pool.ts";
 import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
+import { ksmMadvise } from "./ksm.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { clearYoungPtes, coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
@@ -76,8 +77,7 @@ const MADV_DISCARD: readonly number[] = [
 /**
  * The advice vmlab models, by the name the scenario language (and
  * Kernel.madvise) gives it: MADV_ in lower case, without the prefix.
- * doMadvise returns -EINVAL for the others (MERGEABLE and UNMERGEABLE: a
- * kernel without CONFIG_KSM; HWPOISON, SOFT_OFFLINE: without
+ * doMadvise returns -EINVAL for the others (HWPOISON, SOFT_OFFLINE: without
  * CONFIG_MEMORY_FAILURE), as for an advice the kernel does not know. MADV_REMOVE
  * (`remove`) is the file system's hole punch: kernel/core/fallocate.ts.
  */
@@ -104,6 +104,8 @@ export const MADVISE_ADVICE: Readonly<Record<string, Madv>> = {
   populate_read: Madv.POPULATE_READ,
   populate_write: Madv.POPULATE_WRITE,
   collapse: Madv.COLLAPSE,
+  mergeable: Madv.MERGEABLE,
+  unmergeable: Madv.UNMERGEABLE,
 };
 
 /**
@@ -198,6 +200,11 @@ export function doMadvise(
       break;
     case Madv.NOHUGEPAGE:
       advise(VmFlag.NOHUGEPAGE, VmFlag.HUGEPAGE);
+      break;
+    case Madv.MERGEABLE:
+    case Madv.UNMERGEABLE:
+      // madvise_vma_behavior: ksm_madvise (mm/ksm.ts); -EINVAL without CONFIG_KSM
+      flagsErr = ksmMadvise(ctx, mm, start, stop, advice === Madv.MERGEABLE);
       break;
     case Madv.DONTFORK:
       advise(VmFlag.DONTCOPY, 0);

@@ -30,11 +30,11 @@
  *   leaves both PMD-mapped (folio_likely_mapped_shared, is_huge_zero_pmd).
  * - MADV_FREE did not split an mTHP folio the range maps in part (it marked its pages one by one).
  *
- * Left as they are (docs/processes.md "Not yet"): MADV_MERGEABLE / MADV_UNMERGEABLE are -EINVAL
- * (a kernel without CONFIG_KSM; with it ksm_madvise sets VM_MERGEABLE), MADV_HWPOISON and
- * MADV_SOFT_OFFLINE -EINVAL (no CONFIG_MEMORY_FAILURE); MADV_GUARD_INSTALL / MADV_GUARD_REMOVE
- * are Linux 6.13's (6.12's madvise_behavior_valid refuses them: -EINVAL). (VM_DROPPABLE's
- * MADV_KEEPONFORK and MADV_DODUMP -EINVAL: droppable.test.ts.) (Four found here are now as Linux's: mseal's
+ * Left as they are (docs/processes.md "Not yet"): MADV_HWPOISON and MADV_SOFT_OFFLINE -EINVAL
+ * (no CONFIG_MEMORY_FAILURE); MADV_MERGEABLE / MADV_UNMERGEABLE are KSM's now (ksm.test.ts);
+ * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE are Linux 6.13's (6.12's madvise_behavior_valid refuses
+ * them: -EINVAL). (VM_DROPPABLE's MADV_KEEPONFORK and MADV_DODUMP -EINVAL: droppable.test.ts.)
+ * (Four found here are now as Linux's: mseal's
  * -EPERM and vm.max_map_count's -EAGAIN, mremap_features.test.ts; MADV_PAGEOUT of anonymous
  * pages with no swap slot, pageout_noswap.test.ts; an mTHP folio MADV_FREE covers whole moved
  * through the lru_lazyfree batch at once, madvise_free.test.ts.)

@@ -17,6 +17,7 @@ import { Gfp } from "./gfp.ts";
 import { splitPmd } from "./huge_memory.ts";
 import { hugetlbFolioPut, unmapHugepageRange } from "./hugetlb.ts";
 import { linearIndex, type MmContext, type TlbGather, VmFault } from "./internal.ts";
+import { ksmMightUnmapZeroPage } from "./ksm_state.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { doAnonymousLarge, mthpUnmappedSome, wpCanReuseLargeAnonFolio } from "./mthp.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -225,6 +226,8 @@ export function doWpPage(
     ctx.pgreuse++; // wp_page_reuse: count_vm_event(PGREUSE)
     return VmFault.OK;
   }
+  // do_wp_page: count_vm_event(COW_KSM) before wp_page_copy of a KSM page
+  if (!special && env.ksm?.isKsm(old)) env.ksm.cowKsm++;
   mm.anonVmaPrepare(vma);
   env.lru?.pinned.add(old); // wp_page_copy holds a reference on the old page
   const pfn = allocUserPage(ctx, linearIndex(vma, vpn), vma.anonVma, vma.vmFlags);
@@ -251,8 +254,10 @@ export function doWpPage(
   const e = userPte(ctx, pfn, vma.vmFlags, mkwrite, !unshare, false);
   ptepClearFlush(ctx, mm, pa, vpn, 0);
   setPteAt(ctx, pa, e.hi, e.lo);
-  if (special) mm.rssAnon++;
-  else {
+  if (special) {
+    mm.rssAnon++;
+    ksmMightUnmapZeroPage(env.ksm, mm, old === env.zeroPfn && pt.dirty(hi, lo)); // wp_page_copy
+  } else {
     if (pages.kind[old] !== PageKind.UserAnon) {
       rssAdd(ctx, mm, vma, old, -1);
       mm.rssAnon++;
@@ -282,7 +287,8 @@ export function doWpPage(
  * (mm/mthp.ts) is reused when the folio is mapped by this mm alone and all its
  * references are mappings' (__wp_can_reuse_large_anon_folio, Linux 6.15+ and
  * the host's 6.18; 6.12 never reused one: wpCanReuseLargeAnonFolio);
- * `vpn` and `pa` are the faulting page's and its PTE's. vmlab's pages are never KSM.
+ * `vpn` and `pa` are the faulting page's and its PTE's. A KSM page is never
+ * reused (folio_test_ksm: mm/ksm.ts), whatever its references.
  * A page found ours alone moves to the VMA's anon_vma (folio_move_anon_rmap).
  * Linux: mm/memory.c wp_can_reuse_anon_folio
  */
@@ -296,7 +302,7 @@ function wpCanReuseAnonFolio(ctx: MmContext, vma: Vma, pfn: number, vpn: number,
     if (head >= 0) return wpCanReuseLargeAnonFolio(ctx, vpn, pa, pfn, head, m.heads.get(head)!);
   }
   const slot = swap?.slotOf.get(pfn);
-  if (pages.refcount[pfn] > 3) return false;
+  if (ctx.env.ksm?.isKsm(pfn) || pages.refcount[pfn] > 3) return false; // folio_test_ksm
   // references from remote LRU caches cannot be told apart: this CPU's LRU add batch is emptied
   if (ctx.env.lru !== null && !ctx.env.lru.fbatches.testLru(pfn)) ctx.env.lru.fbatches.drain();
   if (pages.refcount[pfn] > 1 + (slot !== undefined ? 1 : 0)) return false;
@@ -413,7 +419,13 @@ export function zapRange(
         mm.swapEnts--;
         continue;
       }
-      if (!pt.present(hi, lo) || pt.special(hi, lo)) continue;
+      if (!pt.present(hi, lo)) continue;
+      if (pt.special(hi, lo)) {
+        // zap_present_ptes without a page: ksm_might_unmap_zero_page (a KSM-placed zero page)
+        if (ctx.env.ksm?.zeroPages)
+          ksmMightUnmapZeroPage(ctx.env.ksm, mm, pt.pfn(hi, lo, 0) === ctx.env.zeroPfn && pt.dirty(hi, lo));
+        continue;
+      }
       const pfn = pt.pfn(hi, lo, 0);
       // zap_present_folio_ptes: a dirty PTE of a folio that is not anonymous marks it dirty
       // (folio_mark_dirty). For a swap-backed one (shmem, SysV, tmpfs) the PTE is the only record

@@ -35,7 +35,7 @@
  * wp_page_copy's second
  * flush_cache_page (after the copy); the 6.18 behaviours vmlab models on purpose (mTHP reuse,
  * can_map_large); the mTHP charge before the allocation. Not modelled: NUMA balancing
- * (do_numa_page), KSM, FAULT_FLAG_UNSHARE, userfaultfd, FOLL_FORCE writes (maybe_mkwrite),
+ * (do_numa_page), FAULT_FLAG_UNSHARE (KSM's break_ksm aside: ksm.ts), userfaultfd, FOLL_FORCE writes (maybe_mkwrite),
  * VM_FAULT_HWPOISON, VM_FAULT_RETRY, check_stable_address_space, PUD THP, PMD migration
  * entries, VM_DROPPABLE's VM_FAULT_OOM mask (its never-swap-backed folio: droppable.test.ts), perf's fault events, memcg PGFAULT. Checked and equal: handle_pte_fault's
  * spurious path (x86 and arm64 define flush_tlb_fix_spurious_fault as nothing; RISC-V's

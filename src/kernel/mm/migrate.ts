@@ -64,6 +64,7 @@ export function migratable(v: Vmscan, pfn: number): boolean {
   if (v.lru[pfn] === Lru.None || v.large[pfn] !== 0 || p.flags[pfn] & PageFlag.Head) return false;
   if (v.fbatches.inBatch(pfn) || v.fbatches.mlock.refs[pfn] !== 0) return false; // !folio_test_lru
   const env = v.env.userMm.env;
+  if (env.ksm?.isKsm(pfn)) return false; // vmlab: a KSM page stays (Linux's folio_migrate_ksm moves its stable node)
   // a page of a whole THP (PTE-mapped) or of an mTHP folio: a large folio
   const head = pfn - (pfn & (env.pgtable.hpagePmdNr - 1));
   if (kind === PageKind.UserAnon && p.priv[head] > 0 && p.kind[head] === PageKind.UserAnon) return false;

@@ -16,6 +16,7 @@ import { hugetlbSplitUnshare } from "./hugetlb_pmd_share.ts";
 import { type HState, type HugetlbFile, hugetlbfsInode } from "./hugetlb_vma.ts";
 import { Errno, type MmContext, type VmFault } from "./internal.ts";
 import { khugepagedEnterVma, khugepagedExit } from "./khugepaged_slots.ts";
+import { ksmAddVma } from "./ksm_state.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { maxMapCount, modifySplitRefused } from "./map_count.ts";
 import { freePgtables, remapPfnRange, zapRange } from "./memory.ts";
@@ -356,6 +357,7 @@ export function mmap(
     // shmem_zero_setup: a shared anonymous mapping is backed by a shmem object
     shmemZeroSetup(ctx, vma, shmemCharge);
   }
+  ksmAddVma(ctx.env.ksm, mm, vma); // __mmap_region: ksm_add_vma (ksm_state.ts)
   khugepagedEnterVma(ctx, mm, insertAndMerge(ctx, mm, vma)); // __mmap_region: khugepaged_enter_vma
   // mm_populate: __mm_populate ignoring errors (PROT_NONE maps nothing; a failing page ends its
   // VMA; a VM_LOCKONFAULT VMA gets nothing)
@@ -714,6 +716,7 @@ export function doBrk(
     const grown = new Vma(oldEnd, newEnd, flags, oldEnd, "[heap]");
     // do_brk_flags: a heap grown by a merge is offered to khugepaged (vma_merge_new_range's
     // khugepaged_enter_vma, in mergeAround); a new brk VMA is not (Linux 6.12 mm/mmap.c)
+    ksmAddVma(ctx.env.ksm, mm, grown); // do_brk_flags: ksm_add_vma
     insertAndMerge(ctx, mm, grown);
     mm.committed += newEnd - oldEnd;
     mm.brkBytes = newBrk;

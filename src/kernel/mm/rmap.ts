@@ -15,6 +15,7 @@ import { droppableSplitPmd } from "./droppable.ts";
 import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
+import { rmapWalkKsm } from "./ksm_rmap.ts";
 import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
 import {
@@ -72,6 +73,9 @@ export function rmapWalk(
   fn: (mm: MmStruct, vma: Vma, vpn: number, pa: number, hi: number, lo: number) => void,
 ): void {
   const anon = r.env.pages.kind[pfn] === PageKind.UserAnon;
+  const ksm = anon ? r.env.userMm.env.ksm : undefined; // folio_test_ksm: rmap_walk_ksm (ksm_rmap.ts)
+  if (ksm?.isKsm(pfn) && rmapWalkKsm(ksm, r, pfn, (mm, v) => rmapOne(r, pfn, true, undefined, mm, v, fn)))
+    return;
   const c = anon ? anonChain(r, pfn) : null;
   if (c !== null) {
     // the chain's copy as two arrays: no iterator, entry or closure per walk; a walk inside `fn`
@@ -111,7 +115,7 @@ const lastChain = {
 /** The anon_vma chain of an anonymous page as lastChain's arrays, or null when its anon_vma has none (or the machine keeps no anon_vmas). */
 export function anonChain(r: RmapPages, pfn: number): typeof lastChain | null {
   const avs = r.env.userMm.anonVmas;
-  if (avs === undefined) return null;
+  if (avs === undefined || r.env.userMm.env.ksm?.isKsm(pfn)) return null; // a KSM page: rmap_walk_ksm
   const id = r.anonVma[pfn];
   const c = lastChain;
   if (c.id === id && c.gen === avs.gen && c.avs === avs) return c;

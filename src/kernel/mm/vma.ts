@@ -35,6 +35,8 @@ export const enum VmFlag {
   WIPEONFORK = 0x2000000,
   SEQ_READ = 0x8000,
   RAND_READ = 0x10000,
+  /** KSM may merge the VMA's anonymous pages (MADV_MERGEABLE; mm/ksm.ts) */
+  MERGEABLE = 0x80000000,
 }
 
 /**

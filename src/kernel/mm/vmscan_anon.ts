@@ -83,6 +83,7 @@ export function shrinkAnonSmall(v: AnonShrinkPages, pfn: number, list: number, a
   const head = pfn - (pfn & (nr - 1)); // HPAGE_PMD_NR: a power of two (no integer division a page)
   if (pages.priv[head] > 0 && pages.kind[head] === PageKind.UserAnon) return NOT_HANDLED;
   if (env.mthp !== undefined && env.mthp.liveOrders !== 0) return NOT_HANDLED;
+  if (env.ksm?.isKsm(pfn)) return NOT_HANDLED; // a KSM page: rmap_walk_ksm (ksm_rmap.ts)
   // folio_referenced: rmap_walk_anon over the anon_vma's chain, which must map the page once
   // (rmapFind leaves `hit` alone where it finds nothing: it holds the one mapping after the loop)
   const c = anonChain(v, pfn);

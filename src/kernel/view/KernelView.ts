@@ -30,6 +30,7 @@ import { explainAccess } from "./explain.ts";
 import { explainKernelAccess } from "./explainKernel.ts";
 import { hugepagesInfo } from "./hugepages.ts";
 import { checkInvariants } from "./invariants.ts";
+import { ksmInfo, ksmStatInfo } from "./ksm.ts";
 import { type LimitInfo, limitsInfo } from "./limits.ts";
 import { type MemcgInfo, memcgInfo } from "./memcg.ts";
 import {
@@ -218,6 +219,16 @@ export class KernelView {
   /** /proc/PID/status as data (proc_pid_status: the lines vmlab models, task_mem's memory lines). */
   status(t: TaskHandle): StatusInfo {
     return statusInfo(this.k, taskOf(t));
+  }
+
+  /** /sys/kernel/mm/ksm's files and vmstat cow_ksm (ksm.ts formatKsm). */
+  ksm(): Record<string, number> {
+    return ksmInfo(this.k);
+  }
+
+  /** /proc/PID/ksm_stat as data (ksm.ts formatKsmStat; null: no address space). */
+  ksmStat(t: TaskHandle): Record<string, number> | null {
+    return ksmStatInfo(this.k, taskOf(t));
   }
 
   /** /proc/PID/limits as data: the rows of the limits vmlab models (limits.ts). */

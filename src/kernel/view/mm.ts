@@ -47,6 +47,7 @@ const VM_FLAGS: [number, string, string][] = [
   [VmFlag.DONTDUMP, "VM_DONTDUMP", "dd"],
   [VmFlag.HUGEPAGE, "VM_HUGEPAGE", "hg"],
   [VmFlag.NOHUGEPAGE, "VM_NOHUGEPAGE", "nh"],
+  [VmFlag.MERGEABLE, "VM_MERGEABLE", "mg"],
 ];
 
 /**
@@ -296,6 +297,8 @@ export interface SmapsStats {
   privateDirty: number;
   referenced: number;
   anonymous: number;
+  /** KSM: pages of KSM folios (smaps_account: folio_test_ksm) */
+  ksm: number;
   lazyFree: number;
   locked: number;
   anonHuge: number;
@@ -329,6 +332,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     privateDirty: 0,
     referenced: 0,
     anonymous: 0,
+    ksm: 0,
     lazyFree: 0,
     locked: 0,
     anonHuge: 0,
@@ -366,6 +370,7 @@ export function smapsStats(k: KernelCore, t: Task, start: number, end: number, l
     if (k.pages.kind[pfn] === PageKind.UserAnon) {
       s.anonymous += 4096;
       if (!dirty && k.pages.flags[pfn] & PageFlag.Lazyfree) s.lazyFree += 4096;
+      if (k.userMm.env.ksm?.isKsm(pfn)) s.ksm += 4096; // smaps_account: folio_test_ksm
     }
   }
   if (locked) s.locked = s.pss;

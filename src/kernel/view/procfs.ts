@@ -65,7 +65,7 @@ export function formatSmaps(smaps: SmapsInfo[]): string[] {
     out.push(kb("Private_Dirty", s.privateDirty));
     out.push(kb("Referenced", s.referenced));
     out.push(kb("Anonymous", s.anonymous));
-    out.push(kb("KSM", 0));
+    out.push(kb("KSM", s.ksm));
     out.push(kb("LazyFree", s.lazyFree));
     out.push(kb("AnonHugePages", s.anonHuge));
     out.push(kb("ShmemPmdMapped", s.shmemPmd));

@@ -290,6 +290,8 @@ export interface SmapsFigures {
   privateDirty: number;
   referenced: number;
   anonymous: number;
+  /** KSM: pages of KSM folios (smaps_account: folio_test_ksm) */
+  ksm: number;
   lazyFree: number;
   anonHuge: number;
   /** FilePmdMapped: page-cache pages mapped by a PMD */

@@ -25,6 +25,7 @@ import {
   vmalloc,
 } from "./stmts/kernel.ts";
 import { khugepaged } from "./stmts/khugepaged.ts";
+import { ksm } from "./stmts/ksm.ts";
 import { memfd, seal } from "./stmts/memfd.ts";
 import { brk, madvise, mlockall, mlockOrMunlock, mmap, mremap, msync, munmapOrMprotect } from "./stmts/mm.ts";
 import { mthp } from "./stmts/mthp.ts";
@@ -85,6 +86,7 @@ const STATEMENTS = new Map<string, Handler>([
   ["sysctl", sysctl],
   ["kswapd", reclaim],
   ["khugepaged", khugepaged],
+  ["ksm", ksm],
   ["mthp", mthp],
   ["thp", thp],
   ["let", letStmt],

@@ -298,6 +298,15 @@ function name(c: CompileContext, name: string, pos: Pos, opts: Record<string, bi
       return BigInt(v);
     };
   }
+  if (name.startsWith("ksm.")) {
+    // /sys/kernel/mm/ksm/<file> (kernel/view/ksm.ts): ksm.pages_sharing, ksm.full_scans, ksm.cow_ksm
+    const field = name.slice(4);
+    return (rt) => {
+      const v = rt.view.ksm()[field];
+      if (v === undefined) c.fail(`unknown \`show ksm\` field '${field}'`, pos);
+      return BigInt(v);
+    };
+  }
   if (name.startsWith("thp.")) {
     const field = name.slice(4);
     return (rt) => {

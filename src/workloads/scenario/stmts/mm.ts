@@ -20,6 +20,8 @@ const MADVICE = [
   "normal",
   "hugepage",
   "nohugepage",
+  "mergeable",
+  "unmergeable",
   "dontfork",
   "dofork",
   "wipeonfork",

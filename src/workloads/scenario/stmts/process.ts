@@ -222,9 +222,11 @@ const PRCTL_OPTIONS: Readonly<Record<string, number>> = {
   PR_GET_THP_DISABLE: 42,
   PR_SET_TAGGED_ADDR_CTRL: 55,
   PR_GET_TAGGED_ADDR_CTRL: 56,
+  PR_SET_MEMORY_MERGE: 67,
+  PR_GET_MEMORY_MERGE: 68,
 };
 const PRCTL_USAGE =
-  "prctl PR_SET_THP_DISABLE 1|0 or prctl PR_GET_THP_DISABLE, prctl PR_SET_TAGGED_ADDR_CTRL 1|0 or prctl PR_GET_TAGGED_ADDR_CTRL (then up to 4 more arguments: arg2..arg5)";
+  "prctl PR_SET_THP_DISABLE 1|0 or prctl PR_GET_THP_DISABLE, prctl PR_SET_TAGGED_ADDR_CTRL 1|0 or prctl PR_GET_TAGGED_ADDR_CTRL, prctl PR_SET_MEMORY_MERGE 1|0 or prctl PR_GET_MEMORY_MERGE (then up to 4 more arguments: arg2..arg5)";
 
 /**
  * `P: [VAR =] prctl PR_SET_THP_DISABLE 1|0` and `P: VAR = prctl PR_GET_THP_DISABLE` (extension):

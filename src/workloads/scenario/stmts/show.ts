@@ -9,6 +9,7 @@ import { Ipt } from "../../../hw/mmu/inverted/Ipt.ts";
 import { formatPagemap } from "../../../kernel/view/crash.ts";
 import { formatExtfrag } from "../../../kernel/view/extfrag.ts";
 import { formatHugepages } from "../../../kernel/view/hugepages.ts";
+import { formatKsm, formatKsmStat } from "../../../kernel/view/ksm.ts";
 import { formatLimits } from "../../../kernel/view/limits.ts";
 import { formatMemcg } from "../../../kernel/view/memcg.ts";
 import { formatPageTypes } from "../../../kernel/view/pageTypes.ts";
@@ -46,6 +47,7 @@ const SHOW_WHAT = [
   "vmstat",
   "memcg",
   "thp",
+  "ksm",
   "hugepages",
   "tlb",
   "tasks",
@@ -152,6 +154,10 @@ export function show(c: CompileContext, s: Stmt): Run {
       case "hugepages":
         rt.out.push(...formatHugepages(v.hugepages()));
         return;
+      case "ksm":
+        // /sys/kernel/mm/ksm/* (kernel/view/ksm.ts)
+        rt.out.push(...formatKsm(v.ksm()));
+        return;
       case "stats":
       case "tlb": {
         const cw = o.get("cpu");
@@ -190,16 +196,32 @@ function showProc(c: CompileContext, s: Stmt, name: string, pos: Pos): Run {
   if (
     w?.kind !== "arg" ||
     w.ident === null ||
-    ![...PROC_SHOW, "status", "statm", "smaps_rollup", "oom_score", "oom_score_adj", "limits"].includes(
-      w.ident,
-    )
+    ![
+      ...PROC_SHOW,
+      "status",
+      "statm",
+      "smaps_rollup",
+      "oom_score",
+      "oom_score_adj",
+      "limits",
+      "ksm_stat",
+    ].includes(w.ident)
   ) {
     c.fail(
-      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|oom_score_adj|limits|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
+      `show ${name} maps|smaps|smaps_rollup|status|statm|oom_score|oom_score_adj|limits|ksm_stat|pagetable [ADDR]|task|vtop ADDR|pagemap ADDR [SIZE]|vad|pte ADDR|vmmap`,
       w?.pos ?? pos,
     );
   }
   const what = w.ident;
+  if (what === "ksm_stat") {
+    // /proc/PID/ksm_stat (kernel/view/ksm.ts); nothing for a process without an address space
+    if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} ksm_stat'`, s.words[2].pos);
+    return (rt) => {
+      const i = rt.view.ksmStat(c.liveProc(rt, name, pos));
+      if (i !== null) rt.out.push(...formatKsmStat(i));
+      rt.data = i;
+    };
+  }
   if (what === "limits") {
     // /proc/PID/limits: the rows of the limits vmlab models (kernel/view/limits.ts)
     if (s.words.length > 2) c.fail(`too many arguments to 'show ${name} limits'`, s.words[2].pos);
