@@ -439,28 +439,21 @@ export class KernelImpl<C extends Mmu = Mmu, T extends ArchTlb = ArchTlb>
   ksmScan = (): number => ksmWakeup(this.userMm);
   ksmSet = (knob: string, value: number): boolean => ksmStore(this.userMm, knob, value);
   /** A khugepaged sysfs knob written (mm/khugepaged_slots.ts khugepagedStore); false: -EINVAL, or no such file. */
-  khugepagedSet(knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean {
-    if (this.noThp() !== null) return false;
-    return khugepagedStore(this.userMm.khugepaged, this.arch.pgtable.hpagePmdNr, knob, value);
-  }
+  khugepagedSet = (knob: "pages_to_scan" | "max_ptes_swap" | "max_ptes_shared", value: number): boolean =>
+    this.noThp() === null &&
+    khugepagedStore(this.userMm.khugepaged, this.arch.pgtable.hpagePmdNr, knob, value);
 
   /** hugepages-<size>kB/enabled written (mm/mthp.ts MthpState.set, thpsize_enabled_store). */
-  mthpSet(kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean {
-    if (this.noThp() !== null) return false;
-    return this.userMm.env.mthp?.set(kb, mode) ?? false;
-  }
+  mthpSet = (kb: number, mode: "never" | "always" | "madvise" | "inherit"): boolean =>
+    this.noThp() === null && (this.userMm.env.mthp?.set(kb, mode) ?? false);
 
   /** /sys/kernel/mm/transparent_hugepage/shmem_enabled written (mm/shmem_huge.ts shmemEnabledStore). */
-  shmemEnabledSet(mode: string): boolean {
-    if (this.noThp() !== null) return false;
-    return shmemEnabledStore(this.pageCache, mode);
-  }
+  shmemEnabledSet = (mode: string): boolean =>
+    this.noThp() === null && shmemEnabledStore(this.pageCache, mode);
 
   /** hugepages-<kb>kB/shmem_enabled written (mm/shmem_anon_huge.ts shmemSizeStore). */
-  shmemSizeEnabledSet(kb: number, mode: string): "size" | "mode" | null {
-    if (this.noThp() !== null) return "size";
-    return shmemSizeStore(this.pageCache, kb, mode);
-  }
+  shmemSizeEnabledSet = (kb: number, mode: string): "size" | "mode" | null =>
+    this.noThp() !== null ? "size" : shmemSizeStore(this.pageCache, kb, mode);
 
   // ---- user accesses (arch/x86/fault.ts) ----
 

@@ -173,6 +173,25 @@ expect mapcount(A, a) == 1`,
       expect(out[0]).not.toMatch(/ mg/);
     });
 
+    if (arch !== "i386")
+      it("leaves a MAP_DROPPABLE mapping alone too (VM_DROPPABLE in vma_ksm_compatible's refusals)", () => {
+        const out = outputOf(
+          `machine arch=${arch} ram=64M thp=never
+spawn A
+A: a = mmap 16K droppable at=0x40000000
+A: write a 16K value=7
+A: r = madvise a 16K mergeable
+expect r == 0
+show A smaps
+ksm run=1 scans=3
+expect ksm.pages_shared == 0
+expect ksm.pages_scanned == 0`,
+          "show",
+        );
+        expect(out[0]).toMatch(/VmFlags:.* dp/);
+        expect(out[0]).not.toMatch(/ mg/);
+      });
+
     it("use_zero_pages=1 maps pages of zeros to the zero page (ksm_zero_pages); 0 merges them as any others", () => {
       expect(
         expectationFailures(`machine arch=${arch} ram=64M thp=never

@@ -10,7 +10,7 @@
  * ksm_rmap_item, the ksm_pages_* counters), include/linux/ksm.h
  */
 import type { MmStruct } from "./MmStruct.ts";
-import { type Vma, VmFlag, vmFlagsUpdate } from "./vma.ts";
+import { type Vma, VmFlag, vmaDroppable, vmFlagsUpdate } from "./vma.ts";
 
 /** rmap_item->address's STABLE_FLAG / UNSTABLE_FLAG: which tree the item is in (0: none) */
 export const enum InTree {
@@ -196,16 +196,14 @@ export function ksmAddVma(ksm: KsmState | undefined, mm: MmStruct, vma: Vma): vo
 
 /**
  * vma_ksm_compatible: VMAs KSM never merges in (MADV_MERGEABLE ignores
- * them: no error). vmlab has no DAX, VM_SAO, VM_SPARC_ADI, VM_MIXEDMAP or
- * VM_DROPPABLE mappings.
+ * them: no error), VM_DROPPABLE's among them (bit 40: vmaDroppable). vmlab
+ * has no DAX, VM_SAO, VM_SPARC_ADI or VM_MIXEDMAP mappings.
  * Linux: mm/ksm.c vma_ksm_compatible
  */
 export function vmaKsmCompatible(vma: Vma): boolean {
-  return (
-    (vma.vmFlags &
-      (VmFlag.SHARED | VmFlag.MAYSHARE | VmFlag.PFNMAP | VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.HUGETLB)) ===
-    0
-  );
+  const refused =
+    VmFlag.SHARED | VmFlag.MAYSHARE | VmFlag.PFNMAP | VmFlag.IO | VmFlag.DONTEXPAND | VmFlag.HUGETLB;
+  return (vma.vmFlags & refused) === 0 && !vmaDroppable(vma.vmFlags);
 }
 
 /**

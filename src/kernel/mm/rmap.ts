@@ -11,29 +11,17 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
-import { droppableSplitPmd } from "./droppable.ts";
 import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
 import { rmapWalkKsm } from "./ksm_rmap.ts";
 import { type AnonVmas, iMmap, type MmStruct } from "./MmStruct.ts";
 import { type PageDescTable, PageFlag, PageKind } from "./PageDesc.ts";
-import {
-  entryRead,
-  isHugePmd,
-  modPow2,
-  pmdPa,
-  pteOffset,
-  ptePa,
-  ptepClearFlushOf,
-  readEntry,
-  setPteAt,
-  zapDepositedTable,
-} from "./pgtable.ts";
+import { entryRead, isHugePmd, modPow2, pmdPa, pteOffset, ptePa, readEntry } from "./pgtable.ts";
 import { leafTable, leafTableCheck, leafTableKeep, leafTableWords, VERIFY_LEAF } from "./rmap_leaf.ts";
 import type { SwapArea } from "./swapfile.ts";
 import { setTlbUbcFlushPending } from "./tlbbatch.ts";
-import { type ShmemObject, type Vma, VmFlag, vmaDroppable } from "./vma.ts";
+import { type ShmemObject, type Vma, VmFlag } from "./vma.ts";
 
 /** What the reverse map needs from the rest of the kernel. */
 export interface RmapEnv {
@@ -349,7 +337,7 @@ function rmapFindRest(r: RmapPages, pfn: number, mm: MmStruct, vpn: number, pmdA
  * dirty and before the page is reused.
  * Linux: mm/rmap.c try_to_unmap_one, should_defer_flush
  */
-function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
+export function unmapPte(r: RmapPages, mm: MmStruct, pa: number, vpn: number, hi: number, lo: number): void {
   mm.updateHiwaterRss(); // try_to_unmap_one: "Update high watermark before we lower rss"
   const um = r.env.userMm;
   const ubc = um.env.tlbUbc;
@@ -749,56 +737,4 @@ export function tryToUnmapShmem(r: RmapPages, pfn: number): void {
     pages.mapcount[pfn]--;
     pages.refcount[pfn]--;
   });
-}
-
-/**
- * try_to_unmap for a lazily freed (MADV_FREE) or droppable anonymous page: each mapping is
- * cleared with a TLB flush or one owed to the batch (unmapPte; a huge PMD is always flushed at
- * once); a clean one is discarded (one page less of RSS, mapcount and refcount, no swap entry),
- * but a dirty PTE marks the page dirty (folio_mark_dirty): written after MADV_FREE, the entry is
- * put back, the page becomes swap-backed again (vmlab clears its Lazyfree flag) and the walk
- * stops; a VM_DROPPABLE one goes dirty too. Returns whether every mapping went.
- * Linux: mm/rmap.c try_to_unmap_one ("MADV_FREE page check")
- */
-export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
-  const pages = r.env.pages;
-  const pt = r.env.userMm.env.pgtable;
-  // a PMD-mapped huge page goes whole, its PMDs cleared (unmap_huge_pmd_locked, Linux 6.11 and later)
-  const nr = r.large[pfn] ? pt.hpagePmdNr : 1;
-  const level = r.large[pfn] ? pt.pmdLevel : 0;
-  let aborted = false;
-  rmapWalk(r, pfn, (mm, v, vpn, pa, hi, lo) => {
-    if (aborted) return; // walk_abort
-    mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
-    r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
-    // the entry just read; a huge PMD cleared and flushed at once (pmdp_huge_clear_flush, no batching)
-    if (level === 0) unmapPte(r, mm, pa, vpn, hi, lo);
-    else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
-    if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
-    // discarded only if ref_count == 1 + map_count (vmlab's small page: no reference of the
-    // isolation, so refcount == mapcount) and clean, or of a VM_DROPPABLE VMA (dirty or not: a dirty
-    // huge PMD is split and its PTEs dropped, mm/droppable.ts droppableSplitPmd); a pinned page is kept
-    const drop = vmaDroppable(v.vmFlags);
-    if (
-      (pages.flags[pfn] & PageFlag.Dirty && !drop) ||
-      (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])
-    ) {
-      setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
-      // folio_set_swapbacked, "Unlike MADV_FREE mappings, VM_DROPPABLE ones never get swap backed on failure to drop"
-      if (!drop) for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree;
-      aborted = true;
-      return;
-    }
-    // TTU_SPLIT_HUGE_PMD: a dirty droppable huge PMD is split and its PTEs dropped
-    if (level !== 0 && pages.flags[pfn] & PageFlag.Dirty)
-      return droppableSplitPmd(r.env.userMm, mm, pa, vpn, hi, lo, pfn, unmapPte.bind(null, r));
-    mm.rssAnon -= nr; // dec_mm_counter(MM_ANONPAGES), goto discard
-    // __discard_anon_folio_pmd_locked: the huge PMD's deposited table goes with it
-    if (level !== 0) zapDepositedTable(r.env.userMm, mm, pa);
-    for (let i = 0; i < nr; i++) {
-      pages.mapcount[pfn + i]--;
-      pages.refcount[pfn + i]--;
-    }
-  });
-  return !aborted;
 }
