@@ -43,7 +43,7 @@ function byHand(ex: EatExercise) {
       state.set(r.page, r.write ? "rw" : "ro");
     }
     use(r.page);
-    return { hit, lookups: fault ? 2 : 1, walk, faults: fault ? 1 : 0 };
+    return { hit, lookups: fault ? 2 : 1, walk, faults: fault ? 1 : 0, adWrites: 0 };
   });
 }
 
@@ -57,7 +57,13 @@ describe("vmlab exercise eat", () => {
         const want = byHand(ex);
         got.steps.forEach((s, i) => {
           expect(
-            { hit: s.hit, lookups: s.lookups, walk: s.walkReads, faults: s.faults.length },
+            {
+              hit: s.hit,
+              lookups: s.lookups,
+              walk: s.walkReads,
+              faults: s.faults.length,
+              adWrites: s.adWrites,
+            },
             `${arch} seed ${seed} ref ${i + 1}`,
           ).toEqual(want[i]);
           expect(s.ns).toBe(
@@ -115,6 +121,11 @@ describe("vmlab exercise eat", () => {
     expect(text).toContain("4-level walk (L0 -> L1 -> L2 -> L3)");
     expect(text).toContain("a TLB lookup 20 ns, a memory access");
     expect(text).toContain(`pages 0 to ${ex.resident - 1} are resident`);
+    // the rules byHand() uses beyond the TLB's: the zero page on a read, the write fault from a
+    // read-only TLB entry without a walk, no A/D writes
+    expect(text).toContain("a read the shared\nzero page read-only");
+    expect(text).toContain("faults from that entry, without a walk");
+    expect(text).toContain("the walker never writes one");
     const answers = solveEat(ex).answers.join("\n");
     expect(answers).toMatch(/ESR_EL1 0x92/);
     expect(
