@@ -269,9 +269,17 @@ export function eatProblem(ex: EatExercise): string[] {
       ? ["the PDPT's four entries held in the PDPTE registers since MOV to CR3 (Intel SDM Vol. 3A 4.4.1),"]
       : []),
     `entries of ${fmt.entryBytes} bytes; a TLB of ${ex.entries} entries, fully associative, least recently used out;`,
-    ex.psc
-      ? "paging-structure caches on (a walk may start from a cached upper-level entry and read fewer entries)."
-      : "no paging-structure caches (every walk starts at the root).",
+    ...(ex.psc
+      ? [
+          "paging-structure caches on: a walk caches the upper-level entries it reads (the region needs one of",
+          ...(ex.arch.startsWith("x86") || ex.arch.startsWith("i386")
+            ? ["each level's), and a walk that finds them cached reads only the last-level entry."]
+            : [
+                "each level's), and a walk that finds them cached reads only the last-level entry;",
+                "a fault leaves them cached (they are valid: only the invalid last-level entry is not).",
+              ]),
+        ]
+      : ["no paging-structure caches (every walk starts at the root)."]),
     `Times: a TLB lookup ${ex.tlbNs} ns, a memory access (an entry read or written, or the data) ${ex.memNs} ns,`,
     `a page fault's service in the kernel ${ex.faultNs} ns (a minor fault: no disk).`,
     ...faultNote(ex.arch),
