@@ -107,6 +107,19 @@ describe("vmlab exercise kmem", () => {
       }
     });
 
+  it("vmalloc takes all its pages before it maps them: the first one's page tables come after its frames", () => {
+    // mm/vmalloc.c __vmalloc_area_node(): vm_area_alloc_pages(), then vmap_pages_range() (x86-64: a
+    // PMD table and a PT for the first area); on a fresh machine the four pages are consecutive frames
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, arch: "x86_64" });
+    const va = k.vmalloc(16384);
+    const pfns = [0, 1, 2, 3].map((i) => k.view.kernelPfn(va + BigInt(i * 4096)));
+    expect(pfns.map((p) => p - pfns[0])).toEqual([0, 1, 2, 3]);
+    const answers = solveKmem(generateKmemExercise({ seed: 1, arch: "x86_64", count: 10, cpus: 1 })).answers;
+    expect(answers[1]).toMatch(
+      /b = vmalloc\(16384\): 4 pages .*: contiguous; 6 frames taken \(2 page-table, 4 vmalloc\)/,
+    );
+  });
+
   it("a vmalloc's frames come one by one, a large kmalloc's as one block: the answer says which", () => {
     let notContiguous = 0;
     for (let seed = 0; seed < 12; seed++) {
