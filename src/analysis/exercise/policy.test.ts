@@ -76,7 +76,29 @@ describe("exercise policy", () => {
     );
     // 5 references cannot cycle through 5 pages twice
     expect(() => generatePolicyExercise({ ...opts(1), count: 5, frames: 3, pages: 5, belady: true })).toThrow(
-      /no string of 5 references over 5 pages showed the anomaly at 3 frames/,
+      /no string of 5 references over 5 pages showed the anomaly at 3 frames.*; give -n of at least 12/,
     );
+    // one and two frames: the search is all there is
+    expect(() => generatePolicyExercise({ ...opts(1), count: 5, frames: 2, pages: 5, belady: true })).toThrow(
+      /give --frames of 3 or more/,
+    );
+  });
+
+  it("--belady always finds a string when Belady's fits: the default flags' rare seeds, long strings, many frames", () => {
+    // seed 16 with the default flags (4 frames from the seed) and 200 references over 100 pages: the
+    // uniform draws find none; Belady's string widened to the frames, padded with hits, does
+    for (const o of [
+      { ...opts(16), belady: true },
+      { ...opts(1), count: 200, pages: 100, frames: 3, belady: true },
+      { ...opts(2), count: 100, pages: 40, frames: 32, belady: true },
+    ]) {
+      const t0 = Date.now();
+      const ex = generatePolicyExercise(o);
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(ex.refs.length).toBe(o.count);
+      expect(ex.refs.every((p, i) => p >= 0 && p < o.pages && p !== ex.refs[i - 1])).toBe(true);
+      const [f, f1] = solvePolicy(ex).results;
+      expect(f1.misses).toBeGreaterThan(f.misses);
+    }
   });
 });

@@ -91,7 +91,9 @@ const fifoMisses = (refs: number[], frames: number) => simulate(refs, "fifo", fr
 function beladyRefs(rng: Rng, o: PolicyExerciseOptions, frames: number): number[] {
   if (o.pages < frames + 2)
     throw new InputError(`--belady needs --pages of at least frames + 2 (${frames + 2}), not ${o.pages}`);
-  for (let t = 0; t < BELADY_TRIES; t++) {
+  // long strings rarely show it and each try costs their length: the draws are bounded by work
+  const tries = Math.min(BELADY_TRIES, Math.ceil(BELADY_WORK / o.count));
+  for (let t = 0; t < tries; t++) {
     const refs: number[] = [];
     for (let i = 0; i < o.count; i++) {
       let p: number;
@@ -101,9 +103,48 @@ function beladyRefs(rng: Rng, o: PolicyExerciseOptions, frames: number): number[
     }
     if (fifoMisses(refs, frames + 1) > fifoMisses(refs, frames)) return refs;
   }
+  const built = classicBelady(rng, o, frames);
+  if (built !== null) return built;
   throw new InputError(
-    `--belady: no string of ${o.count} references over ${o.pages} pages showed the anomaly at ${frames} frames in ${BELADY_TRIES.toLocaleString("en-US")} tries; give more references (-n) or fewer pages`,
+    `--belady: no string of ${o.count} references over ${o.pages} pages showed the anomaly at ${frames} frames in ${tries.toLocaleString("en-US")} tries` +
+      (frames < 3
+        ? "; give --frames of 3 or more"
+        : `; give -n of at least ${3 * frames + 3} (Belady's string for ${frames} frames)`),
   );
+}
+
+/** References simulated (twice each) before the search gives up: about a second. */
+const BELADY_WORK = 3_000_000;
+
+/**
+ * Belady, Nelson and Shedler's string (1 2 3 4 1 2 5 1 2 3 4 5 for 3 frames) widened to F >= 3
+ * frames: 1..F+1, 1..F-1, F+2, 1..F-1, F, F+1, F+2 (3F + 3 references; FIFO misses 2F + 3 times
+ * with F frames, 2F + 4 with F + 1), its pages F + 2 distinct ones the seed picks; the rest of
+ * the string alternates pages F and F + 1, held at both sizes, so each is a hit at both and
+ * FIFO's queues do not move. Null when the string does not fit in the references asked for.
+ */
+function classicBelady(rng: Rng, o: PolicyExerciseOptions, frames: number): number[] | null {
+  if (frames < 3 || o.count < 3 * frames + 3) return null;
+  const label: number[] = [];
+  while (label.length < frames + 2) {
+    const p = rng.below(o.pages);
+    if (!label.includes(p)) label.push(p);
+  }
+  const run = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  const refs = [
+    ...run(1, frames + 1),
+    ...run(1, frames - 1),
+    frames + 2,
+    ...run(1, frames - 1),
+    frames,
+    frames + 1,
+    frames + 2,
+  ];
+  while (refs.length < o.count) refs.push(refs.length % 2 === 0 ? frames : frames + 1);
+  const out = refs.map((r) => label[r - 1]);
+  if (!(fifoMisses(out, frames + 1) > fifoMisses(out, frames)))
+    throw new Error(`exercise policy: Belady's string shows no anomaly at ${frames} frames`);
+  return out;
 }
 
 function drawRefs(rng: Rng, count: number, pages: number, frames: number): number[] {

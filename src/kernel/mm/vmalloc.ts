@@ -83,15 +83,25 @@ export class Vmalloc {
     }
     if (start < 0) return "no-kva";
     const area: VmArea = { startVpn: start, nrPages, pfns: [] };
+    // mm/vmalloc.c __vmalloc_area_node(): every page first (vm_area_alloc_pages), then the
+    // mapping (vmap_pages_range), whose page tables come after the pages from the buddy allocator
     for (let i = 0; i < nrPages; i++) {
       const pfn = this.buddy.alloc(0, Gfp.KERNEL, PageKind.Vmalloc);
-      if (pfn < 0 || !this.ops.mapKernelPage(start + i, pfn)) {
-        if (pfn >= 0) this.buddy.free(pfn, 0);
-        this.release(area);
+      if (pfn < 0) {
+        for (const p of area.pfns) this.buddy.free(p, 0);
+        area.pfns = [];
         return "no-memory";
       }
       area.pfns.push(pfn);
     }
+    for (let i = 0; i < nrPages; i++)
+      if (!this.ops.mapKernelPage(start + i, area.pfns[i])) {
+        // the pages mapped so far are unmapped and every page freed (__vunmap_range_noflush, fail:)
+        for (const p of area.pfns.slice(i)) this.buddy.free(p, 0);
+        area.pfns.length = i;
+        this.release(area);
+        return "no-memory";
+      }
     this.insertSorted(this.busy, area);
     return area;
   }

@@ -22,6 +22,15 @@ const FULL_WALK: Record<string, number> = {
  */
 function byHand(ex: EatExercise) {
   const L = FULL_WALK[ex.arch];
+  // --psc: the region's upper-level entries, cached by the first walk; an x86 #PF drops them
+  // (SDM 4.10.4.1), a translation fault elsewhere leaves the valid upper levels cached
+  let cached = false;
+  const walkOf = () => {
+    const n = ex.psc && cached ? 1 : L;
+    cached = ex.psc;
+    return n;
+  };
+  const x86 = ex.arch.startsWith("x86") || ex.arch.startsWith("i386");
   const lru: number[] = [];
   const state = new Map<number, "rw" | "ro">();
   for (let p = 0; p < ex.resident; p++) state.set(p, "rw");
@@ -33,32 +42,46 @@ function byHand(ex: EatExercise) {
   };
   return ex.refs.map((r) => {
     const hit = lru.includes(r.page);
-    let walk = hit ? 0 : L;
+    let walk = hit ? 0 : walkOf();
     const st = state.get(r.page);
     const fault = st === undefined || (r.write && st === "ro");
     if (fault) {
       const i = lru.indexOf(r.page);
       if (i >= 0) lru.splice(i, 1);
-      walk += L;
+      if (x86) cached = false;
+      walk += walkOf();
       state.set(r.page, r.write ? "rw" : "ro");
     }
     use(r.page);
-    return { hit, lookups: fault ? 2 : 1, walk, faults: fault ? 1 : 0 };
+    return { hit, lookups: fault ? 2 : 1, walk, faults: fault ? 1 : 0, adWrites: 0 };
   });
 }
 
 describe("vmlab exercise eat", () => {
   for (const arch of EAT_EXERCISE_ARCHES)
     it(`${arch}: every reference as the rules predict it, counted from the MMU's trace`, () => {
-      for (const seed of [1, 2, 3, 4]) {
-        const ex = generateEatExercise({ seed, arch, count: 20, entries: 3, psc: false, times: null });
+      for (const [seed, psc] of [
+        [1, false],
+        [2, false],
+        [3, false],
+        [4, false],
+        [1, true],
+        [2, true],
+      ] as const) {
+        const ex = generateEatExercise({ seed, arch, count: 20, entries: 3, psc, times: null });
         const got = solveEat(ex);
         expect(got.levels).toBe(FULL_WALK[arch]);
         const want = byHand(ex);
         got.steps.forEach((s, i) => {
           expect(
-            { hit: s.hit, lookups: s.lookups, walk: s.walkReads, faults: s.faults.length },
-            `${arch} seed ${seed} ref ${i + 1}`,
+            {
+              hit: s.hit,
+              lookups: s.lookups,
+              walk: s.walkReads,
+              faults: s.faults.length,
+              adWrites: s.adWrites,
+            },
+            `${arch} seed ${seed}${psc ? " psc" : ""} ref ${i + 1}`,
           ).toEqual(want[i]);
           expect(s.ns).toBe(
             s.lookups * ex.tlbNs + (s.walkReads + s.adWrites + 1) * ex.memNs + s.faults.length * ex.faultNs,
@@ -115,6 +138,17 @@ describe("vmlab exercise eat", () => {
     expect(text).toContain("4-level walk (L0 -> L1 -> L2 -> L3)");
     expect(text).toContain("a TLB lookup 20 ns, a memory access");
     expect(text).toContain(`pages 0 to ${ex.resident - 1} are resident`);
+    // the rules byHand() uses beyond the TLB's: the zero page on a read, the write fault from a
+    // read-only TLB entry without a walk, no A/D writes
+    expect(text).toContain("a read the shared\nzero page read-only");
+    expect(text).toContain("faults from that entry, without a walk");
+    expect(text).toContain("the walker never writes one");
+    // with --psc, the rule byHand() walks by: cached upper levels, kept across a fault off x86
+    const psc = eatProblem({ ...ex, psc: true }).join("\n");
+    expect(psc).toContain("reads only the last-level entry;\na fault leaves them cached");
+    expect(eatProblem({ ...ex, psc: true, arch: "x86_64" }).join("\n")).toMatch(
+      /reads only the last-level entry\.\n(.|\n)*paging-structure-cache entries for the faulting address/,
+    );
     const answers = solveEat(ex).answers.join("\n");
     expect(answers).toMatch(/ESR_EL1 0x92/);
     expect(

@@ -240,6 +240,22 @@ function eatAnswers(ex: EatExercise, o: EatOutcome): string[] {
   ];
 }
 
+/**
+ * What Linux does on the faults of an anonymous private mapping (mm/memory.c): do_anonymous_page()
+ * maps a new zeroed page on a write, the shared zero page read-only on a read; a write to that
+ * entry is a protection fault, do_wp_page() -> wp_page_copy() replacing it with ptep_clear_flush()
+ * (the old translation flushed). The entries it makes carry the accessed bit (x86's and RISC-V's
+ * vm_page_prot, arm64's PTE_AF) and, for a write, the dirty bit (pte_mkdirty). A TLB entry caches
+ * the permissions (SDM Vol. 3A 4.10.2.2), so a write that finds a read-only one faults from it.
+ */
+const DEMAND_RULES = [
+  "Linux maps a never-touched page at its first fault: a write gets a new zeroed page, a read the shared",
+  "zero page read-only (do_anonymous_page), so a later write to it faults again (do_wp_page copies it).",
+  "A write whose TLB entry is read-only faults from that entry, without a walk; the handler replaces the",
+  "entry and flushes the page's translation, so the retried lookup misses. The kernel makes every entry",
+  "with its accessed bit (and for a write its dirty bit) set: the walker never writes one.",
+];
+
 /** The problem's text. */
 export function eatProblem(ex: EatExercise): string[] {
   const k = boot(ex);
@@ -253,12 +269,21 @@ export function eatProblem(ex: EatExercise): string[] {
       ? ["the PDPT's four entries held in the PDPTE registers since MOV to CR3 (Intel SDM Vol. 3A 4.4.1),"]
       : []),
     `entries of ${fmt.entryBytes} bytes; a TLB of ${ex.entries} entries, fully associative, least recently used out;`,
-    ex.psc
-      ? "paging-structure caches on (a walk may start from a cached upper-level entry and read fewer entries)."
-      : "no paging-structure caches (every walk starts at the root).",
+    ...(ex.psc
+      ? [
+          "paging-structure caches on: a walk caches the upper-level entries it reads (the region needs one of",
+          ...(ex.arch.startsWith("x86") || ex.arch.startsWith("i386")
+            ? ["each level's), and a walk that finds them cached reads only the last-level entry."]
+            : [
+                "each level's), and a walk that finds them cached reads only the last-level entry;",
+                "a fault leaves them cached (they are valid: only the invalid last-level entry is not).",
+              ]),
+        ]
+      : ["no paging-structure caches (every walk starts at the root)."]),
     `Times: a TLB lookup ${ex.tlbNs} ns, a memory access (an entry read or written, or the data) ${ex.memNs} ns,`,
     `a page fault's service in the kernel ${ex.faultNs} ns (a minor fault: no disk).`,
     ...faultNote(ex.arch),
+    ...DEMAND_RULES,
     "",
     `Process A has ${ex.pages} pages of anonymous memory (read-write, private) at ${hex(REGION)}, its only mapping`,
     `there; pages 0 to ${ex.resident - 1} are resident (the kernel wrote them for MADV_POPULATE_WRITE: no TLB holds`,

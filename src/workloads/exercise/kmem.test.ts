@@ -7,6 +7,7 @@ import {
   type KmemExercise,
   kmemProblem,
   solveKmem,
+  vmallocStartState,
 } from "./kmem.ts";
 
 /**
@@ -18,6 +19,12 @@ function byHand(ex: KmemExercise) {
   const caches = new Kernel({ ramBytes: 64 << 20, cpus: ex.cpus, arch: ex.arch }).view.slabinfo();
   const used = new Map<string, { inUse: number; capacity: number }>();
   const held = new Map<string, { cache: string | null; pages: number }>();
+  // the vmalloc areas: the first at the problem's address with its page tables, each later one
+  // after the previous one's guard page, a last-level table for each block it reaches first
+  const vs = vmallocStartState(ex);
+  let next = -1n;
+  const blocks = new Set<bigint>();
+  const span = BigInt(vs.tableSpan);
   return ex.ops.map((op) => {
     if (op.kind === "kmalloc") {
       const c = caches.find((x) => x.objSize >= op.size);
@@ -40,7 +47,16 @@ function byHand(ex: KmemExercise) {
     if (op.kind === "vmalloc") {
       const pages = Math.ceil(op.size / 4096);
       held.set(op.name, { cache: null, pages });
-      return { vmallocPages: pages };
+      const va = next < 0n ? vs.start : next;
+      let tables = next < 0n ? vs.tables : 0;
+      if (next < 0n) blocks.add(va / span);
+      for (let b = va / span; b <= (va + BigInt(pages * 4096 - 1)) / span; b++)
+        if (!blocks.has(b)) {
+          blocks.add(b);
+          tables++;
+        }
+      next = va + BigInt((pages + 1) * 4096);
+      return { vmallocPages: pages, va, tables };
     }
     const h = held.get(op.name)!;
     if (h.cache !== null) used.get(h.cache)!.inUse--;
@@ -82,10 +98,27 @@ describe("vmlab exercise kmem", () => {
             expect(s.pfns.length, where).toBe(w.vmallocPages);
             expect(s.delta.vmalloc, where).toBe(w.vmallocPages);
             expect(taken - s.pfns.length, where).toBe(s.delta["page-table"] ?? 0);
+            expect({ va: s.va, tables: s.delta["page-table"] ?? 0 }, where).toEqual({
+              va: w.va,
+              tables: w.tables,
+            });
           } else expect(taken === 0 ? 0 : -taken, where).toBe(w.back);
         });
       }
     });
+
+  it("vmalloc takes all its pages before it maps them: the first one's page tables come after its frames", () => {
+    // mm/vmalloc.c __vmalloc_area_node(): vm_area_alloc_pages(), then vmap_pages_range() (x86-64: a
+    // PMD table and a PT for the first area); on a fresh machine the four pages are consecutive frames
+    const k = new Kernel({ ramBytes: 64 << 20, cpus: 1, arch: "x86_64" });
+    const va = k.vmalloc(16384);
+    const pfns = [0, 1, 2, 3].map((i) => k.view.kernelPfn(va + BigInt(i * 4096)));
+    expect(pfns.map((p) => p - pfns[0])).toEqual([0, 1, 2, 3]);
+    const answers = solveKmem(generateKmemExercise({ seed: 1, arch: "x86_64", count: 10, cpus: 1 })).answers;
+    expect(answers[1]).toMatch(
+      /b = vmalloc\(16384\): 4 pages .*: contiguous; 6 frames taken \(2 page-table, 4 vmalloc\)/,
+    );
+  });
 
   it("a vmalloc's frames come one by one, a large kmalloc's as one block: the answer says which", () => {
     let notContiguous = 0;
@@ -108,6 +141,9 @@ describe("vmlab exercise kmem", () => {
     const text = kmemProblem(ex).join("\n");
     expect(text).toMatch(/^ {2}kmalloc-96 +96 bytes +\d+ objects +\d pages?$/m);
     expect(text).toContain("lowmem: 0xc0000000");
+    expect(text).toContain(
+      "The first vmalloc area starts at 0xc4800000; its mapping takes 1 frame of page tables",
+    );
     expect(runKmemExercise({ seed: "5", arch: "i386", n: "8", cpus: "2", solve: true })).toBe(
       `${text}\n\nAnswers:\n\n${solveKmem(ex).answers.join("\n")}\n`,
     );

@@ -210,9 +210,26 @@ function kmemAnswers(steps: KmemStep[], k: Kernel): string[] {
   return out;
 }
 
+/**
+ * The vmalloc area on the booted machine: where its first area starts, the page-table frames the
+ * first mapping takes (the upper levels the kernel set up at boot, e.g. x86-64's
+ * preallocate_vmalloc_pages(), are already there) and the bytes one last-level table maps
+ * (mm/vmalloc.c vmap_pages_range() -> vmap_pte_range(): pte_alloc_kernel() for a missing table).
+ */
+export function vmallocStartState(ex: KmemExercise): { start: bigint; tables: number; tableSpan: number } {
+  const k = boot(ex);
+  const before = k.view.frames().byKind["page-table"] ?? 0;
+  const start = k.vmalloc(4096);
+  if (start === 0n) throw new Error("exercise kmem: vmalloc(4096) failed on a fresh machine");
+  const tables = (k.view.frames().byKind["page-table"] ?? 0) - before;
+  const entryBytes = k.machine.cpus[0].format.entryBytes;
+  return { start, tables, tableSpan: (4096 / entryBytes) * 4096 };
+}
+
 /** The problem's text: the machine, kmalloc's caches as slabinfo shows them, the rules, the steps. */
 export function kmemProblem(ex: KmemExercise): string[] {
   const k = boot(ex);
+  const vs = vmallocStartState(ex);
   const l = k.view.layout();
   const caches = k.view.slabinfo();
   const holding = (va: bigint) => l.regions.find((r) => va >= r.start && va < r.end);
@@ -236,6 +253,9 @@ export function kmemProblem(ex: KmemExercise): string[] {
     "vmalloc(size) maps size rounded up to pages, each an order-0 page from the buddy allocator, into the vmalloc",
     "area (a guard page after it); the kernel's page tables grow when the area needs new ones. vfree frees the",
     "pages at once (the page tables stay; the TLB flush is lazy).",
+    `The first vmalloc area starts at ${hex(vs.start)}; its mapping takes ${frames(vs.tables)} of page tables (the`,
+    `levels above are there since boot); each later area starts after the last one's guard page, and one`,
+    `last-level table maps ${vs.tableSpan >> 20} MiB (a table is taken when an area reaches a ${vs.tableSpan >> 20} MiB block without one).`,
     "",
     "The kernel runs:",
     ...ex.ops.map((op, i) => `  ${String(i + 1).padStart(2)}. ${opText(op)}`),

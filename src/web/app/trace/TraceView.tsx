@@ -12,7 +12,7 @@ import { useEffect, useMemo } from "preact/hooks";
 import { chartPanels, type TraceSummary } from "../../../analysis/trace/summary.ts";
 import type { TraceReadStats } from "../../../workloads/trace/decode.ts";
 import { HitRates, LineChartView } from "./Chart.tsx";
-import { cliFlags, DEFAULT_FORM, policiesOf, runOf, TRACE_ARCHES, type TraceForm } from "./settings.ts";
+import { cliCommand, DEFAULT_FORM, policiesOf, runOf, TRACE_ARCHES, type TraceForm } from "./settings.ts";
 import type { TraceReply, TraceRequest, TraceSourceMsg } from "./worker.ts";
 import "./trace.css";
 
@@ -403,7 +403,7 @@ export function TraceView() {
             analyse
           </button>
           <code data-testid="trace-cli">
-            vmlab trace {src?.name ?? "FILE"} {cliFlags(form.value).join(" ")}
+            vmlab trace {src?.name ?? "FILE"} {cliCommand(form.value)}
           </code>
         </div>
         <Progress />

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { parseCurves, parseSamplers, type TraceCliOptions } from "../../../analysis/trace/flags.ts";
 import { addTraceOptions, parseReplay } from "../../../cli/trace/options.ts";
-import { cliFlags, DEFAULT_FORM, runOf, type TraceForm } from "./settings.ts";
+import { cliCommand, cliFlags, DEFAULT_FORM, runOf, type TraceForm } from "./settings.ts";
 
 /** What `vmlab trace FILE FLAGS` runs (main.ts's trace command, without its action). */
 function cliRun(flags: string[]) {
@@ -55,6 +55,45 @@ describe("the trace view's form", () => {
     it(`${name}: the page's run is the CLI's of the flags it shows`, () => {
       expect(runOf(f)).toEqual(cliRun(cliFlags(f)));
     });
+
+  it("policy mode leaves out the TLB field it hides: a TLB typed in machine mode does not refuse its run", () => {
+    const f = form({ mode: "policy", policy: "lru", tlb: "bogus" });
+    expect(runOf(f)).toEqual(cliRun(cliFlags(f)));
+    expect(runOf(f)).toEqual(runOf(form({ mode: "policy", policy: "lru" })));
+  });
+
+  it("the command line the page shows reads back, through a shell's quoting, as the flags of its run", () => {
+    /** POSIX shell words: blanks split, '...' quotes, \ escapes one character. */
+    const words = (line: string): string[] => {
+      const out: string[] = [];
+      let w: string | null = null;
+      for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (c === " ") {
+          if (w !== null) out.push(w);
+          w = null;
+        } else if (c === "'") {
+          const end = line.indexOf("'", i + 1);
+          w = (w ?? "") + line.slice(i + 1, end);
+          i = end;
+        } else if (c === "\\") w = (w ?? "") + line[++i];
+        else w = (w ?? "") + c;
+      }
+      if (w !== null) out.push(w);
+      return out;
+    };
+    for (const f of [
+      form({ cost: "l1=2, walkRead=40" }),
+      form({ seed: "" }),
+      form({ mode: "policy", policy: "lru", mrcMax: "1'000" }),
+    ]) {
+      expect(words(cliCommand(f))).toEqual(cliFlags(f));
+    }
+    expect(cliCommand(form({ cost: "l1=2, walkRead=40" }))).toContain("--cost 'l1=2, walkRead=40'");
+    expect(runOf(form({ cost: "l1=2, walkRead=40" }))).toEqual(
+      cliRun(cliFlags(form({ cost: "l1=2, walkRead=40" }))),
+    );
+  });
 
   it("fields a mode has no use for stay out of its run and its command line", () => {
     const f = form({ mode: "policy", policy: "lru", cache: "vipt", swap: "1G", arch: "arm64", page: "2m" });

@@ -94,7 +94,8 @@ export function optionsOf(f: TraceForm): TraceCliOptions {
     frames: f.frames.trim(),
     framesGiven: true,
     policy: f.policy,
-    tlb: f.tlb.trim(),
+    // policy mode hides the TLB field and its command line has no --tlb: the CLI's default
+    tlb: machine ? f.tlb.trim() : "vmref",
     dataOnly: f.dataOnly,
     json: false,
     progress: false,
@@ -147,4 +148,14 @@ export function cliFlags(f: TraceForm): string[] {
   for (const [k, flag] of curves) if (o[k] !== undefined) out.push(flag, String(o[k]));
   if (o.seed !== "1") out.push("--seed", o.seed);
   return out;
+}
+
+/** A word of the shown command line as a POSIX shell reads it back: quoted when empty or not plain. */
+export function shellWord(w: string): string {
+  return /^[A-Za-z0-9_.,:=+/@%-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/** The flags of `cliFlags` as the page shows them, ready to paste into a shell. */
+export function cliCommand(f: TraceForm): string {
+  return cliFlags(f).map(shellWord).join(" ");
 }
