@@ -342,3 +342,18 @@ export class MmStruct {
     if (this.hiwaterVm < vm) this.hiwaterVm = vm;
   }
 }
+
+/**
+ * The part [a, b) of [start, end) each VMA covers, in address order, the next VMA looked up
+ * again from the last part's end (the caller may split VMAs between): madvise_walk_vmas' loop.
+ */
+export function* vmaParts(mm: MmStruct, start: number, end: number): Generator<[Vma, number, number]> {
+  let at = start;
+  while (at < end) {
+    const v = mm.vmas.find((x) => x.vmEnd > at && x.vmStart < end);
+    if (v === undefined) return;
+    const b = Math.min(end, v.vmEnd);
+    yield [v, Math.max(at, v.vmStart), b];
+    at = b;
+  }
+}

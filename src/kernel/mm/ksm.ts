@@ -35,7 +35,7 @@ import {
   type StableNode,
   vmaKsmCompatible,
 } from "./ksm_state.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { type MmStruct, vmaParts } from "./MmStruct.ts";
 import { doWpPage, putPage } from "./memory.ts";
 import { setFlags } from "./mmap.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -103,13 +103,7 @@ function pagesIdentical(ctx: MmContext, a: number, b: number): boolean {
 export function ksmMadvise(ctx: MmContext, mm: MmStruct, start: number, end: number, merge: boolean): number {
   const ksm = ctx.env.ksm;
   if (ksm === undefined) return -Errno.EINVAL; // no CONFIG_KSM
-  let at = start;
-  while (at < end) {
-    const v = mm.vmas.find((x) => x.vmEnd > at && x.vmStart < end);
-    if (v === undefined) break;
-    const a = Math.max(at, v.vmStart);
-    const b = Math.min(end, v.vmEnd);
-    at = b;
+  for (const [v, a, b] of vmaParts(mm, start, end)) {
     const has = (v.vmFlags & VmFlag.MERGEABLE) !== 0;
     if (merge) {
       if (has || !vmaKsmCompatible(v)) continue; // "just ignore the advice"

@@ -17,7 +17,7 @@ import { Errno, linearIndex, type MmContext, VmFault } from "./internal.ts";
 import { madviseCollapse } from "./khugepaged.ts";
 import { khugepagedEnterVma } from "./khugepaged_slots.ts";
 import { ksmMadvise } from "./ksm.ts";
-import type { MmStruct } from "./MmStruct.ts";
+import { type MmStruct, vmaParts } from "./MmStruct.ts";
 import { clearYoungPtes, coldTmpfsFolio } from "./madvise_cold_folio.ts";
 import { exclusiveAnonPmd, lazyFree, mthpPageoutWhole, splitAnonFoliosInPart } from "./madvise_free.ts";
 import { guardInstall, guardRemove } from "./madvise_guard.ts";
@@ -278,13 +278,7 @@ function updateVmas(
   set: number,
   clear: number,
 ): number {
-  let at = start;
-  while (at < end) {
-    const v = mm.vmas.find((x) => x.vmEnd > at && x.vmStart < end);
-    if (v === undefined) break;
-    const a = Math.max(at, v.vmStart);
-    const b = Math.min(end, v.vmEnd);
-    at = b;
+  for (const [v, a, b] of vmaParts(mm, start, end)) {
     if (vmFlagsUpdate(v.vmFlags, set, clear) === v.vmFlags) continue; // "*prev = vma; return 0;"
     if (a > v.vmStart && !hugetlbMaySplit(v, a)) return -Errno.EINVAL;
     if (b < v.vmEnd && !hugetlbMaySplit(v, b)) {
