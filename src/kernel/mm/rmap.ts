@@ -11,6 +11,7 @@ import { pfnUnchecked } from "../../base/units.ts";
 import type { PhysMem } from "../../hw/PhysMem.ts";
 import type { FileObject } from "../fs/file.ts";
 import { PteFlag, TlbFlush } from "./arch.ts";
+import { extraFolioRefs } from "./folio_put.ts";
 import { HeldWords } from "./heldwords.ts";
 import { isFilePmd, splitPmd } from "./huge_memory.ts";
 import type { MmContext } from "./internal.ts";
@@ -768,20 +769,20 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
     if (aborted) return; // walk_abort
     mm.updateHiwaterRss(); // try_to_unmap_one: update_hiwater_rss
     r.env.userMm.env.cache.flushCachePage(mm, vpn, pfn);
-    // the entry the walk just read; a huge PMD is cleared and flushed at once
-    // (__discard_anon_folio_pmd_locked: pmdp_huge_clear_flush, no batching)
+    // the entry the walk just read; a huge PMD cleared and flushed at once (pmdp_huge_clear_flush)
     if (level === 0) unmapPte(r, mm, pa, vpn, hi, lo);
     else ptepClearFlushOf(r.env.userMm, mm, pa, vpn, level, hi, lo);
     if (pt.dirty(hi, lo)) pages.flags[pfn] |= PageFlag.Dirty;
-    // discarded only if ref_count == 1 + map_count (vmlab's small page: no reference of the
-    // isolation, so refcount == mapcount) and clean, or from a PTE of a VM_DROPPABLE VMA (dirty or not:
-    // mm/droppable.ts; a huge PMD's __discard_anon_folio_pmd_locked has no such case); a pinned page is kept
+    // discarded only if ref_count == 1 + map_count (a pinned folio is kept) and clean, or from a PTE of
+    // a VM_DROPPABLE VMA (dirty or not: mm/droppable.ts; a huge PMD's __discard_anon_folio_pmd_locked has not)
     const drop = vmaDroppable(v.vmFlags);
     if (
       (pages.flags[pfn] & PageFlag.Dirty && (!drop || level !== 0)) ||
-      (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])
+      extraFolioRefs(pages, pfn, nr) // a huge PMD's: __discard_anon_folio_pmd_locked's ref_count check
     ) {
       setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
+      // a huge PMD: TTU_SPLIT_HUGE_PMD, then the first PTE's MADV_FREE check fails alike
+      if (level !== 0 && !drop) splitPmd(r.env.userMm, mm, vpn);
       // folio_set_swapbacked, "Unlike MADV_FREE mappings, VM_DROPPABLE ones never get swap backed on failure to drop"
       if (!drop) for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree;
       aborted = true;
