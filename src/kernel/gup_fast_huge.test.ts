@@ -54,8 +54,12 @@ A: a = mmap 2M at=0x40000000
 A: write a 2M value=3
 A: fork B
 let shared = pfn(A, a+20K)
-kernel: p = pin_user_pages A a+20K 1 fast
-expect p == 1
+kernel: p = pin_user_pages A a+20K 3 fast
+expect p == 3
+# gup_fast_pmd_leaf grabbed the 3 pages (record_subpages), gup_must_unshare put them back
+# (gup_put_folio); the slow path then pinned them: acquired 3 + 3, released 3
+expect vmstat.nr_foll_pin_acquired == 6
+expect vmstat.nr_foll_pin_released == 3
 expect vmstat.thp_split_pmd == 1
 expect pfn(A, a+20K) != shared
 expect pfn(B, a+20K) == shared
@@ -94,9 +98,32 @@ kernel: unpin_user_pages p
     const { failed, pins } = run(`${huge}A: fork B
 let shared = pfn(A, buf)
 kernel: p = pin_user_pages A buf 1 fast
+expect vmstat.nr_foll_pin_acquired == 2
+expect vmstat.nr_foll_pin_released == 1
 expect pfn(A, buf) != shared
 expect pfn(B, buf) == shared
 kernel: unpin_user_pages p
+`);
+    expect(failed).toEqual([]);
+    expect(pins[0]).toContain("0 by gup_fast");
+  });
+});
+
+describe("gup_fast's refusal after try_grab_folio_fast (gup_put_folio)", () => {
+  it("a 4K page shared with a child: the read pin counted acquired and released once, then the slow path's", () => {
+    // gup_fast_pte_range: try_grab_folio_fast (NR_FOLL_PIN_ACQUIRED), gup_must_unshare(NULL, ...)
+    // refuses the page that is not PageAnonExclusive: gup_put_folio (NR_FOLL_PIN_RELEASED)
+    const { failed, pins } = run(`machine ram=64M
+spawn A
+A: a = mmap 8K
+A: write a 8K value=3
+A: fork B
+kernel: p = pin_user_pages A a 2 fast
+expect p == 2
+expect vmstat.nr_foll_pin_acquired == 3
+expect vmstat.nr_foll_pin_released == 1
+kernel: unpin_user_pages p
+expect vmstat.nr_foll_pin_released == 3
 `);
     expect(failed).toEqual([]);
     expect(pins[0]).toContain("0 by gup_fast");

@@ -70,3 +70,57 @@ expect swapped(A, a 2M) == 512
 `);
   });
 });
+
+const lazyPinnedKept = `A: r = madvise a 2M free
+A: r = madvise a 2M willneed
+reclaim 60M
+expect vmstat.pglazyfreed == 0
+expect present(A, a 2M) == 512
+expect byte(A, a+8K) == 3
+expect pfn(A, a) == head
+expect vmstat.thp_split_pmd == 1
+expect vmstat.thp_split_page == 0
+expect vmstat.pgactivate == act + 512
+expect meminfo.Active(anon) + meminfo.Inactive(anon) == 2097152
+expect meminfo.Active(file) + meminfo.Inactive(file) == 0
+kernel: unpin_user_pages p
+`;
+
+describe("reclaim of a pinned lazyfree PMD-mapped THP (shrink_inactive_list)", () => {
+  it("the pin on its head page: the same (the folio's ref_count, not the page's)", () => {
+    holds(`${pinnedThp.replace("a+8K 1 write", "a 1")}${lazyPinnedKept}`);
+  });
+
+  it("not discarded: __discard_anon_folio_pmd_locked refuses, TTU_SPLIT_HUGE_PMD, the PTE's MADV_FREE check remaps it swap-backed, activate_locked", () => {
+    // madvise_free_huge_pmd (whole PMD): folio_mark_lazyfree, PMD kept. shrink_folio_list: not
+    // swap-backed, so no folio_maybe_dma_pinned check; try_to_unmap(TTU_SPLIT_HUGE_PMD):
+    // unmap_huge_pmd_locked -> __discard_anon_folio_pmd_locked: ref_count != map_count + 1 (the
+    // pin's reference), set_pmd_at(orig_pmd), false; split_huge_pmd_locked (thp_split_pmd); the
+    // first PTE's MADV_FREE check fails alike: set_pte_at(pteval), folio_set_swapbacked, walk_abort;
+    // nr_lazyfree_fail, activate_locked (pgactivate += 512); folio_putback_lru: Active(anon)
+    holds(`${pinnedThp}${lazyPinnedKept}`);
+  });
+});
+
+describe("MADV_PAGEOUT of a pinned lazyfree PMD-mapped THP, covering it whole", () => {
+  it("as under reclaim: no pin check for a lazyfree folio, try_to_unmap splits the PMD, activate_locked", () => {
+    // madvise_cold_or_pageout_pte_range isolates the folio whole; reclaim_pages -> shrink_folio_list:
+    // not swap-backed, so neither folio_maybe_dma_pinned nor a split_folio; try_to_unmap: the
+    // discard refused (ref_count), TTU_SPLIT_HUGE_PMD, the PTE's MADV_FREE check remaps it
+    // swap-backed; activate_locked (pgactivate += 512); reclaim_folio_list's folio_putback_lru
+    holds(`${pinnedThp}A: r = madvise a 2M free
+A: r = madvise a 2M willneed
+A: r = madvise a 2M pageout
+A: r = madvise a 2M willneed
+expect vmstat.pglazyfreed == 0
+expect present(A, a 2M) == 512
+expect byte(A, a+8K) == 3
+expect vmstat.thp_split_pmd == 1
+expect vmstat.thp_split_page == 0
+expect vmstat.pgactivate == act + 512
+expect meminfo.Active(anon) == 2097152
+expect meminfo.Active(file) + meminfo.Inactive(file) == 0
+kernel: unpin_user_pages p
+`);
+  });
+});

@@ -368,7 +368,14 @@ export function pinUserPages(
  * path. Linux: mm/gup.c gup_fast_pte_range, gup_fast_pmd_leaf, gup_fast_pud_leaf,
  * try_grab_folio_fast, gup_fast_folio_allowed; mm/internal.h gup_must_unshare
  */
-function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, foll: number): GupPage | null {
+function gupFastPage(
+  k: KernelCore,
+  caller: Task,
+  mm: MmStruct,
+  vpn: number,
+  foll: number,
+  left: number,
+): GupPage | null {
   const pt = k.arch.pgtable;
   const leaf = k.userMm.leafFor(mm, vpn);
   if (leaf === null || !pt.present(leaf.hi, leaf.lo) || !pt.accessible(leaf.hi, leaf.lo)) return null;
@@ -394,12 +401,17 @@ function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, fol
   const anon = h !== undefined ? h.anon.has(head) : pages.kind[pfn] === PageKind.UserAnon;
   const shmem = pages.kind[pfn] === PageKind.PageCache && (pages.flags[pfn] & PageFlag.SwapBacked) !== 0;
   const pinLongWrite = Foll.PIN | Foll.LONGTERM | Foll.WRITE;
+  // past this point try_grab_folio_fast has pinned the pages (record_subpages: a leaf's up to the
+  // range's end), counting NR_FOLL_PIN_ACQUIRED; a refusal puts them back (gup_put_folio: RELEASED)
+  const span = leaf.level > 0 ? pt.ptrsPerTable ** leaf.level : 1;
+  const refs = Math.min(left, span - (vpn % span));
   // gup_fast_folio_allowed: "hugetlb neither requires dirty-tracking nor can be secretmem"
-  if ((foll & pinLongWrite) === pinLongWrite && !anon && !shmem && h === undefined) return null;
+  if ((foll & pinLongWrite) === pinLongWrite && !anon && !shmem && h === undefined)
+    return gupFastRefused(k, refs);
   if (!writable && (foll & (Foll.WRITE | Foll.PIN)) === Foll.PIN) {
     // gup_must_unshare with no VMA; a large folio's PageAnonExclusive of &folio->page on a huge leaf
     const exclusive = pages.flags[leaf.level > 0 || h !== undefined ? head : pfn] & PageFlag.AnonExclusive;
-    if (anon ? !exclusive : (foll & Foll.LONGTERM) !== 0) return null;
+    if (anon ? !exclusive : (foll & Foll.LONGTERM) !== 0) return gupFastRefused(k, refs);
   }
   tryGrabFolio(k, pfn, head, foll); // try_grab_folio_fast
   // folio_set_referenced: PG_referenced only (not folio_mark_accessed's activation); vmlab keeps
@@ -407,6 +419,17 @@ function gupFastPage(k: KernelCore, caller: Task, mm: MmStruct, vpn: number, fol
   const v = k.vmscan;
   if (v.env.policy === "linux" && h === undefined) v.referenced[head >= 0 && v.large[head] ? head : pfn] = 1;
   return { pfn, head, fast: true };
+}
+
+/**
+ * gup_fast_pte_range / gup_fast_pmd_leaf refusing a folio after try_grab_folio_fast took it
+ * (gup_fast_folio_allowed, gup_must_unshare): gup_put_folio gives the `refs` pins back, so
+ * nr_foll_pin_acquired and nr_foll_pin_released both count them. Linux: mm/gup.c gup_put_folio
+ */
+function gupFastRefused(k: KernelCore, refs: number): null {
+  k.userMm.follPinAcquired += refs;
+  k.userMm.follPinReleased += refs;
+  return null;
 }
 
 /**
@@ -425,7 +448,7 @@ export function pinUserPagesFast(
   mm.hasPinned = true; // gup_fast_fallback: mm_set_has_pinned_flag
   const got: GupPage[] = [];
   for (let i = 0; i < n; i++) {
-    const p = gupFastPage(k, caller, mm, vpn + i, foll | Foll.PIN);
+    const p = gupFastPage(k, caller, mm, vpn + i, foll | Foll.PIN, n - i);
     if (p === null) break;
     got.push(p);
   }

@@ -104,3 +104,14 @@ export function freeThpBlock(env: FolioPutEnv, head: number): FreeError | null {
 function freeOrder0(env: FolioPutEnv, pfn: number): FreeError | null {
   return env.buddy.free(pfn, 0);
 }
+
+/**
+ * try_to_unmap_one's MADV_FREE check and __discard_anon_folio_pmd_locked's `ref_count != map_count
+ * + 1`: a reference on a page of the folio (`nr` pages from `pfn`) beyond its mappings' (vmlab
+ * takes no isolation reference, and counts a THP's references page by page), a FOLL_PIN's or a
+ * FOLL_GET's. Linux: mm/rmap.c try_to_unmap_one; mm/huge_memory.c __discard_anon_folio_pmd_locked
+ */
+export function extraFolioRefs(pages: PageDescTable, pfn: number, nr: number): boolean {
+  for (let i = 0; i < nr; i++) if (pages.refcount[pfn + i] !== pages.mapcount[pfn + i]) return true;
+  return false;
+}

@@ -5,6 +5,8 @@
  * "MADV_FREE page check"). Vmscan calls these with itself.
  */
 import { droppableSplitPmd, droppedDirty } from "./droppable.ts";
+import { extraFolioRefs } from "./folio_put.ts";
+import { splitPmd } from "./huge_memory.ts";
 import { PageFlag } from "./PageDesc.ts";
 import { DirtyFolio } from "./page_writeback.ts";
 import { ptepClearFlushOf, setPteAt, zapDepositedTable } from "./pgtable.ts";
@@ -82,9 +84,11 @@ export function tryToUnmapLazyfree(r: RmapPages, pfn: number): boolean {
     const drop = vmaDroppable(v.vmFlags);
     if (
       (pages.flags[pfn] & PageFlag.Dirty && !drop) ||
-      (nr === 1 && pages.refcount[pfn] !== pages.mapcount[pfn])
+      extraFolioRefs(pages, pfn, nr) // ref_count != 1 + map_count (pinned); a huge PMD's: __discard_anon_folio_pmd_locked's
     ) {
       setPteAt(r.env.userMm, pa, hi, lo); // "the folio was redirtied": remapped as it was
+      // a huge PMD: TTU_SPLIT_HUGE_PMD, then the first PTE's MADV_FREE check fails alike
+      if (level !== 0) splitPmd(r.env.userMm, mm, vpn);
       // folio_set_swapbacked, "Unlike MADV_FREE mappings, VM_DROPPABLE ones never get swap backed on failure to drop"
       if (!drop) for (let i = 0; i < nr; i++) pages.flags[pfn + i] &= ~PageFlag.Lazyfree;
       aborted = true;

@@ -485,15 +485,18 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   // the huge zero page and a THP mapped elsewhere too are left, PMD and all (huge_unlock)
   // (with or without swap: add_to_swap's failure is found later, in reclaim_pages)
   splitAnonFoliosInPart(ctx, mm, start, end);
+  const tookWhole: number[] = []; // the PMDs reclaim_pages took whole: no PTE walk there (return 0)
   for (let h = start - (start % nr); h < end; h += nr) {
     const pmd = pmdOf(ctx, mm, h);
     const head = pmd === null ? -1 : exclusiveAnonPmd(ctx, pmd.hi, pmd.lo);
     // one the range covers in part is still PMD-mapped only if its split failed: left (return 0)
     if (head < 0 || h < start || h + nr > end) continue;
     // a maybe-pinned folio outside the swap cache: shrink_folio_list's keep_locked before
-    // add_to_swap, so no try_to_unmap splits its PMD; reclaim_folio_list puts it back (vmscan_pinned.ts)
+    // add_to_swap, so no try_to_unmap splits its PMD; reclaim_folio_list puts it back (vmscan_pinned.ts).
+    // A lazyfree one goes to try_to_unmap, which splits its PMD and keeps it (rmap.ts tryToUnmapLazyfree)
     if (folioMaybeDmaPinned(ctx, head) && !env.swap?.slotOf.has(head)) {
       env.lru?.reclaimPage(head, linearIndex(mm.vmaAt(h)!, h));
+      tookWhole.push(h);
       continue;
     }
     splitPmd(ctx, mm, h);
@@ -504,7 +507,7 @@ export function pageout(ctx: MmContext, mm: MmStruct, start: number, end: number
   let table = -1;
   for (let vpn = start; vpn < end; vpn++) {
     const vma = mm.vmaAt(vpn);
-    if (vma === null) continue;
+    if (vma === null || tookWhole.includes(vpn - (vpn % nr))) continue;
     const pte = readPte(ctx, mm, vpn); // null under a huge PMD left above: no PTE table
     if (pte !== null && Math.floor(vpn / pt.ptrsPerTable) !== table) {
       if (table >= 0) env.lru?.endFolioList();

@@ -499,6 +499,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       if (!this.large[pfn]) reuseOnlyMapping(pfn);
       if (this.writeback !== null) this.writeback.referencedClean = referencedBefore && !anon;
       const folioNr = perPageFolioPages(this, pfn); // a folio on the lists page by page, gone whole:
+      const lazyThp = this.large[pfn] === 1 && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
       const got = this.tryReclaim(pfn, anon); // all its pages scanned (isolate_lru_folios' nr_pages)
       if (got > 1) scanned += folioNr - 1;
       if (this.writeback !== null) this.writeback.referencedClean = false;
@@ -509,12 +510,12 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       }
       // keep_locked: a dirty file folio kswapd leaves where it was (page_writeback.ts)
       else if (got === DirtyFolio.Keep) this.add(pfn, list);
-      // activate_locked: onto the active list of what the page now is (a redirtied lazyfree
-      // page is swap-backed again: folio_lru_list gives the anonymous one); a droppable one is gone
+      // activate_locked onto the list of what it now is (a redirtied or pinned lazyfree page: anon; a THP split
+      // meanwhile: one page, each if try_to_unmap split its PMD); a droppable gone; dirty file: vmscan_evict.ts
       else if (got !== DirtyFolio.Dropped) {
         const list = anonPage && !(pages.flags[pfn] & PageFlag.Lazyfree) ? Lru.ActiveAnon : active;
-        // a THP split meanwhile: one page; a dirty file folio was counted by vmscan_evict.ts
-        this.activateLocked(pfn, list, this.large[pfn] ? this.hpageNr : 1, got !== DirtyFolio.Activate);
+        for (let i = 0, n = lazyThp && !this.large[pfn] ? this.hpageNr : 1; i < n; i++)
+          this.activateLocked(pfn + i, list, this.large[pfn] ? this.hpageNr : 1, got !== DirtyFolio.Activate);
       }
     }
     this.endFolioList();
@@ -615,10 +616,9 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
   }
 
   /**
-   * reclaim_pages (MADV_PAGEOUT): reclaims one page (a whole mTHP: its folio) now, young or not,
-   * with the checks and the swap-out or eviction of shrink_folio_list; returns the pages that went.
-   * `index` is its linear index (pages that never joined the lists, as the pieces of a split huge
-   * page, get it here). The caller ends the list (endFolioList): the flushes may be deferred.
+   * reclaim_pages (MADV_PAGEOUT): reclaims one page (a whole mTHP: its folio) now, young or not, with the
+   * checks and the swap-out or eviction of shrink_folio_list; returns the pages that went. `index` is its
+   * linear index (given to pages never on the lists). The caller ends the list (endFolioList).
    */
   reclaimPage(pfn: number, index: number, anonVma = 0): number {
     // in a batch: folio_isolate_lru fails; PG_mlocked: !folio_evictable, put back (activate_locked)
@@ -626,6 +626,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     const pages = this.env.pages;
     const anon = pages.kind[pfn] === PageKind.UserAnon;
     const lazy = anon && (pages.flags[pfn] & PageFlag.Lazyfree) !== 0;
+    const lazyThp = lazy && this.large[pfn] === 1; // PMD-mapped: not split here (TTU_SPLIT_HUGE_PMD)
     if (anon) {
       if (!this.large[pfn]) {
         this.index[pfn] = index;
@@ -634,8 +635,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
       // maybe DMA-pinned: keep_locked before add_to_swap (and a split), or try_to_unmap refused
       if (!lazy && dmaPin.pinnedAnonRefs(this, pfn) >= 0)
         return dmaPin.pageoutPinnedAnon(this, pfn, Lru.InactiveAnon, Lru.ActiveAnon);
-      // without swap a whole mTHP or THP fails add_to_swap and is split (swpout_fallback); a lazyfree
-      // (not swap-backed: MADV_FREE, MAP_DROPPABLE) one never reaches add_to_swap and goes whole
+      // no swap: a whole (m)THP fails add_to_swap, split (swpout_fallback); lazyfree ones never reach add_to_swap
       const s = lazy ? 0 : splitForReclaim(this, pfn, true); // a whole mTHP may go whole (s pages), else split first
       if (s !== 0) return Math.max(s, 0);
       // no swap: add_to_swap fails (after the pin check, before try_to_unmap): activate_locked_split
@@ -655,7 +655,7 @@ export class Vmscan extends LruLists implements RmapPages, ShrinkNode {
     this.ignoreReferences = true;
     const n = lazy ? discardLazyfree(this, pfn) : anon ? +this.swapOut(pfn) : dropFile(this, pfn);
     this.ignoreReferences = false;
-    if (lazy && n === 0) return dmaPin.pageoutLazyfreeKept(this, pfn, Lru.ActiveAnon); // redirtied or pinned
+    if (lazy && n === 0) return dmaPin.pageoutLazyfreeKept(this, pfn, Lru.ActiveAnon, lazyThp); // redirtied, pinned
     // no free swap slot: add_to_swap failed, activate_locked_split
     if (anon && !lazy && n === 0 && pages.kind[pfn] === PageKind.UserAnon) return this.addToSwapFailed(pfn);
     // left to the flusher, PG_active: reclaim_folio_list's folio_putback_lru (the LRU add batch)

@@ -70,7 +70,7 @@ export function pinnedAnonRefs(v: PinnedShrinkPages, pfn: number): number {
 /**
  * The references shrink_folio_list lets through to try_to_unmap beyond the mappings' (`found`)
  * and the swap cache's: a maybe-pinned anonymous folio's FOLL_PIN references (`dma`,
- * pinnedAnonRefs), or all the extra ones of a small lazyfree page, which try_to_unmap_one's
+ * pinnedAnonRefs), or all the extra ones of a lazyfree page (a THP's head), which try_to_unmap_one's
  * MADV_FREE check refuses (ref_count != 1 + map_count: remapped, folio_set_swapbacked,
  * walk_abort; rmap.ts tryToUnmapLazyfree) so that activate_locked counts it as an anonymous page.
  * Linux: mm/rmap.c try_to_unmap_one
@@ -78,8 +78,8 @@ export function pinnedAnonRefs(v: PinnedShrinkPages, pfn: number): number {
 export function heldRefs(v: PinnedShrinkPages, pfn: number, dma: number, found: number): number {
   if (dma >= 0) return dma;
   const pages = v.env.pages;
-  if (pages.kind[pfn] !== PageKind.UserAnon || !(pages.flags[pfn] & PageFlag.Lazyfree) || v.large[pfn])
-    return 0;
+  // a lazyfree THP's head too (__discard_anon_folio_pmd_locked counts the folio's references)
+  if (pages.kind[pfn] !== PageKind.UserAnon || !(pages.flags[pfn] & PageFlag.Lazyfree)) return 0;
   return Math.max(pages.refcount[pfn] - found, 0);
 }
 
@@ -169,11 +169,19 @@ function refuseOne(mm: MmStruct, _vma: unknown, vpn: number, _pa: number, hi: nu
  * != 1 + map_count). try_to_unmap_one put the entry back and made it swap-backed (rmap.ts
  * tryToUnmapLazyfree); shrink_folio_list: nr_unmap_fail, nr_lazyfree_fail, activate_locked
  * (PG_active, pgactivate: an anonymous folio now, folio_is_file_lru false); reclaim_folio_list's
- * folio_putback_lru puts it back through the LRU add batch onto Active(anon). Returns 0 pages
- * reclaimed. Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list; mm/rmap.c try_to_unmap_one
+ * folio_putback_lru puts it back through the LRU add batch onto Active(anon); `thp`: a PMD-mapped
+ * THP (its PMD split by try_to_unmap's TTU_SPLIT_HUGE_PMD, all its pages). Returns 0 pages reclaimed.
+ * Linux: mm/vmscan.c shrink_folio_list, reclaim_folio_list; mm/rmap.c try_to_unmap_one
  */
-export function pageoutLazyfreeKept(v: PinnedShrinkPages, pfn: number, activeAnon: number): number {
-  v.stats.pgactivate += v.large[pfn] ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
-  v.putbackActive(pfn, activeAnon);
+export function pageoutLazyfreeKept(
+  v: PinnedShrinkPages,
+  pfn: number,
+  activeAnon: number,
+  thp: boolean,
+): number {
+  const nr = v.large[pfn] || thp ? v.env.userMm.env.pgtable.hpagePmdNr : 1;
+  v.stats.pgactivate += nr;
+  // a PMD-mapped THP whose PMD try_to_unmap split (tryToUnmapLazyfree): on the lists page by page now
+  for (let i = 0, n = v.large[pfn] ? 1 : nr; i < n; i++) v.putbackActive(pfn + i, activeAnon);
   return 0;
 }
