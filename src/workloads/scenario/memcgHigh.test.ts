@@ -6,6 +6,7 @@
  * calculate_high_delay when reclaim cannot keep up, a sleep vmlab only counts).
  */
 import { describe, expect, it } from "vitest";
+import { calculateHighDelay } from "../../kernel/core/memcontrol.ts";
 import { runScenario } from "./session.ts";
 import { runHolds, scenarioError } from "./testKit.ts";
 
@@ -85,6 +86,29 @@ describe("memory.high (mem_cgroup_handle_over_high)", () => {
       "expect memory.events.max == 0",
       "expect memory.events.oom == 0",
     ]);
+  });
+
+  it("a 32-bit kernel (BITS_PER_LONG 32) never throttles: calculate_high_delay's unsigned long truncates to 0", () => {
+    // calculate_high_delay's penalty_jiffies is an unsigned long: max_overage^2 * HZ (u64) is cut to
+    // 32 bits, then shifted right by 20 + 14 = 34 bits: 0 whatever the overage. So on i386 the
+    // penalty never passes HZ / 100: each return to user is one reclaim_high round (it reclaims
+    // nothing here: no swap), and no sleep. i386 without PAE: A's PGD (one page, charged as
+    // kernel memory), then one PTE table at the first fault: the fault of page k leaves the usage at
+    // u = 2 + k pages, over high (256) from u = 257 to u = 2 + 512
+    const last = 2 + 512;
+    runHolds([
+      "machine arch=i386 ram=64M memory_high=1M overcommit=always",
+      "spawn A",
+      "A: a = mmap 2M at=0x40000000",
+      "A: write a 2M value=7",
+      `expect memory.current == ${last * 4096}`,
+      `expect memory.events.high == ${last - 256}`,
+      "expect memory.high_throttled == 0",
+      "expect memory.high_delay_jiffies == 0",
+    ]);
+    // the same rule on a 64-bit unsigned long: from u = 283 (27 pages over) the penalty is over 10 jiffies
+    expect(calculateHighDelay(1000, 1, (27n << 20n) / 256n, 64)).toBeGreaterThan(10);
+    expect(calculateHighDelay(1000, 1, (27n << 20n) / 256n, 32)).toBe(0);
   });
 
   it("a read(2) over high: its page cache is reclaimed inside the call and at its return", () => {
