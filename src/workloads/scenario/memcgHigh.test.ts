@@ -88,6 +88,24 @@ describe("memory.high (mem_cgroup_handle_over_high)", () => {
     ]);
   });
 
+  it("a charge past MEMCG_CHARGE_BATCH pages of debt reclaims inside the system call (MAP_POPULATE)", () => {
+    // mmap's populate charges its 512 pages and their tables in one kernel entry. Once the usage
+    // passes high (256 pages) each page charged adds 1 to the debt and to the usage; the charge
+    // that makes the debt 65 (> MEMCG_CHARGE_BATCH) calls mem_cgroup_handle_over_high itself
+    // (try_charge_memcg: not PF_MEMALLOC, a gfp that may block), which reclaims at least those 65
+    // pages to swap: the usage never passes 256 + 65 pages. Without that call the whole 2M would
+    // stay charged until the return to user
+    runHolds([
+      "machine ram=64M swap=64M memory_high=1M",
+      "spawn A",
+      "A: a = mmap 2M populate",
+      `expect memory.peak == ${(256 + 65) * 4096}`,
+      "expect memory.events.high > 0",
+      "A: write a 4K value=1", // the debt left is paid at the fault's return to user
+      "expect memory.current <= 1M",
+    ]);
+  });
+
   it("a 32-bit kernel (BITS_PER_LONG 32) never throttles: calculate_high_delay's unsigned long truncates to 0", () => {
     // calculate_high_delay's penalty_jiffies is an unsigned long: max_overage^2 * HZ (u64) is cut to
     // 32 bits, then shifted right by 20 + 14 = 34 bits: 0 whatever the overage. So on i386 the
