@@ -88,6 +88,44 @@ describe("memory.high (mem_cgroup_handle_over_high)", () => {
     ]);
   });
 
+  it("far over high the penalty is clamped to MEMCG_MAX_HIGH_DELAY_JIFFIES (2 * HZ); arm64's HZ is 250", () => {
+    // the case above with memory.high at 64 pages: at u = 516 the overage is 452/64 of high, whose
+    // penalty (about 50000 jiffies at HZ 1000) is clamped to 2 * HZ; arm64 (defconfig: the default
+    // HZ_250) sleeps from a smaller overage's HZ / 100 = 2 jiffies on. Both arches charge A's PGD
+    // and then PUD, PMD, PTE table: u = 4 + k after the fault of page k
+    for (const [arch, HZ] of [
+      ["x86_64", 1000],
+      ["arm64", 250],
+    ] as const) {
+      const high = 64;
+      let rounds = 0;
+      let throttled = 0;
+      let jiffies = 0;
+      let clamped = 0;
+      for (let u = high + 1; u <= 516; u++) {
+        const p = penalty(u, high, HZ);
+        if (p === 2 * HZ) clamped++;
+        if (p <= Math.floor(HZ / 100)) rounds += 1;
+        else {
+          rounds += 17;
+          throttled++;
+          jiffies += p;
+        }
+      }
+      expect(clamped).toBeGreaterThan(0);
+      runHolds([
+        `machine arch=${arch} ram=64M memory_high=256K overcommit=always`,
+        "spawn A",
+        "A: a = mmap 2M at=0x40000000",
+        "A: write a 2M value=7",
+        "expect memory.current == 2M + 16K",
+        `expect memory.events.high == ${rounds}`,
+        `expect memory.high_throttled == ${throttled}`,
+        `expect memory.high_delay_jiffies == ${jiffies}`,
+      ]);
+    }
+  });
+
   it("a charge past MEMCG_CHARGE_BATCH pages of debt reclaims inside the system call (MAP_POPULATE)", () => {
     // mmap's populate charges its 512 pages and their tables in one kernel entry. Once the usage
     // passes high (256 pages) each page charged adds 1 to the debt and to the usage; the charge
