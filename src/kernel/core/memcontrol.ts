@@ -259,7 +259,12 @@ function charged(k: KernelCore, nr: number, gfp: number, forced: boolean): true 
   if (usage > e.watermark) e.watermark = usage;
   const high = k.config.memoryHighPages;
   if (forced || high === null || high === undefined || usage <= high) return true;
+  // current a kernel thread (khugepaged's collapse, a kworker): what it owes it pays against
+  // get_mem_cgroup_from_mm(current->mm = NULL), root_mem_cgroup, whose memory.high is max:
+  // nothing is reclaimed, no penalty (and a kthread never returns to user mode)
+  if (kthreadRuns.has(k)) return true;
   const cur = oomCurrent(k);
+  if (cur.mm === null) return true;
   cur.memcgNrPagesOverHigh += nr;
   if (cur.memcgNrPagesOverHigh > MEMCG_CHARGE_BATCH && !k.reclaiming && gfp & Gfp.DIRECT_RECLAIM) {
     e.inflight += nr; // charged, not yet on the LRU: still in memory.current while it reclaims
@@ -270,6 +275,23 @@ function charged(k: KernelCore, nr: number, gfp: number, forced: boolean): true 
     }
   }
   return true;
+}
+
+/** Kernels whose charges now run in a kernel thread that is not k.current (memcgKthread). */
+const kthreadRuns = new WeakSet<KernelCore>();
+
+/**
+ * Runs `fn` as a kernel thread with no mm (khugepaged's wake-up, which vmlab runs on whatever
+ * task is current): its charges over memory.high leave no debt on that task (charged).
+ * Linux: mm/khugepaged.c khugepaged (a kthread), mm/memcontrol.c get_mem_cgroup_from_mm
+ */
+export function memcgKthread<T>(k: KernelCore, fn: () => T): T {
+  kthreadRuns.add(k);
+  try {
+    return fn();
+  } finally {
+    kthreadRuns.delete(k);
+  }
 }
 
 /** MEMCG_CHARGE_BATCH: the nominal charge batch the over-high debt and penalty are scaled by. */

@@ -144,6 +144,31 @@ describe("memory.high (mem_cgroup_handle_over_high)", () => {
     ]);
   });
 
+  it("khugepaged's collapse over high: the kthread's debt is against the root cgroup, nothing is reclaimed", () => {
+    // A's 2M of 4K pages and PGD, PUD, PMD, PTE table (516 pages) fit under high (768); the
+    // collapse charges its huge page (mem_cgroup_charge with GFP_TRANSHUGE, which may block) while
+    // the 512 old pages are still charged: 1028 pages, over high. current is khugepaged: it owes
+    // the 512 and, past MEMCG_CHARGE_BATCH, calls mem_cgroup_handle_over_high at once, whose
+    // get_mem_cgroup_from_mm(current->mm = NULL) is root_mem_cgroup (memory.high max): no
+    // reclaim_high round, no penalty. The collapse frees the old pages; A owes nothing
+    runHolds([
+      "machine ram=64M swap=64M thp=madvise memory_high=3M",
+      "spawn A",
+      "A: a = mmap 2M at=0x40000000",
+      "A: madvise a 2M nohugepage",
+      "A: write a 2M value=0x11",
+      "A: madvise a 2M hugepage",
+      "khugepaged",
+      "expect anon_huge(A, a 2M) == 512",
+      "expect memory.peak == 2M + 16K + 2M",
+      "expect memory.current == 2M + 16K",
+      "expect memory.events.high == 0",
+      "expect vmstat.pswpout == 0",
+      "A: read a 4K",
+      "expect memory.events.high == 0",
+    ]);
+  });
+
   it("a 32-bit kernel (BITS_PER_LONG 32) never throttles: calculate_high_delay's unsigned long truncates to 0", () => {
     // calculate_high_delay's penalty_jiffies is an unsigned long: max_overage^2 * HZ (u64) is cut to
     // 32 bits, then shifted right by 20 + 14 = 34 bits: 0 whatever the overage. So on i386 the
