@@ -40,7 +40,14 @@ import { nodesShift } from "../mm/workingset.ts";
 import type { ResolvedKernelConfig } from "./config.ts";
 import type { Arch, KernelCore, KernelParts } from "./core.ts";
 import { Memblock } from "./memblock.ts";
-import { chargeFolio, chargeHugePage, chargeKmem, chargePageTable, chargeUserPage } from "./memcontrol.ts";
+import {
+  chargeFolio,
+  chargeHugePage,
+  chargeKmem,
+  chargePageTable,
+  chargeUserPage,
+  memcgKthread,
+} from "./memcontrol.ts";
 import { memfdPut } from "./memfd_evict.ts";
 import { outOfMemory } from "./oom.ts";
 import { directReclaim, wakeupKswapd, zoneReclaimablePages } from "./reclaim.ts";
@@ -150,6 +157,7 @@ export function startKernel(k: KernelCore, cfg: ResolvedKernelConfig, arch: Arch
       chargeHugePage: (nr: number, gfp: number) => chargeHugePage(k, nr, gfp),
       chargePageTable: (pfn: number, pagetable: boolean) => chargePageTable(k, pfn, pagetable),
       chargeKmem: (pfn: number, nr: number) => chargeKmem(k, pfn, nr),
+      kthreadRun: (fn) => memcgKthread(k, fn),
       flushTlbMmRange: (mm, vpn, n, kind, stride) =>
         tlbMgr.flushTlbMmRange(mm, vpn, n, k.runningCpu, kind, stride),
       // current->tlb_ubc, where the architecture batches reclaim's flushes (its arch_tlbbatch_* hooks)

@@ -259,7 +259,12 @@ function charged(k: KernelCore, nr: number, gfp: number, forced: boolean): true 
   if (usage > e.watermark) e.watermark = usage;
   const high = k.config.memoryHighPages;
   if (forced || high === null || high === undefined || usage <= high) return true;
+  // current a kernel thread (khugepaged's collapse, a kworker): what it owes it pays against
+  // get_mem_cgroup_from_mm(current->mm = NULL), root_mem_cgroup, whose memory.high is max:
+  // nothing is reclaimed, no penalty (and a kthread never returns to user mode)
+  if (kthreadRuns.has(k)) return true;
   const cur = oomCurrent(k);
+  if (cur.mm === null) return true;
   cur.memcgNrPagesOverHigh += nr;
   if (cur.memcgNrPagesOverHigh > MEMCG_CHARGE_BATCH && !k.reclaiming && gfp & Gfp.DIRECT_RECLAIM) {
     e.inflight += nr; // charged, not yet on the LRU: still in memory.current while it reclaims
@@ -270,6 +275,23 @@ function charged(k: KernelCore, nr: number, gfp: number, forced: boolean): true 
     }
   }
   return true;
+}
+
+/** Kernels whose charges now run in a kernel thread that is not k.current (memcgKthread). */
+const kthreadRuns = new WeakSet<KernelCore>();
+
+/**
+ * Runs `fn` as a kernel thread with no mm (khugepaged's wake-up, which vmlab runs on whatever
+ * task is current): its charges over memory.high leave no debt on that task (charged).
+ * Linux: mm/khugepaged.c khugepaged (a kthread), mm/memcontrol.c get_mem_cgroup_from_mm
+ */
+export function memcgKthread<T>(k: KernelCore, fn: () => T): T {
+  kthreadRuns.add(k);
+  try {
+    return fn();
+  } finally {
+    kthreadRuns.delete(k);
+  }
 }
 
 /** MEMCG_CHARGE_BATCH: the nominal charge batch the over-high debt and penalty are scaled by. */
@@ -297,15 +319,23 @@ function calculateOverage(usage: number, high: number): bigint {
 
 /**
  * calculate_high_delay: the jiffies a task that owes `nrPages` sleeps at `maxOverage`: overage^2
- * * HZ scaled down by 2^34, times nr_pages / MEMCG_CHARGE_BATCH (u64 arithmetic).
- * Linux: mm/memcontrol.c calculate_high_delay
+ * * HZ scaled down by 2^34, times nr_pages / MEMCG_CHARGE_BATCH, in the kernel's unsigned long
+ * (`longBits`, BITS_PER_LONG): the u64 product is cut to it, so on a 32-bit kernel (i386, PAE,
+ * RV32) the 34-bit shift leaves 0 whatever the overage, and memory.high never throttles there.
+ * Linux: mm/memcontrol.c calculate_high_delay (`unsigned long penalty_jiffies`)
  */
-export function calculateHighDelay(hzValue: number, nrPages: number, maxOverage: bigint): number {
+export function calculateHighDelay(
+  hzValue: number,
+  nrPages: number,
+  maxOverage: bigint,
+  longBits: number,
+): number {
   if (maxOverage === 0n) return 0;
-  let p = BigInt.asUintN(64, maxOverage * maxOverage * BigInt(hzValue));
+  const bits = longBits === 32 ? 32 : 64;
+  let p = BigInt.asUintN(bits, maxOverage * maxOverage * BigInt(hzValue));
   p >>= DELAY_PRECISION_SHIFT;
   p >>= DELAY_SCALING_SHIFT;
-  return Number(BigInt.asUintN(64, p * BigInt(nrPages)) / BigInt(MEMCG_CHARGE_BATCH));
+  return Number(BigInt.asUintN(bits, p * BigInt(nrPages)) / BigInt(MEMCG_CHARGE_BATCH));
 }
 
 /**
@@ -338,6 +368,7 @@ export function memcgHandleOverHigh(k: KernelCore, task: Task): void {
   const high = k.config.memoryHighPages;
   if (high === null || high === undefined) return;
   const HZ = hz(k);
+  const longBits = (k.arch.longBytes ?? 8) * 8; // BITS_PER_LONG
   let retries = MAX_RECLAIM_RETRIES;
   let inRetry = false;
   // vmlab's guard (none in Linux): reclaim that reports progress yet leaves the usage over high
@@ -347,7 +378,8 @@ export function memcgHandleOverHigh(k: KernelCore, task: Task): void {
     const reclaimed = reclaimHigh(k, inRetry ? SWAP_CLUSTER_MAX : nrPages, high);
     // calculate_high_delay(memcg, nr_pages, mem_find_max_overage(memcg)), clamped to
     // MEMCG_MAX_HIGH_DELAY_JIFFIES (2 * HZ)
-    const penalty = Math.min(calculateHighDelay(HZ, nrPages, calculateOverage(memcgUsage(k), high)), 2 * HZ);
+    const delay = calculateHighDelay(HZ, nrPages, calculateOverage(memcgUsage(k), high), longBits);
+    const penalty = Math.min(delay, 2 * HZ);
     if (penalty <= Math.floor(HZ / 100)) return;
     if (reclaimed > 0 || retries-- > 0) {
       inRetry = true;

@@ -149,6 +149,11 @@ export interface MmEnv {
    */
   chargeKmem?(pfn: number, nr: number): boolean;
   /**
+   * Runs `fn` as a kernel thread with no mm (khugepaged's wake-up): current is the kthread, not
+   * the task last current (memcontrol.ts memcgKthread: a charge over memory.high leaves no debt).
+   */
+  kthreadRun?<T>(fn: () => T): T;
+  /**
    * kmap_local_page / kunmap_local around the kernel's own touch of a user
    * page's contents (clear_user_highpage, copy_user_highpage): on 32-bit x86
    * a highmem frame has no kernel address until it is mapped in a fixmap

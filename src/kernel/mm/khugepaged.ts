@@ -449,6 +449,11 @@ function scanMmSlot(ctx: MmContext, st: KhugepagedState, pages: number): number 
 export function khugepagedDoScan(ctx: MmContext): number {
   const st = ctx.khugepaged;
   if (st === undefined) return 0;
+  // the kthread runs it (current->mm NULL: its charges' memory.high debt is the root cgroup's)
+  return ctx.env.kthreadRun ? ctx.env.kthreadRun(() => doScan(ctx, st)) : doScan(ctx, st);
+}
+
+function doScan(ctx: MmContext, st: NonNullable<MmContext["khugepaged"]>): number {
   const before = st.pagesCollapsed;
   isKhugepaged = true;
   ctx.env.lru?.fbatches.drainAll();

@@ -6,6 +6,7 @@
  * calculate_high_delay when reclaim cannot keep up, a sleep vmlab only counts).
  */
 import { describe, expect, it } from "vitest";
+import { calculateHighDelay } from "../../kernel/core/memcontrol.ts";
 import { runScenario } from "./session.ts";
 import { runHolds, scenarioError } from "./testKit.ts";
 
@@ -85,6 +86,110 @@ describe("memory.high (mem_cgroup_handle_over_high)", () => {
       "expect memory.events.max == 0",
       "expect memory.events.oom == 0",
     ]);
+  });
+
+  it("far over high the penalty is clamped to MEMCG_MAX_HIGH_DELAY_JIFFIES (2 * HZ); arm64's HZ is 250", () => {
+    // the case above with memory.high at 64 pages: at u = 516 the overage is 452/64 of high, whose
+    // penalty (about 50000 jiffies at HZ 1000) is clamped to 2 * HZ; arm64 (defconfig: the default
+    // HZ_250) sleeps from a smaller overage's HZ / 100 = 2 jiffies on. Both arches charge A's PGD
+    // and then PUD, PMD, PTE table: u = 4 + k after the fault of page k
+    for (const [arch, HZ] of [
+      ["x86_64", 1000],
+      ["arm64", 250],
+    ] as const) {
+      const high = 64;
+      let rounds = 0;
+      let throttled = 0;
+      let jiffies = 0;
+      let clamped = 0;
+      for (let u = high + 1; u <= 516; u++) {
+        const p = penalty(u, high, HZ);
+        if (p === 2 * HZ) clamped++;
+        if (p <= Math.floor(HZ / 100)) rounds += 1;
+        else {
+          rounds += 17;
+          throttled++;
+          jiffies += p;
+        }
+      }
+      expect(clamped).toBeGreaterThan(0);
+      runHolds([
+        `machine arch=${arch} ram=64M memory_high=256K overcommit=always`,
+        "spawn A",
+        "A: a = mmap 2M at=0x40000000",
+        "A: write a 2M value=7",
+        "expect memory.current == 2M + 16K",
+        `expect memory.events.high == ${rounds}`,
+        `expect memory.high_throttled == ${throttled}`,
+        `expect memory.high_delay_jiffies == ${jiffies}`,
+      ]);
+    }
+  });
+
+  it("a charge past MEMCG_CHARGE_BATCH pages of debt reclaims inside the system call (MAP_POPULATE)", () => {
+    // mmap's populate charges its 512 pages and their tables in one kernel entry. Once the usage
+    // passes high (256 pages) each page charged adds 1 to the debt and to the usage; the charge
+    // that makes the debt 65 (> MEMCG_CHARGE_BATCH) calls mem_cgroup_handle_over_high itself
+    // (try_charge_memcg: not PF_MEMALLOC, a gfp that may block), which reclaims at least those 65
+    // pages to swap: the usage never passes 256 + 65 pages. Without that call the whole 2M would
+    // stay charged until the return to user
+    runHolds([
+      "machine ram=64M swap=64M memory_high=1M",
+      "spawn A",
+      "A: a = mmap 2M populate",
+      `expect memory.peak == ${(256 + 65) * 4096}`,
+      "expect memory.events.high > 0",
+      "A: write a 4K value=1", // the debt left is paid at the fault's return to user
+      "expect memory.current <= 1M",
+    ]);
+  });
+
+  it("khugepaged's collapse over high: the kthread's debt is against the root cgroup, nothing is reclaimed", () => {
+    // A's 2M of 4K pages and PGD, PUD, PMD, PTE table (516 pages) fit under high (768); the
+    // collapse charges its huge page (mem_cgroup_charge with GFP_TRANSHUGE, which may block) while
+    // the 512 old pages are still charged: 1028 pages, over high. current is khugepaged: it owes
+    // the 512 and, past MEMCG_CHARGE_BATCH, calls mem_cgroup_handle_over_high at once, whose
+    // get_mem_cgroup_from_mm(current->mm = NULL) is root_mem_cgroup (memory.high max): no
+    // reclaim_high round, no penalty. The collapse frees the old pages; A owes nothing
+    runHolds([
+      "machine ram=64M swap=64M thp=madvise memory_high=3M",
+      "spawn A",
+      "A: a = mmap 2M at=0x40000000",
+      "A: madvise a 2M nohugepage",
+      "A: write a 2M value=0x11",
+      "A: madvise a 2M hugepage",
+      "khugepaged",
+      "expect anon_huge(A, a 2M) == 512",
+      "expect memory.peak == 2M + 16K + 2M",
+      "expect memory.current == 2M + 16K",
+      "expect memory.events.high == 0",
+      "expect vmstat.pswpout == 0",
+      "A: read a 4K",
+      "expect memory.events.high == 0",
+    ]);
+  });
+
+  it("a 32-bit kernel (BITS_PER_LONG 32) never throttles: calculate_high_delay's unsigned long truncates to 0", () => {
+    // calculate_high_delay's penalty_jiffies is an unsigned long: max_overage^2 * HZ (u64) is cut to
+    // 32 bits, then shifted right by 20 + 14 = 34 bits: 0 whatever the overage. So on i386 the
+    // penalty never passes HZ / 100: each return to user is one reclaim_high round (it reclaims
+    // nothing here: no swap), and no sleep. i386 without PAE: A's PGD (one page, charged as
+    // kernel memory), then one PTE table at the first fault: the fault of page k leaves the usage at
+    // u = 2 + k pages, over high (256) from u = 257 to u = 2 + 512
+    const last = 2 + 512;
+    runHolds([
+      "machine arch=i386 ram=64M memory_high=1M overcommit=always",
+      "spawn A",
+      "A: a = mmap 2M at=0x40000000",
+      "A: write a 2M value=7",
+      `expect memory.current == ${last * 4096}`,
+      `expect memory.events.high == ${last - 256}`,
+      "expect memory.high_throttled == 0",
+      "expect memory.high_delay_jiffies == 0",
+    ]);
+    // the same rule on a 64-bit unsigned long: from u = 283 (27 pages over) the penalty is over 10 jiffies
+    expect(calculateHighDelay(1000, 1, (27n << 20n) / 256n, 64)).toBeGreaterThan(10);
+    expect(calculateHighDelay(1000, 1, (27n << 20n) / 256n, 32)).toBe(0);
   });
 
   it("a read(2) over high: its page cache is reclaimed inside the call and at its return", () => {
