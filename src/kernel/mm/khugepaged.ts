@@ -29,6 +29,7 @@ import { Errno, type KhugepagedState, linearIndex, type MmContext, VmFault } fro
 import { collapsePteMappedThp, scanFile, shmemOwnerOf } from "./khugepaged_file.ts";
 import { collapseErrno, findPmd, Scan } from "./khugepaged_result.ts";
 import { collapseAllowable, hugepagePmdEnabled, maxPtesNone } from "./khugepaged_slots.ts";
+import { ksmMightUnmapZeroPage } from "./ksm_state.ts";
 import type { MmStruct } from "./MmStruct.ts";
 import { copyFrame, putPage } from "./memory.ts";
 import { PageFlag, PageKind } from "./PageDesc.ts";
@@ -318,7 +319,8 @@ function collapseHugePage(ctx: MmContext, mm: MmStruct, vma: Vma, haddr: number,
  * folio gets its PTE's page (copy_mc_user_highpage) or zeros
  * (clear_user_highpage: allocThpFolio zeroed it); then each PTE is cleared
  * (the table is unreachable: its PMD was cleared and flushed), an empty or
- * zero-page one adding one page to MM_ANONPAGES, a page's mapping removed
+ * zero-page one adding one page to MM_ANONPAGES (a KSM-placed zero page
+ * also leaving ksm_zero_pages: ksm_might_unmap_zero_page), a page's mapping removed
  * (folio_remove_rmap_pte) and its reference put (free_page_and_swap_cache:
  * a page of no other mapping is freed, leaving the swap cache).
  * Linux: mm/khugepaged.c __collapse_huge_page_copy, __collapse_huge_page_copy_succeeded
@@ -343,6 +345,7 @@ function copyAndRelease(ctx: MmContext, mm: MmStruct, table: number, folio: numb
     pt.set(env.phys, pa, 0, 0); // ptep_clear
     if (pt.pfn(e.hi, e.lo, 0) === env.zeroPfn) {
       mm.rssAnon++;
+      ksmMightUnmapZeroPage(env.ksm, mm, pt.dirty(e.hi, e.lo)); // a KSM-placed zero page (is_ksm_zero_pte)
       continue;
     }
     const src = pt.pfn(e.hi, e.lo, 0);

@@ -207,7 +207,8 @@ export function vmaKsmCompatible(vma: Vma): boolean {
 }
 
 /**
- * ksm_might_unmap_zero_page: a PTE of the zero page goes (wp_page_copy, zap_present_ptes); one
+ * ksm_might_unmap_zero_page: a PTE of the zero page goes (wp_page_copy, zap_present_ptes,
+ * khugepaged's __collapse_huge_page_copy_succeeded); one
  * KSM placed (`ksmZero`: is_ksm_zero_pte, the zero page's PTE made dirty by replace_page) takes
  * ksm_zero_pages and the mm's count down.
  * Linux: include/linux/ksm.h ksm_might_unmap_zero_page
